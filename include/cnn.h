@@ -1,0 +1,460 @@
+/* cnn.h — a small C11 library for convolutional neural networks.
+ *
+ * Overview
+ * --------
+ * cnn computes what PyTorch's nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.Linear,
+ * the usual activations and nn.CrossEntropyLoss compute, forward and backward,
+ * with the same semantics, defaults, parameter names and memory layouts.
+ *
+ *   tensors   float32, up to 4 dimensions, PyTorch order (N, C, H, W), row-major.
+ *   ops       conv2d / pool2d / linear / activations / losses on tensors.
+ *   models    an nn.Sequential written as PyTorch text, one parameter buffer and
+ *             one gradient buffer, state_dict names ("0.weight", "3.bias", ...).
+ *   data      IDX files (MNIST, Fashion-MNIST), gzipped or not; PNG images.
+ *   io        safetensors weights that PyTorch reads and writes.
+ *   training  SGD (momentum, weight decay), cross-entropy, accuracy.
+ *
+ * Conventions
+ * -----------
+ * - Every function that can fail returns an int: CNN_OK (0) or a negative
+ *   cnn_status. cnn_last_error() then holds a message with context (which
+ *   argument, file, field or layer; expected vs found). The library never
+ *   prints unasked and never exits.
+ * - Outputs come first in argument lists, then inputs, then sizes.
+ * - Functions that fill a cnn_tensor* output allocate it; the caller frees it
+ *   with cnn_tensor_free(). On failure an output tensor is left empty.
+ * - Backward functions accumulate (+=) into parameter gradients and overwrite
+ *   input gradients.
+ * - All allocation goes through hooks that cnn_set_allocator() replaces.
+ */
+#ifndef CNN_H
+#define CNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNN_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status codes: one table generates the enum, cnn_status_name, cnn_strerror. */
+
+#define CNN_STATUS_MAP(X)                                   \
+    X(OK, 0, "success")                                     \
+    X(EINVAL, -1, "invalid argument")                       \
+    X(ESHAPE, -2, "shape mismatch")                         \
+    X(ENOMEM, -3, "out of memory")                          \
+    X(EIO, -4, "input/output error")                        \
+    X(EFORMAT, -5, "malformed file")                        \
+    X(EPARSE, -6, "syntax error")                           \
+    X(ERANGE, -7, "value out of range")                     \
+    X(EDIVERGED, -8, "training diverged")                   \
+    X(EINTR, -9, "interrupted")                             \
+    X(ENOTFOUND, -10, "not found")
+
+typedef enum {
+#define CNN__STATUS_ENUM(name, value, text) CNN_##name = value,
+    CNN_STATUS_MAP(CNN__STATUS_ENUM)
+#undef CNN__STATUS_ENUM
+} cnn_status;
+
+const char *cnn_strerror(int status);    /* "shape mismatch" */
+const char *cnn_status_name(int status); /* "CNN_ESHAPE" */
+/* Message of the last failure in this thread, with context; "" if none.
+ * The string belongs to the library: don't free() it. */
+const char *cnn_last_error(void);
+void cnn_clear_error(void);
+
+/* Replace the allocator (libuv style). Any NULL argument restores the
+ * default for all four. Returns CNN_OK. */
+int cnn_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+                      void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
+void *cnn_malloc(size_t size);
+void *cnn_calloc(size_t count, size_t size);
+void *cnn_realloc(void *ptr, size_t size);
+void cnn_free(void *ptr);
+
+/* Threads used by kernels (OpenMP). n <= 0 means all available cores.
+ * Results do not depend on the thread count. */
+void cnn_set_threads(int n);
+int cnn_get_threads(void);
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers: xoshiro256**, seeded by splitmix64. The state is four
+ * words, so it can be saved and restored exactly. */
+
+typedef struct cnn_rng {
+    uint64_t s[4];
+} cnn_rng;
+
+void cnn_rng_seed(cnn_rng *rng, uint64_t seed);
+uint64_t cnn_rng_next(cnn_rng *rng);
+float cnn_rng_uniform(cnn_rng *rng);              /* U[0, 1), 24 random bits */
+float cnn_rng_normal(cnn_rng *rng);               /* N(0, 1), Box-Muller */
+uint64_t cnn_rng_below(cnn_rng *rng, uint64_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
+/* perm <- a uniformly random permutation of 0..n-1 (Fisher-Yates). */
+void cnn_rng_permutation(cnn_rng *rng, uint32_t *perm, uint32_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors */
+
+#define CNN_MAX_DIMS 4
+
+typedef struct cnn_tensor {
+    int ndim;                      /* 0..4; 0 means empty */
+    int64_t shape[CNN_MAX_DIMS];   /* PyTorch order: (N, C, H, W) for 4-D */
+    float *data;                   /* row-major, contiguous */
+    int owner;                     /* 1 if data is freed by cnn_tensor_free */
+} cnn_tensor;
+
+#define CNN_TENSOR_EMPTY {0, {0, 0, 0, 0}, NULL, 0}
+
+int64_t cnn_tensor_numel(const cnn_tensor *t); /* product of shape; 0 if empty */
+/* t <- zeros(shape). Sizes must be >= 0 and the product must not overflow. */
+int cnn_tensor_zeros(cnn_tensor *t, int ndim, const int64_t *shape);
+int cnn_tensor_full(cnn_tensor *t, int ndim, const int64_t *shape, float value);
+int cnn_tensor_ones(cnn_tensor *t, int ndim, const int64_t *shape);
+int cnn_tensor_arange(cnn_tensor *t, int64_t n); /* t <- [0, 1, ..., n-1], 1-D */
+int cnn_tensor_from_data(cnn_tensor *t, int ndim, const int64_t *shape, const float *data); /* copies */
+int cnn_tensor_uniform(cnn_tensor *t, int ndim, const int64_t *shape, float lo, float hi, cnn_rng *rng);
+int cnn_tensor_normal(cnn_tensor *t, int ndim, const int64_t *shape, float mean, float std, cnn_rng *rng);
+int cnn_tensor_clone(cnn_tensor *out, const cnn_tensor *in);
+void cnn_tensor_free(cnn_tensor *t); /* frees owned data; leaves t empty; NULL is fine */
+
+/* In-place reshape (a view: data unchanged). One size may be -1 (inferred). */
+int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape);
+/* out <- in^T for a 2-D tensor (a copy, like X.t().contiguous()). */
+int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in);
+/* out <- torch.cat(ins[0..n-1], dim); all inputs have the same ndim and agree
+ * on every other dimension. dim may be negative (counts from the end). */
+int cnn_tensor_cat(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
+/* out <- torch.stack(ins[0..n-1], dim); all inputs have the same shape. */
+int cnn_tensor_stack(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
+/* Element access; index has t->ndim entries, each may be negative. */
+int cnn_tensor_get(const cnn_tensor *t, const int64_t *index, float *value);
+int cnn_tensor_set(cnn_tensor *t, const int64_t *index, float value);
+/* Elementwise: out <- a + alpha * b (same shape), out <- in + s, out <- in * s.
+ * out may alias an input. */
+int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float alpha);
+int cnn_tensor_add_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
+int cnn_tensor_mul_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
+float cnn_tensor_sum(const cnn_tensor *t); /* summed in double */
+/* out <- a @ b for 2-D a (m, k) and b (k, n). */
+int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
+
+/* Text as PyTorch's print(t) shows it: "tensor([[19., 25.],\n        [37., 43.]])".
+ * Writes at most cap bytes (NUL included) into buf and returns the full
+ * length (like snprintf), or a negative status. */
+int cnn_tensor_format(char *buf, size_t cap, const cnn_tensor *t);
+int cnn_tensor_print(FILE *f, const cnn_tensor *t); /* format + "\n" */
+/* "torch.Size([1, 2, 4, 4])"; same return convention as cnn_tensor_format. */
+int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
+
+/* ------------------------------------------------------------------------ */
+/* Output size of a convolution or pooling window along one dimension.
+ *   out = floor((in + pad_lo + pad_hi - dilation*(k-1) - 1) / stride) + 1
+ * With ceil_mode the division rounds up, and (as PyTorch does) a last window
+ * that would start inside the right padding is dropped. Every conv/pool shape
+ * goes through this function. Fails if the window does not fit. */
+int cnn_out_size(int64_t *out, int64_t in, int kernel, int stride, int pad_lo, int pad_hi,
+                 int dilation, int ceil_mode);
+
+/* ------------------------------------------------------------------------ */
+/* Conv2d: nn.Conv2d semantics. Weight (C_out, C_in/groups, kH, kW), bias (C_out). */
+
+typedef enum {
+    CNN_PADDING_EXPLICIT = 0, /* padding[2] as given */
+    CNN_PADDING_VALID,        /* padding='valid': no padding */
+    CNN_PADDING_SAME          /* padding='same': output size = input size (stride 1);
+                                 total d*(k-1), the odd one extra on the bottom/right */
+} cnn_padding_kind;
+
+typedef struct cnn_conv2d_desc {
+    int in_channels, out_channels;
+    int kernel_size[2]; /* (kH, kW) */
+    int stride[2];      /* default (1, 1) */
+    int padding[2];     /* default (0, 0); used when padding_kind is EXPLICIT */
+    int dilation[2];    /* default (1, 1) */
+    int groups;         /* default 1 */
+    int bias;           /* default 1 */
+    cnn_padding_kind padding_kind;
+} cnn_conv2d_desc;
+
+/* nn.Conv2d(in, out, kernel_size=(kh, kw)) with every other argument default. */
+cnn_conv2d_desc cnn_conv2d_desc_make(int in_channels, int out_channels, int kh, int kw);
+/* out[4] <- output shape for an input of shape in[4] (N, C, H, W). */
+int cnn_conv2d_output_shape(int64_t out[4], const cnn_conv2d_desc *d, const int64_t in[4]);
+/* Padding actually applied: pad[4] = {top, bottom, left, right}. */
+int cnn_conv2d_resolve_padding(int pad[4], const cnn_conv2d_desc *d);
+
+/* out = conv2d(x, weight, bias). x is (N, C, H, W) or (C, H, W); bias may be NULL
+ * (or an empty tensor) when d->bias is 0. */
+int cnn_conv2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *weight,
+               const cnn_tensor *bias, const cnn_conv2d_desc *d);
+/* Gradients of sum(out * dout): dx (like x), dweight (like weight), dbias (C_out)
+ * are allocated here; any of them may be NULL to skip it. */
+int cnn_conv2d_grad(cnn_tensor *dx, cnn_tensor *dweight, cnn_tensor *dbias,
+                    const cnn_tensor *dout, const cnn_tensor *x, const cnn_tensor *weight,
+                    const cnn_conv2d_desc *d);
+
+/* The chapter's functions, on single images. */
+/* Y[i,j] = sum_{a,b} X[i+a, j+b] K[a,b];  X (H, W), K (kh, kw) -> Y (H-kh+1, W-kw+1) */
+int cnn_corr2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+/* sum over c of corr2d(X[c], K[c]);  X (C, H, W), K (C, kh, kw) -> (H', W') */
+int cnn_corr2d_multi_in(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+/* stack over o of corr2d_multi_in(X, K[o]);  K (C_o, C, kh, kw) -> (C_o, H', W') */
+int cnn_corr2d_multi_in_out(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+/* The same for 1x1 kernels as one matrix multiply: (C_o, C) @ (C, H*W). */
+int cnn_corr2d_multi_in_out_1x1(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+
+/* ------------------------------------------------------------------------ */
+/* Pooling: nn.MaxPool2d / nn.AvgPool2d semantics. */
+
+typedef enum { CNN_POOL_MAX = 0, CNN_POOL_AVG } cnn_pool_kind;
+
+typedef struct cnn_pool2d_desc {
+    cnn_pool_kind kind;
+    int kernel_size[2];
+    int stride[2];       /* default = kernel_size */
+    int padding[2];      /* default 0; must be <= kernel/2 (PyTorch's rule) */
+    int dilation[2];     /* default 1; max pooling only */
+    int ceil_mode;       /* default 0 */
+    int count_include_pad; /* default 1; avg pooling only */
+    int divisor_override;  /* default 0 (none); avg pooling only */
+} cnn_pool2d_desc;
+
+cnn_pool2d_desc cnn_pool2d_desc_make(cnn_pool_kind kind, int kh, int kw);
+int cnn_pool2d_output_shape(int64_t out[4], const cnn_pool2d_desc *d, const int64_t in[4]);
+/* x is (N, C, H, W) or (C, H, W); padding is -inf for max, zeros for avg. */
+int cnn_pool2d(cnn_tensor *out, const cnn_tensor *x, const cnn_pool2d_desc *d);
+int cnn_pool2d_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x,
+                    const cnn_pool2d_desc *d);
+/* The chapter's pool2d(X, (ph, pw), mode): stride 1, no padding, X (H, W). */
+int cnn_pool2d_simple(cnn_tensor *out, const cnn_tensor *x, int ph, int pw, cnn_pool_kind kind);
+
+/* ------------------------------------------------------------------------ */
+/* Activations, linear, losses on tensors. */
+
+typedef enum { CNN_ACT_SIGMOID = 0, CNN_ACT_RELU, CNN_ACT_TANH } cnn_activation;
+
+/* sigmoid: 1/(1+e^-x); relu: max{0,x}; tanh. */
+int cnn_activation_forward(cnn_tensor *out, const cnn_tensor *x, cnn_activation act);
+/* dx = dout * f'(x) */
+int cnn_activation_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x, cnn_activation act);
+/* y = x @ W^T + b;  x (N, in), W (out, in), b (out) or NULL -> y (N, out) */
+int cnn_linear(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *w, const cnn_tensor *b);
+int cnn_linear_grad(cnn_tensor *dx, cnn_tensor *dw, cnn_tensor *db, const cnn_tensor *dout,
+                    const cnn_tensor *x, const cnn_tensor *w);
+/* nn.Flatten(start_dim, end_dim) shape rule; returns the new ndim in *out_ndim. */
+int cnn_flatten_shape(int64_t *out_shape, int *out_ndim, int ndim, const int64_t *shape,
+                      int start_dim, int end_dim);
+/* loss = mean_n( logsumexp(z_n) - z_n[y_n] );  logits (N, C), labels in [0, C).
+ * dlogits (may be NULL) <- d loss / d logits = (softmax(z) - onehot(y)) / N. */
+int cnn_cross_entropy(float *loss, cnn_tensor *dlogits, const cnn_tensor *logits,
+                      const int32_t *labels);
+/* loss = mean((a - b)^2); dA (may be NULL) <- 2 (a - b) / numel. */
+int cnn_mse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
+/* loss = sum((a - b)^2), the chapter's l.sum(); dA (may be NULL) <- 2 (a - b). */
+int cnn_sse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
+/* Number of rows n where argmax(logits[n]) == labels[n] (first max wins). */
+int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const int32_t *labels);
+
+/* ------------------------------------------------------------------------ */
+/* Layers and models (nn.Sequential). */
+
+#define CNN_LAYER_MAP(X)            \
+    X(CONV2D, "Conv2d")             \
+    X(MAXPOOL2D, "MaxPool2d")       \
+    X(AVGPOOL2D, "AvgPool2d")       \
+    X(SIGMOID, "Sigmoid")           \
+    X(RELU, "ReLU")                 \
+    X(TANH, "Tanh")                 \
+    X(FLATTEN, "Flatten")           \
+    X(LINEAR, "Linear")             \
+    X(DROPOUT, "Dropout")
+
+typedef enum {
+#define CNN__LAYER_ENUM(name, text) CNN_LAYER_##name,
+    CNN_LAYER_MAP(CNN__LAYER_ENUM)
+#undef CNN__LAYER_ENUM
+    CNN_LAYER_COUNT
+} cnn_layer_kind;
+
+const char *cnn_layer_kind_name(cnn_layer_kind kind); /* "Conv2d"; "?" if unknown */
+
+typedef struct cnn_linear_desc {
+    int in_features, out_features;
+    int bias; /* default 1 */
+} cnn_linear_desc;
+
+typedef struct cnn_layer_desc {
+    cnn_layer_kind kind;
+    union {
+        cnn_conv2d_desc conv;   /* CONV2D */
+        cnn_pool2d_desc pool;   /* MAXPOOL2D, AVGPOOL2D */
+        cnn_linear_desc linear; /* LINEAR */
+        struct { int start_dim, end_dim; } flatten; /* FLATTEN: default 1, -1 */
+        struct { float p; } dropout;                /* DROPOUT: default 0.5 */
+    } u;
+    int line, column; /* where the layer starts in the model text; 0 if not parsed */
+} cnn_layer_desc;
+
+/* Parse the text of a PyTorch nn.Sequential(...) expression (see README,
+ * "Model syntax"). *layers is allocated with cnn_malloc; free it with
+ * cnn_free. source names the text in error messages ("models/lenet.txt"). */
+int cnn_model_parse(cnn_layer_desc **layers, int *n_layers, const char *text, const char *source);
+
+typedef struct cnn_model cnn_model; /* opaque */
+
+typedef enum {
+    CNN_INIT_DEFAULT = 0, /* PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)), bias U(+-1/sqrt(fan_in)) */
+    CNN_INIT_XAVIER       /* d2l: xavier_uniform_ on Conv2d/Linear weights, biases as DEFAULT */
+} cnn_init_kind;
+
+/* Build a model for inputs of shape (C, H, W); checks that the shapes chain.
+ * Parameters are zero until cnn_model_init_params or a load. */
+int cnn_model_create(cnn_model **model, const cnn_layer_desc *layers, int n_layers,
+                     const int64_t input_chw[3]);
+int cnn_model_create_from_text(cnn_model **model, const char *text, const char *source,
+                               const int64_t input_chw[3]);
+void cnn_model_free(cnn_model *model);
+
+int cnn_model_num_layers(const cnn_model *m);
+const cnn_layer_desc *cnn_model_layer(const cnn_model *m, int i);
+/* Output shape of layer i for batch size 1: ndim and shape (with the batch dim). */
+int cnn_model_layer_shape(const cnn_model *m, int i, int *ndim, int64_t shape[CNN_MAX_DIMS]);
+void cnn_model_input_shape(const cnn_model *m, int64_t chw[3]);
+int64_t cnn_model_num_outputs(const cnn_model *m); /* features of the last layer */
+
+/* One parameter buffer and one gradient buffer, same layout: tensors in
+ * state_dict order ("0.weight", "0.bias", "3.weight", ...). */
+size_t cnn_model_num_params(const cnn_model *m);
+float *cnn_model_params(cnn_model *m);
+float *cnn_model_grads(cnn_model *m);
+
+typedef struct cnn_param_info {
+    char name[32];                /* state_dict key, e.g. "0.weight" */
+    int layer;                    /* index in the Sequential */
+    int ndim;
+    int64_t shape[CNN_MAX_DIMS];
+    size_t offset, numel;         /* into the parameter buffer, in floats */
+} cnn_param_info;
+int cnn_model_num_tensors(const cnn_model *m);
+int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info);
+
+int cnn_model_init_params(cnn_model *m, cnn_init_kind kind, cnn_rng *rng);
+void cnn_model_zero_grad(cnn_model *m);
+/* Plan the workspace for batches of up to max_batch examples. Forward and
+ * backward then allocate nothing. */
+int cnn_model_reserve(cnn_model *m, int max_batch);
+/* x (batch, C, H, W) -> *logits (batch, num_outputs), owned by the model and
+ * valid until the next forward. train != 0 enables Dropout (drawn from rng). */
+int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
+                      cnn_rng *rng);
+/* Accumulate parameter gradients of sum(logits * dlogits) for the last forward. */
+int cnn_model_backward(cnn_model *m, const float *dlogits);
+
+/* torchsummary's table (as the chapter prints it) plus torchinfo's mult-adds
+ * and memory estimates, for the given batch size. */
+int cnn_model_summary(FILE *f, const cnn_model *m, int batch);
+/* The chapter's loop: "Conv2d output shape:\t torch.Size([1, 6, 28, 28])". */
+int cnn_model_trace(FILE *f, const cnn_model *m);
+
+/* ------------------------------------------------------------------------ */
+/* Data: IDX files and datasets. */
+
+typedef struct cnn_dataset {
+    int64_t n;        /* number of examples */
+    int64_t h, w;     /* image size; images are (n, 1, h, w) */
+    uint8_t *images;  /* n * h * w pixels */
+    uint8_t *labels;  /* n labels, each < 10 */
+} cnn_dataset;
+
+/* Read an images file (magic 0x00000803, n x h x w) and a labels file
+ * (0x00000801, n), each plain or gzip (detected by content). Validates magic,
+ * dimensions, counts, label range and file length. */
+int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *labels_path);
+/* split is "train" or "t10k": DIR/<split>-images-idx3-ubyte[.gz] and labels. */
+int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split);
+void cnn_dataset_free(cnn_dataset *ds);
+/* x (count, 1, h, w) <- pixels / 255; y <- labels; examples order[start..start+count)
+ * (order NULL means file order). */
+int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                      int64_t start, int count);
+
+/* Write an IDX file atomically (temp file + rename); gzip if path ends in ".gz". */
+int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
+
+/* Read a PNG and convert it to a (h, w) grayscale float image in [0, 1] as
+ * torchvision's read_image(..., ImageReadMode.GRAY) / 255 would. Gray, RGB,
+ * palette, with or without alpha, 8 or 16 bits are accepted; the size must be
+ * want_h x want_w. */
+int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want_w);
+
+/* ------------------------------------------------------------------------ */
+/* Weights: safetensors (F32, little-endian, state_dict names). */
+
+/* Save every parameter of the model, written atomically. */
+int cnn_model_save(const cnn_model *m, const char *path);
+/* Load weights; names, shapes and dtype must match the model exactly. */
+int cnn_model_load(cnn_model *m, const char *path);
+
+/* ------------------------------------------------------------------------ */
+/* Training. */
+
+/* torch.optim.SGD: with weight decay wd, momentum mu, dampening 0:
+ *   g = grad + wd * p;  b = mu * b + g (b = g on the first step);  p -= lr * b */
+typedef struct cnn_sgd {
+    float lr, momentum, weight_decay;
+    int nesterov;
+    float *momentum_buf; /* num_params floats, or NULL when momentum == 0 */
+    int64_t steps;
+    size_t n;
+} cnn_sgd;
+int cnn_sgd_init(cnn_sgd *opt, size_t num_params, float lr, float momentum, float weight_decay);
+void cnn_sgd_step(cnn_sgd *opt, float *params, const float *grads);
+void cnn_sgd_free(cnn_sgd *opt);
+
+typedef struct cnn_train_config {
+    int epochs;          /* default 10 */
+    int batch_size;      /* default 256 */
+    float lr;            /* default 0.9 */
+    float momentum;      /* default 0 */
+    float weight_decay;  /* default 0 */
+    uint64_t seed;       /* default 0 */
+    int shuffle;         /* default 1 */
+    int64_t max_steps;   /* default 0 = no limit */
+} cnn_train_config;
+
+void cnn_train_config_default(cnn_train_config *cfg);
+
+/* Progress of training, given to the callback. */
+typedef struct cnn_train_event {
+    enum { CNN_EVENT_BATCH, CNN_EVENT_EPOCH } kind;
+    int epoch;            /* 0-based */
+    int64_t step;         /* optimizer steps done in total */
+    int64_t batch, num_batches; /* batch index within the epoch (1-based), batches per epoch */
+    double train_loss;    /* running mean over the epoch */
+    double train_acc;     /* running accuracy over the epoch */
+    double test_acc;      /* CNN_EVENT_EPOCH only; -1 if not evaluated */
+    int64_t examples;     /* examples seen this epoch */
+    double compute_seconds; /* time inside forward/backward/step, whole run */
+} cnn_train_event;
+/* Return non-zero to stop training (cnn_train then returns CNN_EINTR). */
+typedef int (*cnn_train_callback)(const cnn_train_event *ev, void *user);
+
+/* d2l's train_ch6 without the init: SGD + cross-entropy over epochs, test
+ * accuracy after each epoch (test may be NULL). */
+int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
+              const cnn_train_config *cfg, cnn_train_callback cb, void *user);
+/* Accuracy of the model on a dataset, in eval mode, without gradients. */
+int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CNN_H */

@@ -1,0 +1,54 @@
+/* cnn_internal.h — helpers shared by the library's sources; not installed.
+ *
+ * Error reporting: cnn__fail() records a message for cnn_last_error() and
+ * returns the status, so a failing check reads
+ *     if (k > h) return cnn__fail(CNN_ESHAPE, "kernel height %d > input height %lld", k, h);
+ * Broken internal invariants (never bad input) go through CNN_ASSERT.
+ */
+#ifndef CNN_INTERNAL_H
+#define CNN_INTERNAL_H
+
+#include "cnn.h"
+
+#include <stdlib.h>
+
+#if defined(__GNUC__)
+#define CNN__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CNN__PRINTF(a, b)
+#endif
+
+/* Record "message" for cnn_last_error() and return status. */
+int cnn__fail(int status, const char *fmt, ...) CNN__PRINTF(2, 3);
+/* Prefix the current message with "context: " (e.g. a file name) and return status. */
+int cnn__fail_context(int status, const char *fmt, ...) CNN__PRINTF(2, 3);
+
+#define CNN_ASSERT(cond)                                                                  \
+    do {                                                                                  \
+        if (!(cond)) cnn__assert_failed(#cond, __FILE__, __LINE__);                       \
+    } while (0)
+void cnn__assert_failed(const char *cond, const char *file, int line);
+
+/* Propagate a failure: CNN_TRY(cnn_tensor_zeros(...)); */
+#define CNN_TRY(expr)                                                                     \
+    do {                                                                                  \
+        int cnn__rc = (expr);                                                             \
+        if (cnn__rc < 0) return cnn__rc;                                                  \
+    } while (0)
+
+/* *out = a * b; returns 1 on overflow (stb style checked size arithmetic). */
+static inline int cnn__mul_overflow(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 1;
+    *out = a * b;
+    return 0;
+}
+static inline int cnn__add_overflow(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 1;
+    *out = a + b;
+    return 0;
+}
+
+/* Largest tensor the library agrees to allocate, in elements (4 Gi floats). */
+#define CNN_MAX_NUMEL ((int64_t)1 << 32)
+
+#endif /* CNN_INTERNAL_H */
