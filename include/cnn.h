@@ -386,6 +386,10 @@ void cnn_dataset_free(cnn_dataset *ds);
 int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
                       int64_t start, int count);
 
+/* Read an IDX images file (0x00000803, n x h x w), plain or gzip, with the same
+ * validation; *pixels (n*h*w bytes) is allocated with cnn_malloc. */
+int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path);
+
 /* Write an IDX file atomically (temp file + rename); gzip if path ends in ".gz". */
 int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
 

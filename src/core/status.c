@@ -41,13 +41,20 @@ int cnn__fail(int status, const char *fmt, ...) {
 }
 
 int cnn__fail_context(int status, const char *fmt, ...) {
-    char prefix[512], old[sizeof cnn__message];
+    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, cnn__message, sizeof old);
-    snprintf(cnn__message, sizeof cnn__message, "%s: %s", prefix, old);
+    if (n < 0) return status;
+    size_t plen = strlen(prefix), mlen = strlen(cnn__message);
+    /* message <- prefix ": " message, truncated to fit. */
+    if (plen + 2 >= sizeof cnn__message) plen = sizeof cnn__message - 3;
+    if (plen + 2 + mlen >= sizeof cnn__message) mlen = sizeof cnn__message - plen - 3;
+    memmove(cnn__message + plen + 2, cnn__message, mlen);
+    memcpy(cnn__message, prefix, plen);
+    cnn__message[plen] = ':', cnn__message[plen + 1] = ' ';
+    cnn__message[plen + 2 + mlen] = '\0';
     return status;
 }
 

@@ -1,0 +1,142 @@
+/* args.c — value parsing and model lookup shared by the subcommands. */
+#include "args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int cli_fail(const char *cmd, int status) {
+    fprintf(stderr, "cnn %s: error: %s (%s)\n", cmd, cnn_last_error(), cnn_strerror(status));
+    return 1;
+}
+
+const char *cli_value(const char *cmd, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cnn %s: %s: expected a value after it, found the end of the command line\n", cmd, argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE) {
+        fprintf(stderr, "cnn %s: %s: expected an integer, found '%s'\n", cmd, opt, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "cnn %s: %s: expected an integer in %lld..%lld, found %lld\n", cmd, opt, lo, hi, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+        fprintf(stderr, "cnn %s: %s: expected a finite number, found '%s'\n", cmd, opt, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        fprintf(stderr, "cnn %s: %s: expected a number in [%g, %g], found %g\n", cmd, opt, lo, hi, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_shape(const char *cmd, const char *opt, const char *s, int64_t chw[3]) {
+    const char *p = s;
+    for (int d = 0; d < 3; d++) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno == ERANGE || v < 1 || v > 65536 || (d < 2 ? *end != ',' : *end != '\0')) {
+            fprintf(stderr, "cnn %s: %s: expected C,H,W with each in 1..65536, found '%s'\n", cmd, opt, s);
+            return -1;
+        }
+        chw[d] = v;
+        p = end + 1;
+    }
+    return 0;
+}
+
+static int cli_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *cli_slurp(const char *path, size_t max) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > max;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int cli_read_model(const char *cmd, const char *name, char **text, const char **path_out) {
+    static char path[4096];
+    const char *dirs[4];
+    int nd = 0;
+    const char *env = getenv("CNN_MODELS_DIR");
+    *text = NULL;
+    if (cli_is_file(name)) {
+        snprintf(path, sizeof path, "%s", name);
+    } else {
+        if (env && *env) dirs[nd++] = env;
+        dirs[nd++] = "models";
+#ifdef CNN_INSTALLED_MODELS_DIR
+        dirs[nd++] = CNN_INSTALLED_MODELS_DIR;
+#endif
+#ifdef CNN_SOURCE_MODELS_DIR
+        dirs[nd++] = CNN_SOURCE_MODELS_DIR;
+#endif
+        int found = 0;
+        for (int k = 0; k < nd && !found; k++) {
+            snprintf(path, sizeof path, "%s/%s.txt", dirs[k], name);
+            found = cli_is_file(path);
+        }
+        if (!found) {
+            fprintf(stderr, "cnn %s: model '%s': not a file, and no %s.txt in", cmd, name, name);
+            for (int k = 0; k < nd; k++) fprintf(stderr, "%s %s/", k ? "," : "", dirs[k]);
+            fprintf(stderr, "\n");
+            return -1;
+        }
+    }
+    *text = cli_slurp(path, 1 << 20);
+    if (!*text) {
+        fprintf(stderr, "cnn %s: %s: cannot read the model file (missing, unreadable or over 1 MiB)\n", cmd, path);
+        return -1;
+    }
+    *path_out = path;
+    return 0;
+}
+
+int cli_load_model(const char *cmd, const char *name, const int64_t chw[3], cnn_model **m) {
+    char *text;
+    const char *path;
+    *m = NULL;
+    if (cli_read_model(cmd, name, &text, &path) < 0) return -1;
+    int rc = cnn_model_create_from_text(m, text, path, chw);
+    free(text);
+    if (rc < 0) {
+        fprintf(stderr, "cnn %s: error: %s\n", cmd, cnn_last_error());
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,190 @@
+/* eval_cmd.c — `cnn eval`, `cnn predict` and `cnn summary`. */
+#include "args.h"
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *fashion_names[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                        "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
+static const char *digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+int cnn_cli_eval(int argc, char **argv) {
+    const char *cmd = "eval", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *weights = NULL;
+    long long batch = 256, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cnn eval --weights FILE [--model NAME|FILE] [--data DIR] [--batch-size N] [--threads N]\n"
+                   "\nPrint the test accuracy of saved weights on DIR/t10k-*.\n");
+            return 0;
+        }
+        if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
+        if (!strcmp(a, "--model")) model_name = v;
+        else if (!strcmp(a, "--data")) data_dir = v;
+        else if (!strcmp(a, "--weights")) weights = v;
+        else if (!strcmp(a, "--batch-size")) { if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; }
+        else if (!strcmp(a, "--threads")) { if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2; }
+        else { fprintf(stderr, "cnn eval: unknown option '%s' (see cnn eval --help)\n", a); return 2; }
+    }
+    if (!weights) {
+        fprintf(stderr, "cnn eval: --weights FILE is required\n");
+        return 2;
+    }
+    cnn_set_threads((int)threads);
+    cnn_dataset test = {0};
+    cnn_model *m = NULL;
+    int rc = cnn_dataset_load_split(&test, data_dir, "t10k"), status = 1;
+    if (rc < 0) return cli_fail(cmd, rc);
+    int64_t chw[3] = {1, test.h, test.w};
+    double acc;
+    if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
+    if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    if ((rc = cnn_evaluate(m, &test, (int)batch, &acc)) < 0) { cli_fail(cmd, rc); goto done; }
+    printf("test acc %.4f (%lld images)\n", acc, (long long)test.n);
+    status = 0;
+done:
+    cnn_model_free(m);
+    cnn_dataset_free(&test);
+    return status;
+}
+
+static int has_suffix(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Softmax of one row, in double. */
+static void softmax_row(double *p, const float *z, int64_t c) {
+    double mx = z[0], sum = 0;
+    for (int64_t k = 1; k < c; k++) if (z[k] > mx) mx = z[k];
+    for (int64_t k = 0; k < c; k++) sum += (p[k] = exp(z[k] - mx));
+    for (int64_t k = 0; k < c; k++) p[k] /= sum;
+}
+
+static void print_prediction(const char *input, long long index, const float *z, int64_t c, const char **names,
+                             int json) {
+    if (json) {
+        printf("{\"input\": \"");
+        for (const char *s = input; *s; s++) {
+            if (*s == '"' || *s == '\\') printf("\\%c", *s);
+            else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+            else putchar(*s);
+        }
+        printf("\"");
+        if (index >= 0) printf(", \"index\": %lld", index);
+        printf(", \"logits\": [");
+        for (int64_t k = 0; k < c; k++) printf("%s%.9g", k ? ", " : "", (double)z[k]);
+        printf("]}\n");
+        return;
+    }
+    double p[4096];
+    softmax_row(p, z, c);
+    int64_t best = 0;
+    for (int64_t k = 1; k < c; k++) if (p[k] > p[best]) best = k;
+    if (index >= 0) printf("%s[%lld]: ", input, index);
+    else printf("%s: ", input);
+    if (names && best < 10) printf("%s (%.3f)\n", names[best], p[best]);
+    else printf("class %lld (%.3f)\n", (long long)best, p[best]);
+}
+
+int cnn_cli_predict(int argc, char **argv) {
+    const char *cmd = "predict", *model_name = "lenet", *weights = NULL, *classes = "fashion";
+    int json = 0, n_inputs = 0;
+    long long size = 28;
+    char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) return 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cnn predict --weights FILE [--model NAME|FILE] [--classes fashion|digits] [--json] INPUT...\n"
+                   "\nClassify 28x28 PNG images (gray, RGB or palette) or every image of an IDX file\n"
+                   "(optionally .gz). Prints the class and its probability; with --json the raw\n"
+                   "outputs of the model for every input, full precision.\n");
+            free(inputs);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (a[0] != '-' || a[1] == '\0') { inputs[n_inputs++] = argv[i]; continue; }
+        if (!(v = cli_value(cmd, argc, argv, &i))) { free(inputs); return 2; }
+        if (!strcmp(a, "--model")) model_name = v;
+        else if (!strcmp(a, "--weights")) weights = v;
+        else if (!strcmp(a, "--classes") && (!strcmp(v, "fashion") || !strcmp(v, "digits"))) classes = v;
+        else { fprintf(stderr, "cnn predict: unknown option or value '%s %s' (see cnn predict --help)\n", a, v); free(inputs); return 2; }
+    }
+    if (!weights || n_inputs == 0) {
+        fprintf(stderr, "cnn predict: expected --weights FILE and at least one INPUT\n");
+        free(inputs);
+        return 2;
+    }
+    const char **names = !strcmp(classes, "fashion") ? fashion_names : digit_names;
+    int64_t chw[3] = {1, size, size};
+    cnn_model *m = NULL;
+    float *x = malloc((size_t)(size * size) * sizeof(float));
+    int status = 1, rc;
+    if (!x || cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
+    if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    int64_t c = cnn_model_num_outputs(m);
+    if (c > 4096) { fprintf(stderr, "cnn predict: model has %lld outputs, at most 4096 supported\n", (long long)c); goto done; }
+    for (int k = 0; k < n_inputs; k++) {
+        const float *logits;
+        if (has_suffix(inputs[k], ".png") || has_suffix(inputs[k], ".PNG")) {
+            if ((rc = cnn_png_read_gray(x, inputs[k], size, size)) < 0) { cli_fail(cmd, rc); goto done; }
+            if ((rc = cnn_model_forward(m, &logits, x, 1, 0, NULL)) < 0) { cli_fail(cmd, rc); goto done; }
+            print_prediction(inputs[k], -1, logits, c, names, json);
+        } else {
+            uint8_t *px = NULL;
+            int64_t n = 0, h = 0, w = 0;
+            if ((rc = cnn_idx_read_images(&px, &n, &h, &w, inputs[k])) < 0) { cli_fail(cmd, rc); goto done; }
+            if (h != size || w != size) {
+                fprintf(stderr, "cnn predict: %s: images are %lldx%lld, expected %lldx%lld\n", inputs[k],
+                        (long long)h, (long long)w, size, size);
+                cnn_free(px);
+                goto done;
+            }
+            for (int64_t i = 0; i < n; i++) {
+                for (int64_t p = 0; p < h * w; p++) x[p] = px[i * h * w + p] / 255.0f;
+                if ((rc = cnn_model_forward(m, &logits, x, 1, 0, NULL)) < 0) { cnn_free(px); cli_fail(cmd, rc); goto done; }
+                print_prediction(inputs[k], i, logits, c, names, json);
+            }
+            cnn_free(px);
+        }
+    }
+    status = 0;
+done:
+    free(x);
+    free(inputs);
+    cnn_model_free(m);
+    return status;
+}
+
+int cnn_cli_summary(int argc, char **argv) {
+    const char *cmd = "summary", *model_name = "lenet";
+    int64_t chw[3] = {1, 28, 28};
+    long long batch = 1;
+    int trace = 0, have_model = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: cnn summary [MODEL] [--input-shape C,H,W] [--batch-size N] [--trace]\n"
+                   "\nPrint the layer table of a model (torchsummary's columns plus mult-adds and memory),\n"
+                   "or with --trace each layer's output shape for one input. MODEL is a name in models/\n"
+                   "or a file (default lenet); the input shape defaults to 1,28,28.\n");
+            return 0;
+        }
+        if (!strcmp(a, "--trace")) { trace = 1; continue; }
+        if (a[0] != '-' && !have_model) { model_name = a; have_model = 1; continue; }
+        if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
+        if (!strcmp(a, "--model")) model_name = v;
+        else if (!strcmp(a, "--input-shape")) { if (cli_parse_shape(cmd, a, v, chw) < 0) return 2; }
+        else if (!strcmp(a, "--batch-size")) { if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; }
+        else { fprintf(stderr, "cnn summary: unknown option '%s' (see cnn summary --help)\n", a); return 2; }
+    }
+    cnn_model *m = NULL;
+    if (cli_load_model(cmd, model_name, chw, &m) < 0) return 1;
+    int rc = trace ? cnn_model_trace(stdout, m) : cnn_model_summary(stdout, m, (int)batch);
+    cnn_model_free(m);
+    return rc < 0 ? cli_fail(cmd, rc) : 0;
+}

