@@ -133,7 +133,7 @@ static void test_fixture(void) {
             break;
         }
         char name[128];
-        snprintf(name, sizeof name, "%s", r.line + 5);
+        snprintf(name, sizeof name, "%.100s", r.line + 5);
         if (!run_case(&r, name)) {
             test__failed++;
             break;

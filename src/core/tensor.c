@@ -158,7 +158,7 @@ int64_t cnn_tensor_numel(const cnn_tensor *t) {
 static int create(cnn_tensor *t, const char *fn, int ndim, const int64_t *shape, int zero) {
     if (!t) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
     set_empty(t);
-    int64_t numel;
+    int64_t numel = 0;
     CNN_TRY(check_shape(fn, "shape", ndim, shape, &numel));
     return alloc_tensor(t, fn, ndim, shape, numel, zero);
 }
@@ -388,7 +388,7 @@ static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *in
         if (along > CNN_MAX_NUMEL) break;
     }
     shape[dim] = along;
-    int64_t numel;
+    int64_t numel = 0;
     CNN_TRY(check_shape(fn, "output", ndim, shape, &numel));
     CNN_TRY(alloc_tensor(out, fn, ndim, shape, numel, 0));
     if (numel == 0) return CNN_OK;
@@ -529,7 +529,7 @@ int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
     if (m > INT_MAX || k > INT_MAX || n > INT_MAX)
         return cnn__fail(CNN_ERANGE, "%s: sizes %lld, %lld, %lld exceed the BLAS limit %d", fn,
                          (long long)m, (long long)k, (long long)n, INT_MAX);
-    int64_t shape[2] = {m, n}, numel;
+    int64_t shape[2] = {m, n}, numel = 0;
     CNN_TRY(check_shape(fn, "output", 2, shape, &numel));
     CNN_TRY(alloc_tensor(out, fn, 2, shape, numel, k == 0));
     if (numel == 0 || k == 0) return CNN_OK;

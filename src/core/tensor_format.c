@@ -91,6 +91,7 @@ typedef struct {
 static void stats_walk(const walk_ctx *c, int d, int64_t off, value_stats *st, formatter *f,
                        int pass) {
     const cnn_tensor *t = c->t;
+    if (d < 0 || d >= CNN_MAX_DIMS) return;
     int64_t n = t->shape[d], stride = 1;
     for (int e = d + 1; e < t->ndim; e++) stride *= t->shape[e];
     int skip = dim_summarized(c->summarize, n);
@@ -155,6 +156,7 @@ static void put_value(sink *s, const formatter *f, float v) {
 static void put_dims(sink *s, const walk_ctx *c, const formatter *f, int d, int64_t off,
                      int indent) {
     const cnn_tensor *t = c->t;
+    if (d < 0 || d >= CNN_MAX_DIMS) return;
     int64_t n = t->shape[d], stride = 1;
     for (int e = d + 1; e < t->ndim; e++) stride *= t->shape[e];
     int skip = dim_summarized(c->summarize, n);
