@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *fashion_names[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                         "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
@@ -42,8 +43,13 @@ int cnn_cli_eval(int argc, char **argv) {
     double acc;
     if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if ((rc = cnn_evaluate(m, &test, (int)batch, &acc)) < 0) { cli_fail(cmd, rc); goto done; }
-    printf("test acc %.4f (%lld images)\n", acc, (long long)test.n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("test acc %.4f (%lld images, %.1f images/sec, %d threads)\n", acc, (long long)test.n,
+           secs > 0 ? (double)test.n / secs : 0.0, cnn_get_threads());
     status = 0;
 done:
     cnn_model_free(m);

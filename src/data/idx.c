@@ -1,0 +1,515 @@
+/* idx.c — IDX files (the MNIST / Fashion-MNIST format) and datasets.
+ *
+ * An IDX file is a big-endian header followed by raw data:
+ *   bytes 0-1  zero
+ *   byte  2    dtype (0x08 = unsigned byte; the only one read here)
+ *   byte  3    ndim (3 for images, 1 for labels)
+ *   ndim x 4   big-endian uint32 sizes: images (n, h, w), labels (n)
+ *   data       exactly the product of the sizes in bytes, nothing after it
+ * Files are read plain or gzip, detected by the gzip magic 1f 8b.
+ *
+ * Every size comes from an untrusted file, so sizes are range-checked and
+ * their products overflow-checked, and the claimed length is compared with
+ * the file length before anything is allocated: a plain file must hold
+ * exactly header + data; a gzip file cannot inflate beyond 1032x its size
+ * (deflate's limit), so a tiny file that claims gigabytes fails at once.
+ *
+ * Statuses: CNN_ENOTFOUND (no such file), CNN_EIO (cannot read/write),
+ * CNN_EFORMAT (bad header, length, gzip stream), CNN_ERANGE (label >= 10),
+ * CNN_ESHAPE (image and label counts differ), CNN_EINVAL (bad arguments).
+ * Messages start with the file name and name the field (magic, dtype byte,
+ * ndim byte, dims[i], data, label #i) with expected vs found.
+ *
+ * Writing goes to a temporary file in the destination's directory, which is
+ * fsync'ed and renamed over the destination, so readers never see a partial
+ * file; on failure the temporary file is removed.
+ */
+#include "data/data.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define IDX_DTYPE_U8 0x08
+#define IDX_MAGIC_IMAGES 0x00000803u
+#define IDX_MAGIC_LABELS 0x00000801u
+#define IDX_NUM_CLASSES 10
+/* Deflate expands at most ~1032:1; the slack covers headers of tiny files. */
+#define GZIP_MAX_RATIO 1032u
+#define GZIP_SLACK 4096u
+/* gzread takes an unsigned length; read in pieces well below INT_MAX. */
+#define IO_CHUNK ((size_t)1 << 28)
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct {
+    const char *path;
+    gzFile gz;
+    int is_gzip;
+    uint64_t file_size; /* bytes on disk */
+    uint64_t pos;       /* uncompressed bytes consumed */
+} idx_reader;
+
+static int idx_open(idx_reader *r, const char *path) {
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int err = errno;
+        return cnn__fail(err == ENOENT ? CNN_ENOTFOUND : CNN_EIO, "%s: cannot open: %s", path,
+                         strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) return cnn__fail(CNN_EIO, "%s: not a regular file", path);
+    r->file_size = (uint64_t)st.st_size;
+
+    FILE *f = fopen(path, "rb");
+    if (!f) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char sig[2] = {0, 0};
+    size_t got = fread(sig, 1, 2, f);
+    fclose(f);
+    r->is_gzip = got == 2 && sig[0] == 0x1f && sig[1] == 0x8b;
+
+    r->gz = gzopen(path, "rb");
+    if (!r->gz) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    gzbuffer(r->gz, 1u << 17);
+    return CNN_OK;
+}
+
+static void idx_close(idx_reader *r) {
+    if (r->gz) gzclose(r->gz);
+    r->gz = NULL;
+}
+
+/* Read up to n bytes; *got is the count read. Fails only on a broken gzip
+ * stream (corrupt, or cut off inside the compressed data). */
+static int idx_read(idx_reader *r, void *buf, size_t n, size_t *got, const char *field) {
+    unsigned char *p = buf;
+    *got = 0;
+    while (*got < n) {
+        size_t want = n - *got < IO_CHUNK ? n - *got : IO_CHUNK;
+        int k = gzread(r->gz, p + *got, (unsigned)want);
+        if (k < 0) {
+            int zerr;
+            const char *msg = gzerror(r->gz, &zerr);
+            return cnn__fail(CNN_EFORMAT, "%s: %s: corrupt gzip data at uncompressed byte %llu (zlib: %s)",
+                             r->path, field, (unsigned long long)(r->pos + *got), msg);
+        }
+        if (k == 0) break;
+        *got += (size_t)k;
+    }
+    r->pos += *got;
+    if (*got < n && r->is_gzip) {
+        int zerr = Z_OK;
+        const char *msg = gzerror(r->gz, &zerr);
+        if (zerr != Z_OK) {
+            return cnn__fail(CNN_EFORMAT, "%s: %s: corrupt gzip: the compressed stream ends early after %llu bytes (zlib: %s)",
+                             r->path, field, (unsigned long long)r->pos, msg);
+        }
+    }
+    return CNN_OK;
+}
+
+static uint32_t be32(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+
+/* Read and check the header; dims[0..ndim) and *data_len (their product). */
+static int idx_read_header(idx_reader *r, uint32_t magic, int64_t *dims, size_t *data_len) {
+    const char *what = magic == IDX_MAGIC_IMAGES ? "images" : "labels";
+    const int ndim = (int)(magic & 0xff);
+    unsigned char b[4];
+    size_t got;
+    CNN_TRY(idx_read(r, b, 4, &got, "magic"));
+    if (got < 4) {
+        return cnn__fail(CNN_EFORMAT, "%s: magic: expected 4 bytes (0x%08x, IDX %s), found %zu bytes",
+                         r->path, magic, what, got);
+    }
+    uint32_t found = be32(b);
+    if (b[0] != 0 || b[1] != 0) {
+        return cnn__fail(CNN_EFORMAT, "%s: magic: expected 0x%08x (IDX %s), found 0x%08x%s", r->path,
+                         magic, what, found, r->is_gzip ? "" : " (not an IDX file)");
+    }
+    if (b[2] != IDX_DTYPE_U8) {
+        return cnn__fail(CNN_EFORMAT, "%s: dtype byte: expected 0x08 (unsigned byte), found 0x%02x",
+                         r->path, b[2]);
+    }
+    if (b[3] != ndim) {
+        return cnn__fail(CNN_EFORMAT, "%s: ndim byte: expected %d (IDX %s), found %d", r->path, ndim,
+                         what, b[3]);
+    }
+    size_t len = 1;
+    for (int i = 0; i < ndim; i++) {
+        char field[16];
+        snprintf(field, sizeof field, "dims[%d]", i);
+        CNN_TRY(idx_read(r, b, 4, &got, field));
+        if (got < 4) {
+            return cnn__fail(CNN_EFORMAT, "%s: %s: expected 4 bytes, found %zu (file ends inside the header)",
+                             r->path, field, got);
+        }
+        int64_t d = be32(b);
+        int64_t max = i == 0 ? CNN_IDX_MAX_COUNT : CNN_IDX_MAX_SIDE;
+        if (d < 1 || d > max) {
+            return cnn__fail(CNN_EFORMAT, "%s: %s: expected 1..%lld, found %lld", r->path, field,
+                             (long long)max, (long long)d);
+        }
+        dims[i] = d;
+        if (cnn__mul_overflow(len, (size_t)d, &len) || (int64_t)len > CNN_MAX_NUMEL) {
+            return cnn__fail(CNN_EFORMAT, "%s: %s: %lld makes the data larger than %lld bytes", r->path,
+                             field, (long long)d, (long long)CNN_MAX_NUMEL);
+        }
+    }
+
+    /* Compare the claimed length with what the file can hold before allocating. */
+    uint64_t header = 4 + 4 * (uint64_t)ndim;
+    if (!r->is_gzip) {
+        uint64_t have = r->file_size - header; /* the header was read, so no wrap */
+        if (have != len) {
+            return cnn__fail(CNN_EFORMAT, "%s: data: expected %zu bytes after the %llu-byte header, found %llu%s",
+                             r->path, len, (unsigned long long)header, (unsigned long long)have,
+                             have < len ? " (truncated)" : " (trailing bytes)");
+        }
+    } else {
+        uint64_t most = r->file_size * GZIP_MAX_RATIO + GZIP_SLACK;
+        if ((uint64_t)len + header > most) {
+            return cnn__fail(CNN_EFORMAT, "%s: data: the header claims %zu bytes, but a %llu-byte gzip file holds at most %llu",
+                             r->path, len, (unsigned long long)r->file_size, (unsigned long long)most);
+        }
+    }
+    *data_len = len;
+    return CNN_OK;
+}
+
+/* Read exactly len data bytes into a new buffer and check that nothing follows. */
+static int idx_read_data(idx_reader *r, uint8_t **out, size_t len) {
+    uint8_t *buf = cnn_malloc(len);
+    if (!buf) return cnn__fail(CNN_ENOMEM, "%s: data: cannot allocate %zu bytes", r->path, len);
+    size_t got;
+    int rc = idx_read(r, buf, len, &got, "data");
+    if (rc == CNN_OK && got < len) {
+        rc = cnn__fail(CNN_EFORMAT, "%s: data: expected %zu bytes after the header, found %zu (truncated)",
+                       r->path, len, got);
+    }
+    if (rc == CNN_OK) {
+        unsigned char extra[256];
+        size_t more = 0, k;
+        do {
+            rc = idx_read(r, extra, sizeof extra, &k, "data");
+            more += k;
+        } while (rc == CNN_OK && k == sizeof extra && more < ((size_t)1 << 20));
+        if (rc == CNN_OK && more > 0) {
+            rc = cnn__fail(CNN_EFORMAT, "%s: data: expected %zu bytes after the header, found %s%zu more (trailing bytes)",
+                           r->path, len, more >= ((size_t)1 << 20) ? "at least " : "", more);
+        }
+    }
+    if (rc != CNN_OK) {
+        cnn_free(buf);
+        return rc;
+    }
+    *out = buf;
+    return CNN_OK;
+}
+
+int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path) {
+    if (!pixels || !n || !h || !w || !path) {
+        return cnn__fail(CNN_EINVAL, "cnn_idx_read_images: pixels, n, h, w and path must not be NULL");
+    }
+    *pixels = NULL;
+    *n = *h = *w = 0;
+    idx_reader r;
+    CNN_TRY(idx_open(&r, path));
+    int64_t dims[3] = {0, 0, 0};
+    size_t len = 0;
+    uint8_t *data = NULL;
+    int rc = idx_read_header(&r, IDX_MAGIC_IMAGES, dims, &len);
+    if (rc == CNN_OK) rc = idx_read_data(&r, &data, len);
+    idx_close(&r);
+    if (rc != CNN_OK) return rc;
+    *pixels = data;
+    *n = dims[0], *h = dims[1], *w = dims[2];
+    return CNN_OK;
+}
+
+static int idx_read_labels(uint8_t **labels, int64_t *n, const char *path) {
+    *labels = NULL;
+    *n = 0;
+    idx_reader r;
+    CNN_TRY(idx_open(&r, path));
+    int64_t dims[1] = {0};
+    size_t len = 0;
+    uint8_t *data = NULL;
+    int rc = idx_read_header(&r, IDX_MAGIC_LABELS, dims, &len);
+    if (rc == CNN_OK) rc = idx_read_data(&r, &data, len);
+    idx_close(&r);
+    if (rc != CNN_OK) return rc;
+    for (int64_t i = 0; i < dims[0]; i++) {
+        if (data[i] >= IDX_NUM_CLASSES) {
+            int label = data[i];
+            cnn_free(data);
+            return cnn__fail(CNN_ERANGE, "%s: label #%lld: expected 0..%d, found %d", path, (long long)i,
+                             IDX_NUM_CLASSES - 1, label);
+        }
+    }
+    *labels = data;
+    *n = dims[0];
+    return CNN_OK;
+}
+
+/* ---- datasets ----------------------------------------------------------- */
+
+int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *labels_path) {
+    if (!ds) return cnn__fail(CNN_EINVAL, "cnn_dataset_load: ds must not be NULL");
+    memset(ds, 0, sizeof *ds);
+    if (!images_path || !labels_path) {
+        return cnn__fail(CNN_EINVAL, "cnn_dataset_load: images_path and labels_path must not be NULL");
+    }
+    uint8_t *images = NULL, *labels = NULL;
+    int64_t n, h, w, n_labels;
+    CNN_TRY(cnn_idx_read_images(&images, &n, &h, &w, images_path));
+    int rc = idx_read_labels(&labels, &n_labels, labels_path);
+    if (rc == CNN_OK && n_labels != n) {
+        rc = cnn__fail(CNN_ESHAPE, "%s: dims[0]: expected %lld labels (one per image in %s), found %lld",
+                       labels_path, (long long)n, images_path, (long long)n_labels);
+    }
+    if (rc != CNN_OK) {
+        cnn_free(images);
+        cnn_free(labels);
+        return rc;
+    }
+    ds->n = n, ds->h = h, ds->w = w;
+    ds->images = images;
+    ds->labels = labels;
+    return CNN_OK;
+}
+
+/* path <- "dir/name" or "dir/name.gz", whichever exists first. tried lists
+ * the candidates for the message when neither does. */
+static int find_split_file(char *path, size_t cap, const char *dir, const char *name) {
+    const char *suffix[2] = {"", ".gz"};
+    char tried[2][1024];
+    for (int i = 0; i < 2; i++) {
+        int k = snprintf(tried[i], sizeof tried[i], "%s/%s%s", dir, name, suffix[i]);
+        if (k < 0 || (size_t)k >= sizeof tried[i] || (size_t)k >= cap) {
+            return cnn__fail(CNN_EINVAL, "cnn_dataset_load_split: dir '%s' is too long", dir);
+        }
+        struct stat st;
+        if (stat(tried[i], &st) == 0) {
+            memcpy(path, tried[i], (size_t)k + 1);
+            return CNN_OK;
+        }
+    }
+    return cnn__fail(CNN_ENOTFOUND, "%s: not found: tried %s and %s (run 'cnn data fetch')", name,
+                     tried[0], tried[1]);
+}
+
+int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split) {
+    if (!ds) return cnn__fail(CNN_EINVAL, "cnn_dataset_load_split: ds must not be NULL");
+    memset(ds, 0, sizeof *ds);
+    if (!dir || !split) return cnn__fail(CNN_EINVAL, "cnn_dataset_load_split: dir and split must not be NULL");
+    if (strcmp(split, "train") != 0 && strcmp(split, "t10k") != 0) {
+        return cnn__fail(CNN_EINVAL, "cnn_dataset_load_split: split: expected \"train\" or \"t10k\", found \"%s\"", split);
+    }
+    char name[64], images[1024], labels[1024];
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
+    CNN_TRY(find_split_file(images, sizeof images, dir, name));
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte", split);
+    CNN_TRY(find_split_file(labels, sizeof labels, dir, name));
+    return cnn_dataset_load(ds, images, labels);
+}
+
+void cnn_dataset_free(cnn_dataset *ds) {
+    if (!ds) return;
+    cnn_free(ds->images);
+    cnn_free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
+
+int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                      int64_t start, int count) {
+    if (!ds) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: ds must not be NULL");
+    if (count < 0) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: count: expected >= 0, found %d", count);
+    if (count > 0 && (!x || !y)) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: x and y must not be NULL");
+    if (count > 0 && (!ds->images || !ds->labels)) {
+        return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: the dataset is empty");
+    }
+    if (start < 0 || start > ds->n || count > ds->n - start) {
+        return cnn__fail(CNN_ERANGE, "cnn_dataset_batch: examples [%lld, %lld): expected within [0, %lld)",
+                         (long long)start, (long long)start + count, (long long)ds->n);
+    }
+    /* x / 255 in float32, as torchvision's ToTensor computes it. */
+    float scale[256];
+    for (int v = 0; v < 256; v++) scale[v] = (float)v / 255.0f;
+    const size_t pixels = (size_t)(ds->h * ds->w);
+    for (int i = 0; i < count; i++) {
+        int64_t k = start + i;
+        if (order) {
+            if (order[k] >= (uint64_t)ds->n) {
+                return cnn__fail(CNN_ERANGE, "cnn_dataset_batch: order[%lld]: expected < %lld, found %u",
+                                 (long long)k, (long long)ds->n, order[k]);
+            }
+            k = order[k];
+        }
+        const uint8_t *src = ds->images + (size_t)k * pixels; /* (h, w) */
+        float *dst = x + (size_t)i * pixels;                  /* (1, h, w) */
+        for (size_t p = 0; p < pixels; p++) dst[p] = scale[src[p]];
+        y[i] = ds->labels[k];
+    }
+    return CNN_OK;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+#define IDX_WRITE_MAX_DIMS 8
+
+/* hdr (4 + 4 ndim bytes) <- the IDX header of a u8 array; ndim was checked. */
+static size_t idx_header(unsigned char *hdr, int ndim, const int64_t *dims) {
+    if (ndim < 0 || ndim > IDX_WRITE_MAX_DIMS) ndim = 0;
+    hdr[0] = hdr[1] = 0;
+    hdr[2] = IDX_DTYPE_U8;
+    hdr[3] = (unsigned char)ndim;
+    for (int i = 0; i < ndim; i++) {
+        uint32_t d = (uint32_t)dims[i];
+        unsigned char *b = hdr + 4 + 4 * i;
+        b[0] = (unsigned char)(d >> 24), b[1] = (unsigned char)(d >> 16);
+        b[2] = (unsigned char)(d >> 8), b[3] = (unsigned char)d;
+    }
+    return 4 + 4 * (size_t)ndim;
+}
+
+static int check_write_args(const char *fn, int ndim, const int64_t *dims, const uint8_t *data,
+                            size_t *len) {
+    if (ndim < 1 || ndim > IDX_WRITE_MAX_DIMS) {
+        return cnn__fail(CNN_EINVAL, "%s: ndim: expected 1..%d, found %d", fn, IDX_WRITE_MAX_DIMS, ndim);
+    }
+    if (!dims || !data) return cnn__fail(CNN_EINVAL, "%s: dims and data must not be NULL", fn);
+    *len = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 1 || dims[i] > (int64_t)UINT32_MAX) {
+            return cnn__fail(CNN_EINVAL, "%s: dims[%d]: expected 1..%lld, found %lld", fn, i,
+                             (long long)UINT32_MAX, (long long)dims[i]);
+        }
+        if (cnn__mul_overflow(*len, (size_t)dims[i], len)) {
+            return cnn__fail(CNN_EINVAL, "%s: dims[%d]: the product of the sizes overflows", fn, i);
+        }
+    }
+    return CNN_OK;
+}
+
+uint32_t cnn__idx_crc32(int ndim, const int64_t *dims, const uint8_t *data) {
+    size_t len;
+    if (check_write_args("cnn__idx_crc32", ndim, dims, data, &len) != CNN_OK) return 0;
+    unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
+    size_t hlen = idx_header(hdr, ndim, dims);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, hdr, (uInt)hlen);
+    for (size_t off = 0; off < len; off += IO_CHUNK) {
+        size_t k = len - off < IO_CHUNK ? len - off : IO_CHUNK;
+        crc = crc32(crc, data + off, (uInt)k);
+    }
+    return (uint32_t)crc;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static int write_all_fd(int fd, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n < IO_CHUNK ? n : IO_CHUNK);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int write_all_gz(gzFile gz, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    while (n > 0) {
+        size_t want = n < IO_CHUNK ? n : IO_CHUNK;
+        int k = gzwrite(gz, p, (unsigned)want);
+        if (k <= 0) return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Make the rename durable: fsync the directory that holds path (best effort). */
+static void sync_parent_dir(const char *path) {
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof dir) return;
+    if (slash) {
+        memcpy(dir, path, n ? n : 1);
+        dir[n ? n : 1] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data) {
+    if (!path || !*path) return cnn__fail(CNN_EINVAL, "cnn_idx_write_u8: path must not be empty");
+    size_t len;
+    CNN_TRY(check_write_args("cnn_idx_write_u8", ndim, dims, data, &len));
+    unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
+    size_t hlen = idx_header(hdr, ndim, dims);
+
+    static const char tmp_suffix[] = ".tmp-XXXXXX";
+    size_t plen = strlen(path);
+    char *tmp = cnn_malloc(plen + sizeof tmp_suffix);
+    if (!tmp) return cnn__fail(CNN_ENOMEM, "%s: cannot allocate a temporary name", path);
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, tmp_suffix, sizeof tmp_suffix);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = cnn__fail(CNN_EIO, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
+        cnn_free(tmp);
+        return rc;
+    }
+
+    const char *step = NULL;
+    int err = 0;
+    if (ends_with(path, ".gz")) {
+        int fd2 = dup(fd);
+        gzFile gz = fd2 >= 0 ? gzdopen(fd2, "wb") : NULL;
+        if (!gz) {
+            if (fd2 >= 0) close(fd2);
+            step = "open the gzip stream", err = errno;
+        } else {
+            if (write_all_gz(gz, hdr, hlen) != 0 || write_all_gz(gz, data, len) != 0) {
+                step = "write", err = errno;
+            }
+            if (gzclose(gz) != Z_OK && !step) step = "finish the gzip stream", err = errno;
+        }
+    } else if (write_all_fd(fd, hdr, hlen) != 0 || write_all_fd(fd, data, len) != 0) {
+        step = "write", err = errno;
+    }
+    if (!step && fchmod(fd, 0644) != 0) step = "set the mode of", err = errno;
+    if (!step && fsync(fd) != 0) step = "fsync", err = errno;
+    if (close(fd) != 0 && !step) step = "close", err = errno;
+    if (!step && rename(tmp, path) != 0) step = "rename the temporary file onto", err = errno;
+    if (step) {
+        unlink(tmp);
+        cnn_free(tmp);
+        return cnn__fail(CNN_EIO, "%s: cannot %s it: %s", path, step, err ? strerror(err) : "unknown error");
+    }
+    cnn_free(tmp);
+    sync_parent_dir(path);
+    return CNN_OK;
+}
