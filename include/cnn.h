@@ -361,7 +361,7 @@ int cnn_model_backward(cnn_model *m, const float *dlogits);
 /* torchsummary's table (as the chapter prints it) plus torchinfo's mult-adds
  * and memory estimates, for the given batch size. */
 int cnn_model_summary(FILE *f, const cnn_model *m, int batch);
-/* The chapter's loop: "Conv2d output shape:\t torch.Size([1, 6, 28, 28])". */
+/* The chapter's loop: "Conv2d output shape: \t torch.Size([1, 6, 28, 28])". */
 int cnn_model_trace(FILE *f, const cnn_model *m);
 
 /* ------------------------------------------------------------------------ */

@@ -406,6 +406,7 @@ static void test_bad(void) {
     PARSE_BAD("nn.Sequential(nn.Conv2d(1, 6, 5, padding=\"same\n))", CNN_EPARSE, "1:42",
               "found end of line");
     /* A full-width comma, common in Chinese text, is shown with its code point. */
+    PARSE_BAD("nn.Sequential(nn.ReLU()，nn.Tanh())", CNN_EPARSE, "1:24", "Sequential: unexpected character");
     PARSE_BAD("nn.Sequential(nn.ReLU()，nn.Tanh())", CNN_EPARSE, "1:24", "found '，' (U+FF0C)");
     PARSE_BAD("nn.Sequential(nn.ReLU(); nn.Tanh())", CNN_EPARSE, "1:24", "found ';'");
     PARSE_BAD("nn.Sequential(nn.ReLU(\x01))", CNN_EPARSE, "1:23", "byte 0x01");

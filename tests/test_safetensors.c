@@ -3,10 +3,7 @@
  * wrote; save -> load round-trips exactly; broken files fail with the right
  * status and a message naming the file and the problem, leaving the model's
  * weights untouched; random header damage never crashes the reader. */
-/* fixture.h has a path with a wildcard inside its first comment. */
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "fixture.h"
-#pragma GCC diagnostic warning "-Wcomment"
 #include "io/safetensors.h"
 #include "test_util.h"
 

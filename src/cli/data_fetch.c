@@ -124,26 +124,27 @@ static uint32_t labels_crc(const cnn_dataset *ds) {
     return cnn__idx_crc32(1, dims, ds->labels);
 }
 
-/* Counts, image size and the pinned checksums; 0 if all match. */
-static int check_sets(const data_source *src, const cnn_dataset sets[2], const char *what) {
+/* Counts, image size and the pinned checksums; 0 if all match. quiet: no messages. */
+static int check_sets(const data_source *src, const cnn_dataset sets[2], const char *what, int quiet) {
     int bad = 0;
     for (int s = 0; s < 2; s++) {
         const cnn_dataset *ds = &sets[s];
         if (ds->n != split_sizes[s] || ds->h != 28 || ds->w != 28) {
-            fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
-                    what, split_names[s], (long long)split_sizes[s], (long long)ds->n, (long long)ds->h,
-                    (long long)ds->w);
+            if (!quiet)
+                    fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
+                        what, split_names[s], (long long)split_sizes[s], (long long)ds->n,
+                        (long long)ds->h, (long long)ds->w);
             bad = 1;
             continue;
         }
         uint32_t got[2] = {images_crc(ds), labels_crc(ds)};
         for (int k = 0; k < 2; k++) {
             uint32_t want = src->crc[2 * s + k];
-            if (got[k] != want) {
+            if (got[k] != want && !quiet) {
                 fprintf(stderr, "cnn data: %s %s %s: CRC-32 expected %08x, found %08x\n", what,
                         split_names[s], k ? "labels" : "images", want, got[k]);
-                bad = 1;
             }
+            bad |= got[k] != want;
         }
     }
     return bad;
@@ -186,7 +187,7 @@ static int build_sets(const data_source *src, const char *tmp, const char *tarba
         if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], where, "t10k");
     }
     if (rc != CNN_OK) return fail(rc);
-    return check_sets(src, sets, src->package);
+    return check_sets(src, sets, src->package, 0);
 }
 
 /* Write the four .gz files and remove stale plain ones that would shadow them. */
@@ -220,11 +221,17 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     if (!force) {
         int rc = cnn_dataset_load_split(&sets[0], dir, "train");
         if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], dir, "t10k");
+        int same = rc == CNN_OK && check_sets(src, sets, dir, 1) == 0;
         cnn_dataset_free(&sets[0]);
         cnn_dataset_free(&sets[1]);
-        if (rc == CNN_OK) {
-            printf("%s already holds a valid dataset (use --force to fetch %s again)\n", dir, src->title);
+        if (same) {
+            printf("%s already holds %s (use --force to fetch it again)\n", dir, src->title);
             return 0;
+        }
+        if (rc == CNN_OK) {
+            fprintf(stderr, "cnn data: error: %s holds valid IDX files, but not %s as this command writes it "
+                            "(checksums differ); use --force to replace them\n", dir, src->title);
+            return 1;
         }
         if (rc != CNN_ENOTFOUND) fprintf(stderr, "cnn data: %s: not usable (%s); fetching again\n", dir, cnn_last_error());
     }
@@ -252,7 +259,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], dir, "t10k");
     if (rc != CNN_OK) {
         ret = fail(rc);
-    } else if (check_sets(src, sets, dir) != 0) {
+    } else if (check_sets(src, sets, dir, 0) != 0) {
         ret = 1;
     } else {
         printf("%s: %s ready: %lld training and %lld test images of 28x28 (%s)\n", dir, src->title,

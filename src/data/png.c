@@ -7,7 +7,7 @@
  *   palette             png_set_palette_to_rgb (then treated as having alpha)
  *   any alpha           png_set_strip_alpha (alpha is dropped, not composited)
  *   RGB / RGBA          png_set_rgb_to_gray(png, 1, 0.2989, 0.587)
- *                       gray = (9794 R + 19234 G + 9740 B) >> 15 in libpng's
+ *                       gray = (9794 R + 19234 G + 3740 B) >> 15 in libpng's
  *                       15-bit fixed point (blue = 1 - 0.2989 - 0.587), and
  *                       R unchanged where R == G == B
  * 8-bit results are divided by 255 (in float, as torch computes x / 255).

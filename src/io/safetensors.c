@@ -447,8 +447,9 @@ static void st_sync_dir(const char *path) {
 
 int cnn__atomic_commit(cnn__atomic_file *af) {
     if (!af || !af->f) return cnn__fail(CNN_EINVAL, "cnn__atomic_commit: file is not open");
+    errno = 0;
     int ok = fflush(af->f) == 0 && !ferror(af->f);
-    int err = errno;
+    int err = errno ? errno : EIO;
     if (ok && fsync(fileno(af->f)) != 0) ok = 0, err = errno;
     if (fclose(af->f) != 0 && ok) ok = 0, err = errno;
     af->f = NULL;
@@ -679,8 +680,7 @@ int cnn_model_save(const cnn_model *m, const char *path) {
 }
 
 /* Every model tensor present, F32, with the model's shape; no other tensors. */
-static int st_check_model(const cnn_safetensors *st, const cnn_model *m, const cnn_param_info *info, int n,
-                          const char *path) {
+static int st_check_model(const cnn_safetensors *st, const cnn_param_info *info, int n, const char *path) {
     char want[128], got[128];
     for (int i = 0; i < n; i++) {
         const cnn_st_tensor *t = cnn_safetensors_find(st, info[i].name);
@@ -709,7 +709,6 @@ static int st_check_model(const cnn_safetensors *st, const cnn_model *m, const c
                              path, st->tensors[j].name, got);
         }
     }
-    (void)m;
     return CNN_OK;
 }
 
@@ -724,7 +723,7 @@ int cnn_model_load(cnn_model *m, const char *path) {
     cnn_safetensors st;
     memset(&st, 0, sizeof st);
     if (rc == CNN_OK) rc = cnn_safetensors_read(&st, path);
-    if (rc == CNN_OK) rc = st_check_model(&st, m, info, n, path);
+    if (rc == CNN_OK) rc = st_check_model(&st, info, n, path);
     /* Everything is checked: from here on nothing can fail, so the model
      * changes only when the whole file is good. */
     float *params = cnn_model_params(m);

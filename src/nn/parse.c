@@ -1059,8 +1059,9 @@ static int parse_layer(parser *p, cnn_layer_desc *out) {
                         "missing required argument '%s', expected %d required argument%s, "
                         "found %d", spec->names[i], spec->n_required,
                         spec->n_required > 1 ? "s" : "", i);
-    CNN_TRY(close_paren(p, "')'"));
-    return build_layer(p, &a, out);
+    CNN_TRY(build_layer(p, &a, out));
+    p->layer = "Sequential"; /* the token after ')' belongs to the Sequential */
+    return close_paren(p, "')'");
 }
 
 static int parse_model(parser *p, cnn_layer_desc **layers, int *n_layers) {
@@ -1105,7 +1106,6 @@ static int parse_model(parser *p, cnn_layer_desc **layers, int *n_layers) {
         }
         CNN_TRY(parse_layer(p, &(*layers)[n]));
         n++;
-        p->layer = "Sequential";
         if (p->t.kind == T_COMMA) CNN_TRY(lex(p));
         else if (p->t.kind != T_RPAREN) return unexpected(p, "',' or ')' after a layer");
     }

@@ -188,14 +188,15 @@ static int is_pointwise(const cnn__conv_geom *g) {
            g->pad_left == 0 && g->oh == g->h && g->ow == g->w;
 }
 
-/* Floats of one sample's im2col matrix: (C*kh*kw, OH*OW). */
-static int64_t col_per_sample(const cnn__conv_geom *g) {
-    return g->c * g->kh * g->kw * g->oh * g->ow;
+/* Floats of scratch per sample: its im2col columns (C*kh*kw rows of OH*OW)
+ * and its gathered output gradient (OC rows of OH*OW). */
+static int64_t ws_per_sample(const cnn__conv_geom *g) {
+    return (g->c * g->kh * g->kw + g->oc) * g->oh * g->ow;
 }
 
 /* Samples per chunk: as many as fit in CONV_WS_TARGET floats, at least 1. */
 static int64_t chunk_samples(const cnn__conv_geom *g) {
-    int64_t per = col_per_sample(g);
+    int64_t per = ws_per_sample(g);
     int64_t chunk = per > 0 ? CONV_WS_TARGET / per : g->n;
     if (chunk < 1) chunk = 1;
     if (chunk > g->n) chunk = g->n;
@@ -204,7 +205,7 @@ static int64_t chunk_samples(const cnn__conv_geom *g) {
 
 size_t cnn__conv2d_workspace(const cnn__conv_geom *g) {
     if (g->n == 0 || is_pointwise(g)) return 0;
-    return (size_t)(chunk_samples(g) * col_per_sample(g));
+    return (size_t)(chunk_samples(g) * ws_per_sample(g));
 }
 
 /* ---- reference kernels ------------------------------------------------- */
@@ -275,13 +276,13 @@ static void valid_range(int64_t *lo, int64_t *hi, int64_t in, int64_t out, int s
     *hi = h;
 }
 
-/* col (C*kh*kw, OH*OW) <- patches of one sample x (C, H, W); zeros for padding. */
-static void im2col(float *col, const float *x, const cnn__conv_geom *g) {
-    int64_t ohw = g->oh * g->ow;
+/* Patches of one sample x (C, H, W) into the columns of col: row r =
+ * (c*kh + a)*kw + e holds OH*OW values at col + r*ld; zeros for padding. */
+static void im2col(float *col, int64_t ld, const float *x, const cnn__conv_geom *g) {
     for (int64_t c = 0; c < g->c; c++)
         for (int a = 0; a < g->kh; a++)
             for (int e = 0; e < g->kw; e++) {
-                float *row = col + ((c * g->kh + a) * g->kw + e) * ohw;
+                float *row = col + ((c * g->kh + a) * g->kw + e) * ld;
                 int64_t jlo, jhi;
                 valid_range(&jlo, &jhi, g->w, g->ow, g->sw, g->pad_left, (int64_t)e * g->dw);
                 for (int64_t i = 0; i < g->oh; i++) {
@@ -303,14 +304,13 @@ static void im2col(float *col, const float *x, const cnn__conv_geom *g) {
             }
 }
 
-/* dx (C, H, W) <- sum of the patch columns of dcol (C*kh*kw, OH*OW) (overwrites). */
-static void col2im(float *dx, const float *dcol, const cnn__conv_geom *g) {
-    int64_t ohw = g->oh * g->ow;
+/* dx (C, H, W) <- sum of the patch columns of dcol (rows at dcol + r*ld), overwriting dx. */
+static void col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geom *g) {
     memset(dx, 0, sizeof(float) * (size_t)(g->c * g->h * g->w));
     for (int64_t c = 0; c < g->c; c++)
         for (int a = 0; a < g->kh; a++)
             for (int e = 0; e < g->kw; e++) {
-                const float *row = dcol + ((c * g->kh + a) * g->kw + e) * ohw;
+                const float *row = dcol + ((c * g->kh + a) * g->kw + e) * ld;
                 int64_t jlo, jhi;
                 valid_range(&jlo, &jhi, g->w, g->ow, g->sw, g->pad_left, (int64_t)e * g->dw);
                 for (int64_t i = 0; i < g->oh; i++) {
@@ -323,33 +323,37 @@ static void col2im(float *dx, const float *dcol, const cnn__conv_geom *g) {
             }
 }
 
+/* Scratch layout for a chunk of m samples: col (C*kh*kw, m*OH*OW), sample s
+ * in columns [s*OH*OW, (s+1)*OH*OW), so that one GEMM with K = m*OH*OW
+ * reduces the weight gradient over the chunk; then gdy (OC, m*OH*OW), the
+ * output gradient in the same column order. */
+
 void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *b,
                          const cnn__conv_geom *g, float *ws) {
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, kdim = cg * g->kh * g->kw;
     int pointwise = is_pointwise(g);
-    int64_t chunk = pointwise ? g->n : chunk_samples(g), per = col_per_sample(g);
+    int64_t chunk = pointwise ? g->n : chunk_samples(g);
     for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
-        int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk;
-        /* y[n] <- bias broadcast over the plane (the GEMM then adds into it). */
+        int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = pointwise ? hw : m * ohw;
+        /* Per sample: y[n] <- bias, then per group
+         * y[n, group] (OCg, OH*OW) += W_g (OCg, kdim) @ col[group rows, sample s columns]. */
         #pragma omp parallel for schedule(static)
         for (int64_t s = 0; s < m; s++) {
+            const float *xn = x + (n0 + s) * g->c * hw, *col = xn;
             float *yn = y + (n0 + s) * g->oc * ohw;
-            if (!pointwise) im2col(ws + s * per, x + (n0 + s) * g->c * hw, g);
+            if (!pointwise) {
+                im2col(ws + s * ohw, ld, xn, g);
+                col = ws + s * ohw;
+            }
             for (int64_t o = 0; o < g->oc; o++) {
                 float v = b ? b[o] : 0.0f;
                 for (int64_t p = 0; p < ohw; p++) yn[o * ohw + p] = v;
             }
-        }
-        /* y[n, group] (OCg, OH*OW) += W_g (OCg, kdim) @ col[n, group] (kdim, OH*OW) */
-        for (int64_t s = 0; s < m; s++) {
-            const float *col = pointwise ? x + (n0 + s) * g->c * hw : ws + s * per;
-            float *yn = y + (n0 + s) * g->oc * ohw;
             for (int64_t gi = 0; gi < groups; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ocg, (int)ohw,
                             (int)kdim, 1.0f, w + gi * ocg * kdim, (int)kdim,
-                            col + gi * kdim * ohw, (int)ohw, 1.0f, yn + gi * ocg * ohw,
-                            (int)ohw);
+                            col + gi * kdim * ld, (int)ld, 1.0f, yn + gi * ocg * ohw, (int)ohw);
         }
     }
 }
@@ -359,7 +363,7 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, kdim = cg * g->kh * g->kw;
     int pointwise = is_pointwise(g);
-    int64_t chunk = pointwise ? g->n : chunk_samples(g), per = col_per_sample(g);
+    int64_t chunk = pointwise ? g->n : chunk_samples(g);
 
     /* db[o] += sum over n, i, j of dy[n, o, i, j], in a fixed order per o. */
     if (db) {
@@ -374,39 +378,58 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         }
     }
     if (!dw && !dx) return;
-    for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
-        int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk;
-        if (dw) {
-            if (!pointwise) {
-                #pragma omp parallel for schedule(static)
-                for (int64_t s = 0; s < m; s++) im2col(ws + s * per, x + (n0 + s) * g->c * hw, g);
-            }
-            /* dW_g (OCg, kdim) += dy[n, group] (OCg, OH*OW) @ col[n, group]^T, sample by sample. */
-            for (int64_t s = 0; s < m; s++) {
-                const float *col = pointwise ? x + (n0 + s) * g->c * hw : ws + s * per;
-                const float *dyn = dy + (n0 + s) * g->oc * ohw;
+    if (pointwise) {
+        /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample. */
+        for (int64_t n = 0; dw && n < g->n; n++)
+            for (int64_t gi = 0; gi < groups; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim, (int)hw,
+                            1.0f, dy + (n * g->oc + gi * ocg) * hw, (int)hw,
+                            x + (n * g->c + gi * cg) * hw, (int)hw, 1.0f, dw + gi * ocg * kdim,
+                            (int)kdim);
+        /* dx[n, group] (Cg, HW) = W_g^T (Cg, OCg) @ dy[n, group] (OCg, HW) */
+        if (dx) {
+            #pragma omp parallel for schedule(static)
+            for (int64_t n = 0; n < g->n; n++)
                 for (int64_t gi = 0; gi < groups; gi++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim,
-                                (int)ohw, 1.0f, dyn + gi * ocg * ohw, (int)ohw,
-                                col + gi * kdim * ohw, (int)ohw, 1.0f, dw + gi * ocg * kdim,
-                                (int)kdim);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)hw,
+                                (int)ocg, 1.0f, w + gi * ocg * kdim, (int)kdim,
+                                dy + (n * g->oc + gi * ocg) * hw, (int)hw, 0.0f,
+                                dx + (n * g->c + gi * cg) * hw, (int)hw);
+        }
+        return;
+    }
+    for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
+        int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = m * ohw;
+        float *col = ws, *gdy = ws + g->c * g->kh * g->kw * ld;
+        if (dw) {
+            /* col <- im2col of each sample; gdy[o, s*OH*OW + p] <- dy[n0 + s, o, p]. */
+            #pragma omp parallel for schedule(static)
+            for (int64_t s = 0; s < m; s++) {
+                im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
+                const float *dyn = dy + (n0 + s) * g->oc * ohw;
+                for (int64_t o = 0; o < g->oc; o++)
+                    memcpy(gdy + o * ld + s * ohw, dyn + o * ohw, sizeof(float) * (size_t)ohw);
             }
+            /* dW_g (OCg, kdim) += gdy_g (OCg, m*OH*OW) @ col_g^T (m*OH*OW, kdim): one
+             * GEMM per group and chunk, reduced in a fixed order. */
+            for (int64_t gi = 0; gi < groups; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim, (int)ld,
+                            1.0f, gdy + gi * ocg * ld, (int)ld, col + gi * kdim * ld, (int)ld,
+                            1.0f, dw + gi * ocg * kdim, (int)kdim);
         }
         if (dx) {
-            /* dcol[n, group] (kdim, OH*OW) = W_g^T (kdim, OCg) @ dy[n, group] (OCg, OH*OW);
-             * for a pointwise conv dcol is dx itself. */
+            /* Per sample: dcol[group] (kdim, OH*OW) = W_g^T (kdim, OCg) @ dy[n, group]
+             * (OCg, OH*OW) into the sample's columns of col, then col2im. */
+            #pragma omp parallel for schedule(static)
             for (int64_t s = 0; s < m; s++) {
-                float *dcol = pointwise ? dx + (n0 + s) * g->c * hw : ws + s * per;
+                float *dcol = col + s * ohw;
                 const float *dyn = dy + (n0 + s) * g->oc * ohw;
                 for (int64_t gi = 0; gi < groups; gi++)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ohw,
                                 (int)ocg, 1.0f, w + gi * ocg * kdim, (int)kdim,
-                                dyn + gi * ocg * ohw, (int)ohw, 0.0f, dcol + gi * kdim * ohw,
-                                (int)ohw);
-            }
-            if (!pointwise) {
-                #pragma omp parallel for schedule(static)
-                for (int64_t s = 0; s < m; s++) col2im(dx + (n0 + s) * g->c * hw, ws + s * per, g);
+                                dyn + gi * ocg * ohw, (int)ohw, 0.0f, dcol + gi * kdim * ld,
+                                (int)ld);
+                col2im(dx + (n0 + s) * g->c * hw, dcol, ld, g);
             }
         }
     }
