@@ -1,5 +1,5 @@
-/* fixture.h — reader for the reference files that tools/fixtures/*.py write
- * with PyTorch (tools/fixtures/gen_*.py). Format (text, one record per line, "#" starts a comment):
+/* fixture.h — reader for the reference files that the Python scripts under tools/fixtures write
+ * with PyTorch. Format (text, one record per line, "#" starts a comment):
  *
  *   case <name>                       starts a case; the records below belong to it
  *   int <key> <value>                 an integer parameter (kernel_h, ceil_mode, ...)

@@ -11,10 +11,7 @@
  *   4. Every argument error returns the right status with a message.
  */
 #include "cnn_internal.h"
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "fixture.h"
-#pragma GCC diagnostic pop
 #include "ops/ops.h"
 #include "test_util.h"
 

@@ -18,6 +18,7 @@
 #include "test_util.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,6 +88,21 @@ typedef struct {
 
 static char tmpdir[] = "/tmp/cnn-oom-XXXXXX";
 
+/* A watchdog: an attempt that runs for ATTEMPT_SECONDS is reported as a hang. */
+#define ATTEMPT_SECONDS 20
+static const char *volatile watch_case;
+static volatile long watch_n;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    char msg[256];
+    int k = snprintf(msg, sizeof msg,
+                     "%s: HANG: the call did not return within %d s after allocation #%ld failed\n",
+                     watch_case ? watch_case : "?", ATTEMPT_SECONDS, watch_n);
+    if (k > 0) (void)!write(2, msg, (size_t)k);
+    _exit(1);
+}
+
 /* Run one case for every n; returns the number of failure points seen. */
 static long run_case(const oom_case *c, void *ctx) {
     long n, other = 0;
@@ -98,9 +114,12 @@ static long run_case(const oom_case *c, void *ctx) {
             return n;
         }
         cnn_clear_error();
+        watch_case = c->name, watch_n = n;
+        alarm(ATTEMPT_SECONDS);
         oom_calls = 0, oom_fail_at = n, oom_hit = 0, oom_armed = 1;
         int rc = c->body(ctx);
         oom_armed = 0;
+        alarm(0);
         long calls = oom_calls;
         if (!oom_hit) {
             /* Reached the end without meeting failure number n: done. */
@@ -372,6 +391,8 @@ static void remove_tree(const char *dir) {
 
 int main(void) {
     char path[1024], images[1024], labels[1024], gzdir[1024];
+    setvbuf(stdout, NULL, _IONBF, 0);
+    signal(SIGALRM, on_alarm);
     cnn_set_threads(1);
     snprintf(path, sizeof path, "%s/models/lenet.txt", CNN_SOURCE_DIR);
     lenet_text = read_text(path);

@@ -130,10 +130,11 @@ static int check_sets(const data_source *src, const cnn_dataset sets[2], const c
     for (int s = 0; s < 2; s++) {
         const cnn_dataset *ds = &sets[s];
         if (ds->n != split_sizes[s] || ds->h != 28 || ds->w != 28) {
-            if (!quiet)
-                    fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
+            if (!quiet) {
+                fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
                         what, split_names[s], (long long)split_sizes[s], (long long)ds->n,
                         (long long)ds->h, (long long)ds->w);
+            }
             bad = 1;
             continue;
         }

@@ -13,8 +13,9 @@
  *     with a direct path for 1x1 stride-1 unpadded convolutions. Batches are
  *     processed in chunks whose size depends only on the geometry, so the
  *     workspace and the results never depend on the thread count. OpenMP
- *     runs im2col/col2im over the samples of a chunk (disjoint writes); the
- *     weight gradient is accumulated sample by sample in order;
+ *     runs over the samples of a chunk (im2col, forward GEMM, input-gradient
+ *     GEMM, col2im: disjoint writes); the weight gradient is one GEMM per
+ *     group over the whole chunk's columns, chunks added in order;
  *   - tensor functions: validate tensors, allocate outputs and workspace.
  */
 #include "cnn_internal.h"
@@ -25,8 +26,9 @@
 #include <limits.h>
 #include <string.h>
 
-/* Largest im2col scratch (floats) the fast kernels aim for: 4 Mi floats. */
-#define CONV_WS_TARGET ((int64_t)1 << 22)
+/* Scratch (floats) per chunk the fast kernels aim for: 256 Ki floats (1 MiB),
+ * small enough that a chunk's columns stay in cache between im2col and GEMM. */
+#define CONV_WS_TARGET ((int64_t)1 << 18)
 
 /* ---- descriptors ------------------------------------------------------- */
 
