@@ -275,7 +275,15 @@ int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const int32_t 
     X(TANH, "Tanh")                 \
     X(FLATTEN, "Flatten")           \
     X(LINEAR, "Linear")             \
-    X(DROPOUT, "Dropout")
+    X(DROPOUT, "Dropout")           \
+    X(BATCHNORM2D, "BatchNorm2d")   \
+    X(BATCHNORM1D, "BatchNorm1d")   \
+    X(LEAKYRELU, "LeakyReLU")       \
+    X(SOFTMAX, "Softmax")           \
+    X(DROPOUT2D, "Dropout2d")       \
+    X(ADAPTIVEAVGPOOL2D, "AdaptiveAvgPool2d") \
+    X(ADAPTIVEMAXPOOL2D, "AdaptiveMaxPool2d") \
+    X(RESIDUAL, "Residual")
 
 typedef enum {
 #define CNN__LAYER_ENUM(name, text) CNN_LAYER_##name,
@@ -298,10 +306,20 @@ typedef struct cnn_layer_desc {
         cnn_pool2d_desc pool;   /* MAXPOOL2D, AVGPOOL2D */
         cnn_linear_desc linear; /* LINEAR */
         struct { int start_dim, end_dim; } flatten; /* FLATTEN: default 1, -1 */
-        struct { float p; } dropout;                /* DROPOUT: default 0.5 */
+        struct { float p; } dropout;                /* DROPOUT, DROPOUT2D: default 0.5 */
+        /* BATCHNORM2D / BATCHNORM1D: eps 1e-5, momentum 0.1 (cumulative = 1 for
+         * momentum=None: a cumulative moving average), affine 1, track_running_stats 1. */
+        struct { int num_features; float eps, momentum; int cumulative, affine, track_running_stats; } batchnorm;
+        struct { float negative_slope; } leaky_relu; /* LEAKYRELU: default 0.01 */
+        struct { int dim; } softmax;                 /* SOFTMAX: dim=None is stored as CNN_SOFTMAX_DIM_NONE */
+        struct { int output_size[2]; } adaptive;     /* ADAPTIVE*POOL2D: (oh, ow); 0 = None (input size) */
+        /* RESIDUAL: d2l's block, see docs/MODELS.md; use_1x1conv 0, strides 1. */
+        struct { int input_channels, num_channels, use_1x1conv, strides; } residual;
     } u;
     int line, column; /* where the layer starts in the model text; 0 if not parsed */
 } cnn_layer_desc;
+
+#define CNN_SOFTMAX_DIM_NONE (-100) /* Softmax(dim=None): PyTorch's implicit dim rule */
 
 /* Parse the text of a PyTorch nn.Sequential(...) expression (see README,
  * "Model syntax"). *layers is allocated with cnn_malloc; free it with
@@ -347,6 +365,27 @@ int cnn_model_num_tensors(const cnn_model *m);
 int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info);
 
 int cnn_model_init_params(cnn_model *m, cnn_init_kind kind, cnn_rng *rng);
+
+/* Buffers: BatchNorm's running_mean and running_var (F32, in
+ * cnn_model_buffers()) and num_batches_tracked (int64 scalars, shape (), in
+ * cnn_model_counters()). Forward in training updates them; no optimizer
+ * touches them; they are saved and loaded with the parameters under their
+ * state_dict names ("1.running_mean", "3.bn1.num_batches_tracked"). They are
+ * not parameters: cnn_model_num_params and the tensor list leave them out. */
+typedef struct cnn_buffer_info {
+    char name[32];                /* state_dict key */
+    int layer;                    /* index in the Sequential */
+    int is_counter;               /* 1: int64 at cnn_model_counters()[offset] */
+    int ndim;                     /* 1 for running stats, 0 for counters */
+    int64_t shape[CNN_MAX_DIMS];
+    size_t offset, numel;         /* into the buffers (floats) or the counters */
+} cnn_buffer_info;
+int cnn_model_num_buffers(const cnn_model *m);
+int cnn_model_buffer_info(const cnn_model *m, int i, cnn_buffer_info *info);
+float *cnn_model_buffers(cnn_model *m);
+int64_t *cnn_model_counters(cnn_model *m);
+/* Reset running_mean to 0, running_var to 1, num_batches_tracked to 0. */
+void cnn_model_reset_buffers(cnn_model *m);
 void cnn_model_zero_grad(cnn_model *m);
 /* Plan the workspace for batches of up to max_batch examples. Forward and
  * backward then allocate nothing. */
@@ -423,6 +462,57 @@ int cnn_sgd_init(cnn_sgd *opt, size_t num_params, float lr, float momentum, floa
 void cnn_sgd_step(cnn_sgd *opt, float *params, const float *grads);
 void cnn_sgd_free(cnn_sgd *opt);
 
+/* Optimizers over the flat parameter buffer, as torch.optim computes them.
+ *   SGD:   see cnn_sgd above (dampening 0; nesterov d = g + mu * b).
+ *   Adam:  g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *          p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *   AdamW: p *= 1 - lr * wd (decoupled), then Adam's update with g = grad.
+ * Fill the fields (cnn_optim_make gives PyTorch's defaults), then call
+ * cnn_optim_init. lr, momentum and beta1 may change between steps (schedules). */
+typedef enum { CNN_OPTIM_SGD = 0, CNN_OPTIM_ADAM, CNN_OPTIM_ADAMW } cnn_optim_kind;
+typedef struct cnn_optim {
+    cnn_optim_kind kind;
+    float lr;
+    float momentum;      /* SGD: default 0 */
+    int nesterov;        /* SGD: default 0 */
+    float weight_decay;  /* default 0; AdamW 0.01 */
+    float beta1, beta2, eps; /* Adam/AdamW: 0.9, 0.999, 1e-8 */
+    float *buf1, *buf2;  /* SGD: momentum buffer; Adam: exp_avg, exp_avg_sq */
+    int64_t steps;
+    size_t n;
+} cnn_optim;
+cnn_optim cnn_optim_make(cnn_optim_kind kind, float lr);
+int cnn_optim_init(cnn_optim *opt, size_t num_params); /* validates, allocates buffers */
+void cnn_optim_step(cnn_optim *opt, float *params, const float *grads);
+void cnn_optim_free(cnn_optim *opt);
+const char *cnn_optim_name(cnn_optim_kind kind); /* "sgd", "adam", "adamw" */
+
+/* torch.nn.utils.clip_grad_norm_: total = ||grads||_2 over all values; grads
+ * *= min(1, max_norm / (total + 1e-6)). Returns total (computed in double). */
+double cnn_clip_grad_norm(float *grads, size_t n, double max_norm);
+
+/* Learning-rate schedules with PyTorch's formulas. step and cosine change the
+ * rate once per epoch (scheduler.step() after each epoch), one-cycle after
+ * every batch, as these schedulers are normally used.
+ *   step:     lr = lr0 * gamma^floor(epoch / step_size)                  (StepLR)
+ *   cosine:   lr = lr0 * (1 + cos(pi * epoch / epochs)) / 2              (CosineAnnealingLR, T_max = epochs)
+ *   onecycle: OneCycleLR(max_lr, total_steps, pct_start 0.3, cos, div_factor 25,
+ *             final_div_factor 1e4), with cycle_momentum 0.85..0.95 on SGD's
+ *             momentum or Adam's beta1, as PyTorch does. */
+typedef enum { CNN_SCHEDULE_NONE = 0, CNN_SCHEDULE_STEP, CNN_SCHEDULE_COSINE, CNN_SCHEDULE_ONECYCLE } cnn_schedule_kind;
+typedef struct cnn_schedule {
+    cnn_schedule_kind kind;
+    float base_lr;       /* lr0 (step, cosine) */
+    int step_size;       /* step: epochs per decay */
+    float gamma;         /* step: default 0.1 */
+    int epochs;          /* cosine: T_max */
+    float max_lr;        /* onecycle */
+    int64_t total_steps; /* onecycle */
+} cnn_schedule;
+/* The rate for epoch (0-based) and optimizer step (0-based, within the whole
+ * run); *momentum (may be NULL) gets one-cycle's momentum, else is unchanged. */
+float cnn_schedule_lr(const cnn_schedule *s, int epoch, int64_t step, float *momentum);
+
 typedef struct cnn_train_config {
     int epochs;          /* default 10 */
     int batch_size;      /* default 256 */
@@ -432,6 +522,17 @@ typedef struct cnn_train_config {
     uint64_t seed;       /* default 0 */
     int shuffle;         /* default 1 */
     int64_t max_steps;   /* default 0 = no limit */
+    /* Added options; cnn_train_config_default sets them to: */
+    cnn_optim_kind optimizer; /* default CNN_OPTIM_SGD */
+    int nesterov;             /* default 0 */
+    float beta1, beta2, eps;  /* default 0.9, 0.999, 1e-8 (Adam, AdamW) */
+    cnn_schedule_kind schedule; /* default none */
+    int step_size;            /* step schedule: default 1 */
+    float gamma;              /* step schedule: default 0.1 */
+    float max_lr;             /* one-cycle: default 0 = lr */
+    float clip_grad_norm;     /* default 0 = no clipping */
+    int random_flip;          /* horizontal flip with p = 0.5; default 0 */
+    int random_crop;          /* zero padding of a random crop of the image size; default 0 = off */
 } cnn_train_config;
 
 void cnn_train_config_default(cnn_train_config *cfg);

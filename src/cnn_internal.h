@@ -48,6 +48,20 @@ static inline int cnn__add_overflow(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
+/* OpenMP thread index and team size inside a parallel region (0 and 1 without OpenMP). */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int cnn__thread_num(void) { return omp_get_thread_num(); }
+static inline int cnn__num_threads(void) { return omp_get_num_threads(); }
+#else
+static inline int cnn__thread_num(void) { return 0; }
+static inline int cnn__num_threads(void) { return 1; }
+#endif
+
+/* cnn parallelizes with OpenMP itself and calls OpenBLAS from inside its
+ * parallel regions, so OpenBLAS must not start threads of its own. */
+void cnn__blas_single_threaded(void);
+
 /* Largest tensor the library agrees to allocate, in elements (4 Gi floats). */
 #define CNN_MAX_NUMEL ((int64_t)1 << 32)
 

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <cblas.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -91,7 +92,16 @@ void cnn_free(void *ptr) {
 }
 
 /* ---- threads ------------------------------------------------------------ */
+void cnn__blas_single_threaded(void) {
+    static int done;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
 void cnn_set_threads(int n) {
+    cnn__blas_single_threaded();
 #ifdef _OPENMP
     omp_set_num_threads(n > 0 ? n : omp_get_num_procs());
 #else

@@ -13,6 +13,7 @@
 #include "io/json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -533,28 +534,64 @@ static void st_put_json_string(st_buf *b, const char *s) {
     st_put(b, "\"", 1);
 }
 
-static int st_cmp_write_name(const void *a, const void *b) {
-    return strcmp((*(const cnn_st_write_tensor *const *)a)->name, (*(const cnn_st_write_tensor *const *)b)->name);
+/* One tensor to write: F32 (f32) or I64 (i64), normalised from the two lists. */
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    const float *f32;
+    const int64_t *i64;
+    uint64_t bytes;
+} st_item;
+
+/* The official layout order: larger dtypes first (I64 before F32), then by name. */
+static int st_cmp_item(const void *a, const void *b) {
+    const st_item *x = *(const st_item *const *)a, *y = *(const st_item *const *)b;
+    if ((x->i64 != NULL) != (y->i64 != NULL)) return x->i64 ? -1 : 1;
+    return strcmp(x->name, y->name);
 }
+
+static int st_cmp_item_name(const void *a, const void *b) {
+    return strcmp((*(const st_item *const *)a)->name, (*(const st_item *const *)b)->name);
+}
+
+static void st_store_i64le(uint8_t *b, int64_t x) { st_store_u64le(b, (uint64_t)x); }
 
 int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, int n, const char *const *meta,
                           int n_meta) {
+    return cnn_safetensors_write_i64(path, tensors, n, NULL, 0, meta, n_meta);
+}
+
+int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tensors, int n,
+                              const cnn_st_write_i64 *ints, int n_ints, const char *const *meta, int n_meta) {
     if (!path) return cnn__fail(CNN_EINVAL, "cnn_safetensors_write: path is NULL");
     if (n < 0 || (n > 0 && !tensors)) return cnn__fail(CNN_EINVAL, "%s: bad tensor list (n = %d)", path, n);
+    if (n_ints < 0 || (n_ints > 0 && !ints) || n_ints > INT32_MAX - n)
+        return cnn__fail(CNN_EINVAL, "%s: bad int64 tensor list (n = %d)", path, n_ints);
     if (n_meta < 0 || (n_meta > 0 && !meta)) return cnn__fail(CNN_EINVAL, "%s: bad metadata list", path);
     for (int j = 0; j < 2 * n_meta; j++)
         if (!meta[j]) return cnn__fail(CNN_EINVAL, "%s: metadata entry %d is NULL", path, j / 2);
-    uint64_t *bytes = cnn_malloc((size_t)(n ? n : 1) * sizeof *bytes);
-    const cnn_st_write_tensor **order = cnn_malloc((size_t)(n ? n : 1) * sizeof *order);
+    const int total = n + n_ints;
+    st_item *items = cnn_malloc((size_t)(total ? total : 1) * sizeof *items);
+    const st_item **order = cnn_malloc((size_t)(total ? total : 1) * sizeof *order);
     st_buf h = {0};
     int rc = CNN_OK;
-    if (!bytes || !order) {
+    if (!items || !order) {
         rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    for (int i = 0; i < n && rc == CNN_OK; i++) {
-        const cnn_st_write_tensor *t = &tensors[i];
+    for (int i = 0; i < total && rc == CNN_OK; i++) {
+        st_item *t = &items[i];
+        memset(t, 0, sizeof *t);
+        if (i < n) {
+            t->name = tensors[i].name, t->ndim = tensors[i].ndim, t->shape = tensors[i].shape;
+            t->f32 = tensors[i].data;
+        } else {
+            const cnn_st_write_i64 *w = &ints[i - n];
+            t->name = w->name, t->ndim = w->ndim, t->shape = w->shape, t->i64 = w->data;
+        }
         order[i] = t;
+        const int elem = i < n ? 4 : 8;
         if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0) {
             rc = cnn__fail(CNN_EINVAL, "%s: tensor %d has an empty or reserved name", path, i);
             break;
@@ -566,24 +603,26 @@ int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, 
         }
         uint64_t numel = 1;
         for (int d = 0; d < t->ndim; d++) {
-            if (t->shape[d] < 0 || (t->shape[d] > 0 && numel > UINT64_MAX / 4 / (uint64_t)t->shape[d])) {
+            if (t->shape[d] < 0 || (t->shape[d] > 0 && numel > UINT64_MAX / 8 / (uint64_t)t->shape[d])) {
                 rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': bad shape[%d] = %lld", path, t->name, d,
                                (long long)t->shape[d]);
                 break;
             }
             numel *= (uint64_t)t->shape[d];
         }
-        if (rc == CNN_OK && numel > 0 && !t->data) rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': data is NULL", path, t->name);
-        bytes[i] = 4 * numel;
+        if (rc == CNN_OK && numel > 0 && !t->f32 && !t->i64)
+            rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': data is NULL", path, t->name);
+        if (i >= n && !t->i64) t->i64 = (const int64_t *)""; /* keeps the dtype visible for an empty tensor */
+        t->bytes = (uint64_t)elem * numel;
     }
     if (rc != CNN_OK) goto done;
-    /* Layout order: all tensors are F32, so the official (alignment, name) order is name order. */
-    qsort(order, (size_t)n, sizeof *order, st_cmp_write_name);
-    for (int i = 1; i < n; i++)
+    qsort(order, (size_t)total, sizeof *order, st_cmp_item_name);
+    for (int i = 1; i < total; i++)
         if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
             rc = cnn__fail(CNN_EINVAL, "%s: duplicate tensor name '%s'", path, order[i]->name);
             goto done;
         }
+    qsort(order, (size_t)total, sizeof *order, st_cmp_item);
 
     /* Header: {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...} */
     st_puts(&h, "{");
@@ -598,12 +637,11 @@ int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, 
         st_puts(&h, "}");
     }
     uint64_t offset = 0;
-    for (int k = 0; k < n; k++) {
-        const cnn_st_write_tensor *t = order[k];
-        uint64_t nbytes = bytes[t - tensors];
+    for (int k = 0; k < total; k++) {
+        const st_item *t = order[k];
         if (k || n_meta > 0) st_puts(&h, ",");
         st_put_json_string(&h, t->name);
-        st_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        st_puts(&h, t->i64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < t->ndim; d++) {
             if (d) st_puts(&h, ",");
             st_put_u64(&h, (uint64_t)t->shape[d]);
@@ -611,11 +649,11 @@ int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, 
         st_puts(&h, "],\"data_offsets\":[");
         st_put_u64(&h, offset);
         st_puts(&h, ",");
-        if (nbytes > UINT64_MAX - offset) {
+        if (t->bytes > UINT64_MAX - offset) {
             rc = cnn__fail(CNN_EINVAL, "%s: total size overflows", path);
             goto done;
         }
-        offset += nbytes;
+        offset += t->bytes;
         st_put_u64(&h, offset);
         st_puts(&h, "]}");
     }
@@ -634,18 +672,22 @@ int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, 
     fwrite(len8, 1, 8, af.f);
     fwrite(h.s, 1, h.len, af.f);
     uint8_t chunk[4096];
-    for (int k = 0; k < n && !ferror(af.f); k++) {
-        const cnn_st_write_tensor *t = order[k];
-        uint64_t numel = bytes[t - tensors] / 4;
+    for (int k = 0; k < total && !ferror(af.f); k++) {
+        const st_item *t = order[k];
+        const int elem = t->i64 ? 8 : 4;
+        uint64_t numel = t->bytes / (uint64_t)elem;
         for (uint64_t i = 0; i < numel;) {
             size_t m = 0;
-            for (; m < sizeof chunk / 4 && i < numel; m++, i++) st_store_f32le(chunk + 4 * m, t->data[i]);
-            fwrite(chunk, 4, m, af.f);
+            for (; m < sizeof chunk / 8 && i < numel; m++, i++) {
+                if (t->i64) st_store_i64le(chunk + 8 * m, t->i64[i]);
+                else st_store_f32le(chunk + 4 * m, t->f32[i]);
+            }
+            fwrite(chunk, (size_t)elem, m, af.f);
         }
     }
     rc = cnn__atomic_commit(&af);
 done:
-    cnn_free(bytes);
+    cnn_free(items);
     cnn_free(order);
     cnn_free(h.s);
     return rc;
@@ -655,14 +697,17 @@ done:
 
 int cnn_model_save(const cnn_model *m, const char *path) {
     if (!m || !path) return cnn__fail(CNN_EINVAL, "cnn_model_save: %s is NULL", !m ? "model" : "path");
-    int n = cnn_model_num_tensors(m);
+    int n = cnn_model_num_tensors(m), nb = cnn_model_num_buffers(m);
     if (n < 0) return n;
     cnn_param_info *info = cnn_malloc((size_t)(n ? n : 1) * sizeof *info);
-    cnn_st_write_tensor *wt = cnn_malloc((size_t)(n ? n : 1) * sizeof *wt);
-    int rc = CNN_OK;
-    if (!info || !wt) rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
-    /* The parameter buffer is only read here; the accessor is not const. */
-    const float *params = cnn_model_params((cnn_model *)m);
+    cnn_buffer_info *binfo = cnn_malloc((size_t)(nb ? nb : 1) * sizeof *binfo);
+    cnn_st_write_tensor *wt = cnn_malloc((size_t)(n + nb ? n + nb : 1) * sizeof *wt);
+    cnn_st_write_i64 *wi = cnn_malloc((size_t)(nb ? nb : 1) * sizeof *wi);
+    int rc = CNN_OK, nf = n, ni = 0;
+    if (!info || !binfo || !wt || !wi) rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
+    /* The buffers are only read here; the accessors are not const. */
+    const float *params = cnn_model_params((cnn_model *)m), *bufs = cnn_model_buffers((cnn_model *)m);
+    const int64_t *counters = cnn_model_counters((cnn_model *)m);
     for (int i = 0; i < n && rc == CNN_OK; i++) {
         rc = cnn_model_tensor_info(m, i, &info[i]);
         wt[i].name = info[i].name;
@@ -670,39 +715,66 @@ int cnn_model_save(const cnn_model *m, const char *path) {
         wt[i].shape = info[i].shape;
         wt[i].data = params ? params + info[i].offset : NULL;
     }
+    for (int i = 0; i < nb && rc == CNN_OK; i++) {
+        rc = cnn_model_buffer_info(m, i, &binfo[i]);
+        if (binfo[i].is_counter) {
+            cnn_st_write_i64 *w = &wi[ni++];
+            w->name = binfo[i].name, w->ndim = 0, w->shape = binfo[i].shape;
+            w->data = counters + binfo[i].offset;
+        } else {
+            cnn_st_write_tensor *w = &wt[nf++];
+            w->name = binfo[i].name, w->ndim = binfo[i].ndim, w->shape = binfo[i].shape;
+            w->data = bufs + binfo[i].offset;
+        }
+    }
     if (rc == CNN_OK) {
         static const char *const meta[] = {"format", "pt"};
-        rc = cnn_safetensors_write(path, wt, n, meta, 1);
+        rc = cnn_safetensors_write_i64(path, wt, nf, wi, ni, meta, 1);
     }
     cnn_free(info);
+    cnn_free(binfo);
     cnn_free(wt);
+    cnn_free(wi);
     return rc;
 }
 
-/* Every model tensor present, F32, with the model's shape; no other tensors. */
-static int st_check_model(const cnn_safetensors *st, const cnn_param_info *info, int n, const char *path) {
-    char want[128], got[128];
+/* What the model expects of one file entry. */
+typedef struct {
+    const char *name;
+    int ndim;
+    const int64_t *shape;
+    size_t numel;
+    int is_counter; /* I64 (or F32) scalar num_batches_tracked */
+} st_want;
+
+/* Every model tensor present with the model's shape and dtype (F32; counters
+ * I64, or F32 holding an integer); no other tensors. */
+static int st_check_model(const cnn_safetensors *st, const st_want *want, int n, const char *path) {
+    char ws[128], got[128];
     for (int i = 0; i < n; i++) {
-        const cnn_st_tensor *t = cnn_safetensors_find(st, info[i].name);
-        cnn_st_shape_format(want, sizeof want, info[i].ndim, info[i].shape);
+        const cnn_st_tensor *t = cnn_safetensors_find(st, want[i].name);
+        cnn_st_shape_format(ws, sizeof ws, want[i].ndim, want[i].shape);
         if (!t)
             return cnn__fail(CNN_ENOTFOUND, "%s: tensor '%s' (shape %s) is missing from the file", path,
-                             info[i].name, want);
-        if (strcmp(t->dtype, "F32") != 0)
-            return cnn__fail(CNN_EFORMAT, "%s: tensor '%s' has dtype %s; only F32 weights are supported", path,
-                             t->name, t->dtype);
+                             want[i].name, ws);
+        int elem = 4;
+        if (want[i].is_counter && strcmp(t->dtype, "I64") == 0) elem = 8;
+        else if (strcmp(t->dtype, "F32") != 0)
+            return cnn__fail(CNN_EFORMAT, "%s: tensor '%s' has dtype %s; expected %s", path, t->name, t->dtype,
+                             want[i].is_counter ? "I64 (or F32)" : "F32");
         cnn_st_shape_format(got, sizeof got, t->ndim, t->shape);
-        int same = t->ndim == info[i].ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info[i].shape[d];
+        int same = t->ndim == want[i].ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
+        if (!same && want[i].is_counter) same = t->ndim == 1 && t->shape[0] == 1; /* [1] for () */
         if (!same)
-            return cnn__fail(CNN_ESHAPE, "%s: tensor '%s': expected shape %s, found %s", path, t->name, want, got);
-        if ((t->end - t->begin) / 4 != info[i].numel)
+            return cnn__fail(CNN_ESHAPE, "%s: tensor '%s': expected shape %s, found %s", path, t->name, ws, got);
+        if ((t->end - t->begin) / (uint64_t)elem != want[i].numel)
             return cnn__fail(CNN_ESHAPE, "%s: tensor '%s': the model holds %zu values, the file %llu", path,
-                             t->name, info[i].numel, (unsigned long long)((t->end - t->begin) / 4));
+                             t->name, want[i].numel, (unsigned long long)((t->end - t->begin) / (uint64_t)elem));
     }
     for (int j = 0; j < st->n_tensors; j++) {
         int known = 0;
-        for (int i = 0; i < n && !known; i++) known = strcmp(st->tensors[j].name, info[i].name) == 0;
+        for (int i = 0; i < n && !known; i++) known = strcmp(st->tensors[j].name, want[i].name) == 0;
         if (!known) {
             cnn_st_shape_format(got, sizeof got, st->tensors[j].ndim, st->tensors[j].shape);
             return cnn__fail(CNN_EFORMAT, "%s: unexpected tensor '%s' (shape %s): the model has no such parameter",
@@ -714,22 +786,51 @@ static int st_check_model(const cnn_safetensors *st, const cnn_param_info *info,
 
 int cnn_model_load(cnn_model *m, const char *path) {
     if (!m || !path) return cnn__fail(CNN_EINVAL, "cnn_model_load: %s is NULL", !m ? "model" : "path");
-    int n = cnn_model_num_tensors(m);
+    int n = cnn_model_num_tensors(m), nb = cnn_model_num_buffers(m);
     if (n < 0) return n;
     cnn_param_info *info = cnn_malloc((size_t)(n ? n : 1) * sizeof *info);
-    if (!info) return cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
+    cnn_buffer_info *binfo = cnn_malloc((size_t)(nb ? nb : 1) * sizeof *binfo);
+    st_want *want = cnn_malloc((size_t)(n + nb ? n + nb : 1) * sizeof *want);
+    if (!info || !binfo || !want) {
+        cnn_free(info), cnn_free(binfo), cnn_free(want);
+        return cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
+    }
     int rc = CNN_OK;
-    for (int i = 0; i < n && rc == CNN_OK; i++) rc = cnn_model_tensor_info(m, i, &info[i]);
+    for (int i = 0; i < n && rc == CNN_OK; i++) {
+        rc = cnn_model_tensor_info(m, i, &info[i]);
+        st_want w = {info[i].name, info[i].ndim, info[i].shape, info[i].numel, 0};
+        want[i] = w;
+    }
+    for (int i = 0; i < nb && rc == CNN_OK; i++) {
+        rc = cnn_model_buffer_info(m, i, &binfo[i]);
+        st_want w = {binfo[i].name, binfo[i].ndim, binfo[i].shape, binfo[i].numel, binfo[i].is_counter};
+        want[n + i] = w;
+    }
     cnn_safetensors st;
     memset(&st, 0, sizeof st);
     if (rc == CNN_OK) rc = cnn_safetensors_read(&st, path);
-    if (rc == CNN_OK) rc = st_check_model(&st, info, n, path);
+    if (rc == CNN_OK) rc = st_check_model(&st, want, n + nb, path);
     /* Everything is checked: from here on nothing can fail, so the model
      * changes only when the whole file is good. */
-    float *params = cnn_model_params(m);
+    float *params = cnn_model_params(m), *bufs = cnn_model_buffers(m);
+    int64_t *counters = cnn_model_counters(m);
     for (int i = 0; i < n && rc == CNN_OK; i++)
         rc = cnn_safetensors_get_f32(&st, cnn_safetensors_find(&st, info[i].name), params + info[i].offset);
+    for (int i = 0; i < nb && rc == CNN_OK; i++) {
+        const cnn_st_tensor *t = cnn_safetensors_find(&st, binfo[i].name);
+        if (!binfo[i].is_counter) {
+            rc = cnn_safetensors_get_f32(&st, t, bufs + binfo[i].offset);
+        } else if (strcmp(t->dtype, "I64") == 0) {
+            counters[binfo[i].offset] = (int64_t)st_load_u64le(st.data + t->begin);
+        } else {
+            float v;
+            rc = cnn_safetensors_get_f32(&st, t, &v);
+            counters[binfo[i].offset] = isfinite(v) && v >= 0.0f && v < 9.0e18f ? (int64_t)v : 0;
+        }
+    }
     cnn_safetensors_free(&st);
     cnn_free(info);
+    cnn_free(binfo);
+    cnn_free(want);
     return rc;
 }

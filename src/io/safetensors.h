@@ -84,6 +84,19 @@ typedef struct cnn_st_write_tensor {
 int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, int n,
                           const char *const *meta, int n_meta);
 
+/* An int64 tensor to write as I64 (BatchNorm's num_batches_tracked). */
+typedef struct cnn_st_write_i64 {
+    const char *name;
+    int ndim; /* 0 .. CNN_ST_MAX_DIMS */
+    const int64_t *shape;
+    const int64_t *data;
+} cnn_st_write_i64;
+
+/* cnn_safetensors_write plus n_ints I64 tensors. As the official writer, the
+ * data are laid out I64 tensors first, then F32, each group in name order. */
+int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tensors, int n,
+                              const cnn_st_write_i64 *ints, int n_ints, const char *const *meta, int n_meta);
+
 /* ---- atomic file output -------------------------------------------------
  * Write to "<path>.tmp.<pid>.<n>" in the same directory, then fflush, fsync,
  * close and rename over path: a reader sees the old file or the new one, never

@@ -109,6 +109,13 @@ typedef struct {
     int n, n_required;
 } layer_spec;
 
+/* "Conv2d, MaxPool2d, ..." for messages. */
+static const char all_layers[] =
+#define CNN__LAYER_LIST(name, text) text ", "
+    CNN_LAYER_MAP(CNN__LAYER_LIST)
+#undef CNN__LAYER_LIST
+    "(and nn.Sequential as the outer call)";
+
 static const layer_spec specs[CNN_LAYER_COUNT] = {
     [CNN_LAYER_CONV2D] = {{"in_channels", "out_channels", "kernel_size", "stride", "padding",
                            "dilation", "groups", "bias", "padding_mode"}, 9, 3},
@@ -122,6 +129,14 @@ static const layer_spec specs[CNN_LAYER_COUNT] = {
     [CNN_LAYER_FLATTEN] = {{"start_dim", "end_dim"}, 2, 0},
     [CNN_LAYER_LINEAR] = {{"in_features", "out_features", "bias"}, 3, 2},
     [CNN_LAYER_DROPOUT] = {{"p", "inplace"}, 2, 0},
+    [CNN_LAYER_BATCHNORM2D] = {{"num_features", "eps", "momentum", "affine", "track_running_stats"}, 5, 1},
+    [CNN_LAYER_BATCHNORM1D] = {{"num_features", "eps", "momentum", "affine", "track_running_stats"}, 5, 1},
+    [CNN_LAYER_LEAKYRELU] = {{"negative_slope", "inplace"}, 2, 0},
+    [CNN_LAYER_SOFTMAX] = {{"dim"}, 1, 0},
+    [CNN_LAYER_DROPOUT2D] = {{"p", "inplace"}, 2, 0},
+    [CNN_LAYER_ADAPTIVEAVGPOOL2D] = {{"output_size"}, 1, 1},
+    [CNN_LAYER_ADAPTIVEMAXPOOL2D] = {{"output_size", "return_indices"}, 2, 1},
+    [CNN_LAYER_RESIDUAL] = {{"input_channels", "num_channels", "use_1x1conv", "strides"}, 4, 2},
 };
 
 /* ---- messages ------------------------------------------------------------- */
@@ -767,6 +782,19 @@ static int want_bool(parser *p, const pval *v, const char *arg, int *out) {
     return CNN_OK;
 }
 
+/* A number (int or float) as a double. */
+static int want_number(parser *p, const pval *v, const char *arg, double *out) {
+    if (v->type == V_INT) *out = (double)v->i;
+    else if (v->type == V_FLOAT) *out = v->f;
+    else return type_error(p, v, arg, "float");
+    if (!isfinite(*out)) {
+        char found[128];
+        val_desc(found, sizeof found, v);
+        return perr(p, CNN_EINVAL, v->line, v->col, "argument '%s' must be finite, found %s", arg, found);
+    }
+    return CNN_OK;
+}
+
 /* int or (int, int), each in [lo, hi]; a 1-tuple counts as an int where
  * PyTorch expands it (everything but Conv2d's kernel_size). */
 static int want_pair(parser *p, const pval *v, const char *arg, int64_t lo, int64_t hi,
@@ -887,9 +915,107 @@ static int build_pool(parser *p, const bound_args *a, cnn_layer_desc *out) {
     return CNN_OK;
 }
 
+static int build_dropout_p(parser *p, const bound_args *a, cnn_layer_desc *out) {
+    int ignored = 0;
+    out->u.dropout.p = 0.5f;
+    if (a->v[0]) {
+        const pval *v = a->v[0];
+        double prob;
+        if (v->type == V_INT) prob = (double)v->i;
+        else if (v->type == V_FLOAT) prob = v->f;
+        else return type_error(p, v, "p", "float");
+        if (!(prob >= 0.0 && prob <= 1.0)) {
+            char found[128];
+            val_desc(found, sizeof found, v);
+            return perr(p, CNN_EINVAL, v->line, v->col,
+                        "dropout probability is out of range, expected a number in [0, 1], "
+                        "found %s", found);
+        }
+        out->u.dropout.p = (float)prob;
+    }
+    if (a->v[1]) CNN_TRY(want_bool(p, a->v[1], "inplace", &ignored));
+    return CNN_OK;
+}
+
+static int build_batchnorm(parser *p, const bound_args *a, cnn_layer_desc *out) {
+    double x;
+    out->u.batchnorm.eps = 1e-5f, out->u.batchnorm.momentum = 0.1f;
+    out->u.batchnorm.affine = out->u.batchnorm.track_running_stats = 1;
+    CNN_TRY(want_int(p, a->v[0], "num_features", 1, MAX_SIZE, &out->u.batchnorm.num_features));
+    if (a->v[1]) {
+        CNN_TRY(want_number(p, a->v[1], "eps", &x));
+        if (!(x > 0.0))
+            return perr(p, CNN_EINVAL, a->v[1]->line, a->v[1]->col, "eps must be > 0, found %g", x);
+        out->u.batchnorm.eps = (float)x;
+    }
+    if (a->v[2]) {
+        if (a->v[2]->type == V_NONE) {
+            out->u.batchnorm.cumulative = 1, out->u.batchnorm.momentum = 0.0f;
+        } else {
+            CNN_TRY(want_number(p, a->v[2], "momentum", &x));
+            out->u.batchnorm.momentum = (float)x;
+        }
+    }
+    if (a->v[3]) CNN_TRY(want_bool(p, a->v[3], "affine", &out->u.batchnorm.affine));
+    if (a->v[4]) CNN_TRY(want_bool(p, a->v[4], "track_running_stats", &out->u.batchnorm.track_running_stats));
+    return CNN_OK;
+}
+
+/* output_size: int, or a 2-tuple of ints and None (None keeps the input size). */
+static int build_adaptive(parser *p, const bound_args *a, cnn_layer_desc *out) {
+    const pval *v = a->v[0];
+    if (v->type == V_INT) {
+        CNN_TRY(want_int(p, v, "output_size", 1, MAX_SIZE, &out->u.adaptive.output_size[0]));
+        out->u.adaptive.output_size[1] = out->u.adaptive.output_size[0];
+    } else if (v->type == V_TUPLE && v->n == 2 && (v->et[0] == V_INT || v->et[0] == V_NONE) &&
+               (v->et[1] == V_INT || v->et[1] == V_NONE)) {
+        for (int k = 0; k < 2; k++) {
+            if (v->et[k] == V_NONE) continue;
+            if (v->ei[k] < 1 || v->ei[k] > MAX_SIZE) return range_error(p, v, "output_size", 1, MAX_SIZE, v->ei[k]);
+            out->u.adaptive.output_size[k] = (int)v->ei[k];
+        }
+    } else {
+        return type_error(p, v, "output_size", "int or (int or None, int or None)");
+    }
+    if (out->kind == CNN_LAYER_ADAPTIVEMAXPOOL2D && a->v[1]) {
+        int return_indices = 0;
+        CNN_TRY(want_bool(p, a->v[1], "return_indices", &return_indices));
+        if (return_indices)
+            return perr(p, CNN_EINVAL, a->v[1]->line, a->v[1]->col,
+                        "return_indices=True is not supported, expected False, found True");
+    }
+    return CNN_OK;
+}
+
 static int build_layer(parser *p, const bound_args *a, cnn_layer_desc *out) {
     int ignored = 0;
+    double x;
     switch (out->kind) {
+    case CNN_LAYER_BATCHNORM2D:
+    case CNN_LAYER_BATCHNORM1D: return build_batchnorm(p, a, out);
+    case CNN_LAYER_ADAPTIVEAVGPOOL2D:
+    case CNN_LAYER_ADAPTIVEMAXPOOL2D: return build_adaptive(p, a, out);
+    case CNN_LAYER_DROPOUT2D: return build_dropout_p(p, a, out);
+    case CNN_LAYER_LEAKYRELU:
+        out->u.leaky_relu.negative_slope = 0.01f;
+        if (a->v[0]) {
+            CNN_TRY(want_number(p, a->v[0], "negative_slope", &x));
+            out->u.leaky_relu.negative_slope = (float)x;
+        }
+        if (a->v[1]) CNN_TRY(want_bool(p, a->v[1], "inplace", &ignored));
+        return CNN_OK;
+    case CNN_LAYER_SOFTMAX:
+        out->u.softmax.dim = CNN_SOFTMAX_DIM_NONE;
+        if (a->v[0] && a->v[0]->type != V_NONE)
+            CNN_TRY(want_int(p, a->v[0], "dim", -CNN_MAX_DIMS, CNN_MAX_DIMS - 1, &out->u.softmax.dim));
+        return CNN_OK;
+    case CNN_LAYER_RESIDUAL:
+        out->u.residual.strides = 1;
+        CNN_TRY(want_int(p, a->v[0], "input_channels", 1, MAX_SIZE, &out->u.residual.input_channels));
+        CNN_TRY(want_int(p, a->v[1], "num_channels", 1, MAX_SIZE, &out->u.residual.num_channels));
+        if (a->v[2]) CNN_TRY(want_bool(p, a->v[2], "use_1x1conv", &out->u.residual.use_1x1conv));
+        if (a->v[3]) CNN_TRY(want_int(p, a->v[3], "strides", 1, MAX_SIZE, &out->u.residual.strides));
+        return CNN_OK;
     case CNN_LAYER_CONV2D: return build_conv(p, a, out);
     case CNN_LAYER_MAXPOOL2D:
     case CNN_LAYER_AVGPOOL2D: return build_pool(p, a, out);
@@ -913,25 +1039,7 @@ static int build_layer(parser *p, const bound_args *a, cnn_layer_desc *out) {
         CNN_TRY(want_int(p, a->v[1], "out_features", 1, MAX_SIZE, &out->u.linear.out_features));
         if (a->v[2]) CNN_TRY(want_bool(p, a->v[2], "bias", &out->u.linear.bias));
         return CNN_OK;
-    case CNN_LAYER_DROPOUT:
-        out->u.dropout.p = 0.5f;
-        if (a->v[0]) {
-            const pval *v = a->v[0];
-            double prob;
-            if (v->type == V_INT) prob = (double)v->i;
-            else if (v->type == V_FLOAT) prob = v->f;
-            else return type_error(p, v, "p", "float");
-            if (!(prob >= 0.0 && prob <= 1.0)) {
-                char found[128];
-                val_desc(found, sizeof found, v);
-                return perr(p, CNN_EINVAL, v->line, v->col,
-                            "dropout probability is out of range, expected a number in [0, 1], "
-                            "found %s", found);
-            }
-            out->u.dropout.p = (float)prob;
-        }
-        if (a->v[1]) CNN_TRY(want_bool(p, a->v[1], "inplace", &ignored));
-        return CNN_OK;
+    case CNN_LAYER_DROPOUT: return build_dropout_p(p, a, out);
     default: return CNN_OK;
     }
 }
@@ -985,8 +1093,7 @@ static int parse_layer(parser *p, cnn_layer_desc *out) {
             return perr(p, CNN_EINVAL, name.line, name.col,
                         "nested Sequential is not supported, expected a layer, found Sequential");
         return perr(p, CNN_EINVAL, name.line, name.col,
-                    "unknown layer, expected one of Conv2d, MaxPool2d, AvgPool2d, Sigmoid, ReLU, "
-                    "Tanh, Flatten, Linear, Dropout, found '%s' (did you mean '%s'?)",
+                    "unknown layer, expected one of %s, found '%s' (did you mean '%s'?)", all_layers,
                     p->layer_buf, closest(name.start, name.len, layer_names, CNN_LAYER_COUNT));
     }
     p->layer = layer_names[kind];

@@ -69,6 +69,25 @@ typedef struct {
     int has_params;
 } layer_facts;
 
+/* Parameters of layer i whose state_dict name continues with prefix after
+ * "<i>." ("" for all of them). */
+static int64_t layer_params_prefix(const cnn_model *m, int i, const char *prefix) {
+    char head[48];
+    int64_t total = 0;
+    snprintf(head, sizeof head, "%d.%s", i, prefix);
+    for (int t = 0; t < cnn_model_num_tensors(m); t++) {
+        cnn_param_info info;
+        if (cnn_model_tensor_info(m, t, &info) < 0 || info.layer != i) continue;
+        if (strncmp(info.name, head, strlen(head)) == 0) total += (int64_t)info.numel;
+    }
+    return total;
+}
+
+/* A Residual block appears in torchsummary as its submodules, in the order
+ * their forward hooks fire, then the block itself (it has no own weight). */
+static const char *const residual_rows[5][2] = {
+    {"Conv2d", "conv1."}, {"BatchNorm2d", "bn1."}, {"Conv2d", "conv2."}, {"BatchNorm2d", "bn2."}, {"Conv2d", "conv3."}};
+
 static int layer_facts_get(layer_facts *lf, const cnn_model *m, int i) {
     memset(lf, 0, sizeof *lf);
     CNN_TRY(cnn_model_layer_shape(m, i, &lf->ndim, lf->shape));
@@ -101,7 +120,7 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
     /* Block 1: torchsummary. */
     char name[48], shape[96], count[32];
     int64_t total_params = 0, total_output = 0;
-    int any_params = 0;
+    int any_params = 0, row = 0;
     fprintf(f, RULE_DASH ROW_FMT RULE_EQ, "Layer (type)", "Output Shape", "Param #");
     for (int i = 0; i < n; i++) {
         layer_facts lf;
@@ -113,8 +132,27 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
         for (int d = 1; d < lf.ndim; d++)
             if (mul_checked(numel, lf.shape[d], &numel))
                 return cnn__fail(CNN_ERANGE, "cnn_model_summary: layer %d output too large", i);
-        snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), i + 1);
         format_list(shape, sizeof shape, lf.ndim, shown);
+        if (l->kind == CNN_LAYER_RESIDUAL) {
+            /* Every submodule's output has the block's shape. */
+            for (int k = 0; k < 5; k++) {
+                if (k == 4 && !l->u.residual.use_1x1conv) continue;
+                int64_t pk = layer_params_prefix(m, i, residual_rows[k][1]);
+                snprintf(name, sizeof name, "%s-%d", residual_rows[k][0], ++row);
+                format_commas(count, sizeof count, pk);
+                fprintf(f, ROW_FMT, name, shape, count);
+                if (add_checked(&total_output, numel))
+                    return cnn__fail(CNN_ERANGE, "cnn_model_summary: totals too large to count");
+            }
+            lf.params = layer_params_prefix(m, i, "");
+            any_params |= lf.has_params;
+            if (add_checked(&total_params, lf.params) || add_checked(&total_output, numel))
+                return cnn__fail(CNN_ERANGE, "cnn_model_summary: totals too large to count");
+            snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
+            fprintf(f, ROW_FMT, name, shape, "0");
+            continue;
+        }
+        snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
         format_commas(count, sizeof count, lf.params);
         fprintf(f, ROW_FMT, name, shape, count);
         any_params |= lf.has_params;
@@ -140,7 +178,7 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
     fprintf(f, RULE_EQ);
     format_commas(count, sizeof count, total_params);
     fprintf(f, "Total params: %s\n", count);
-    fprintf(f, "Trainable params: %s\n", count); /* every parameter trains */
+    fprintf(f, "Trainable params: %s\n", count); /* every parameter trains; buffers are not parameters */
     fprintf(f, "Non-trainable params: 0\n");
     fprintf(f, RULE_DASH);
     fprintf(f, "Input size (MB): %0.2f\n", input_mb);
@@ -158,14 +196,24 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
         CNN_TRY(layer_facts_get(&lf, m, i));
         int64_t macs = 0, per = nb;
         const int *kernel = NULL;
-        if (l->kind == CNN_LAYER_CONV2D) {
-            kernel = l->u.conv.kernel_size;
+        if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_RESIDUAL) {
+            static const int k3[2] = {3, 3};
+            kernel = l->kind == CNN_LAYER_CONV2D ? l->u.conv.kernel_size : k3;
             for (int d = 2; d < lf.ndim; d++) /* N * H_out * W_out: channels left out */
                 if (mul_checked(per, lf.shape[d], &per)) per = -1;
         } else if (l->kind == CNN_LAYER_MAXPOOL2D || l->kind == CNN_LAYER_AVGPOOL2D) {
             kernel = l->u.pool.kernel_size;
         }
-        if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_LINEAR)
+        if (l->kind == CNN_LAYER_RESIDUAL) {
+            /* convolutions: params * N*H'*W'; batch norms: params * N */
+            int64_t conv = layer_params_prefix(m, i, "conv"), bn = layer_params_prefix(m, i, "bn"), a, b;
+            if (per < 0 || mul_checked(per, conv, &a) || mul_checked(nb, bn, &b) || add_checked(&a, b) ||
+                add_checked(&total_macs, a))
+                return cnn__fail(CNN_ERANGE, "cnn_model_summary: mult-adds too large to count");
+            macs = a;
+        }
+        if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_LINEAR || l->kind == CNN_LAYER_BATCHNORM2D ||
+            l->kind == CNN_LAYER_BATCHNORM1D)
             if (per < 0 || mul_checked(per, lf.params, &macs) || add_checked(&total_macs, macs))
                 return cnn__fail(CNN_ERANGE, "cnn_model_summary: mult-adds too large to count");
         snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), i + 1);

@@ -2,7 +2,7 @@
  * as nn.Sigmoid, nn.ReLU and nn.Tanh compute them.
  *
  * Sigmoid is evaluated as e = exp(-|x|), 1/(1+e) or e/(1+e) depending on the
- * sign, so it never overflows and keeps full relative accuracy for large
+ * sign (a vectorized exp from vmath.h), so it never overflows and keeps full relative accuracy for large
  * negative x. Backward uses the same formulas as PyTorch's sigmoid_backward,
  * threshold_backward and tanh_backward: dy*(1-y)*y, (y <= 0 ? 0 : dy) and
  * dy*(1-y*y) (1-y*y rounded once), with y = f(x). The ReLU gradient at 0 is 0.
@@ -12,6 +12,7 @@
  */
 #include "ops/dense.h"
 #include "ops/ops.h"
+#include "ops/vmath.h"
 
 #include <math.h>
 
@@ -20,12 +21,8 @@
  * the thread count. */
 #define ACT_PARALLEL_MIN 65536
 
-/* sigma(x) = 1/(1+e^-x), computed without overflow. */
-static inline float sigmoid1(float x) {
-    float e = expf(-fabsf(x)); /* in (0, 1] */
-    float r = 1.0f / (1.0f + e);
-    return x >= 0.0f ? r : e * r;
-}
+/* sigma(x) = 1/(1+e^-x), computed without overflow and vectorized (vmath.h). */
+static inline float sigmoid1(float x) { return cnn__sigmoidf(x); }
 
 /* y (n) = f(x (n)) */
 void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act) {
@@ -54,10 +51,15 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
     const int64_t len = (int64_t)n;
     switch (act) {
     case CNN_ACT_SIGMOID:
+        if (y) {
 #pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) {
-            float s = y ? y[i] : sigmoid1(x[i]);
-            dx[i] = dy[i] * (1.0f - s) * s;
+            for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
+        } else {
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+            for (int64_t i = 0; i < len; i++) {
+                float s = sigmoid1(x[i]);
+                dx[i] = dy[i] * (1.0f - s) * s;
+            }
         }
         break;
     case CNN_ACT_RELU: {
@@ -67,11 +69,16 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
         break;
     }
     case CNN_ACT_TANH:
+        /* 1 - t*t with one rounding, as PyTorch's fused multiply-add. */
+        if (y) {
 #pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) {
-            float t = y ? y[i] : tanhf(x[i]);
-            /* 1 - t*t with one rounding, as PyTorch's fused multiply-add. */
-            dx[i] = dy[i] * (float)(1.0 - (double)t * t);
+            for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (float)(1.0 - (double)y[i] * y[i]);
+        } else {
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+            for (int64_t i = 0; i < len; i++) {
+                float t = tanhf(x[i]);
+                dx[i] = dy[i] * (float)(1.0 - (double)t * t);
+            }
         }
         break;
     }

@@ -26,6 +26,9 @@
 #include <limits.h>
 #include <string.h>
 
+/* Width of the column blocks of the weight gradient (see cnn__conv2d_backward). */
+#define CONV_DW_BLOCK 8
+
 /* Scratch (floats) per chunk the fast kernels aim for: 256 Ki floats (1 MiB),
  * small enough that a chunk's columns stay in cache between im2col and GEMM. */
 #define CONV_WS_TARGET ((int64_t)1 << 18)
@@ -190,10 +193,9 @@ static int is_pointwise(const cnn__conv_geom *g) {
            g->pad_left == 0 && g->oh == g->h && g->ow == g->w;
 }
 
-/* Floats of scratch per sample: its im2col columns (C*kh*kw rows of OH*OW)
- * and its gathered output gradient (OC rows of OH*OW). */
+/* Floats of scratch per sample: its im2col columns (C*kh*kw rows of OH*OW). */
 static int64_t ws_per_sample(const cnn__conv_geom *g) {
-    return (g->c * g->kh * g->kw + g->oc) * g->oh * g->ow;
+    return g->c * g->kh * g->kw * g->oh * g->ow;
 }
 
 /* Samples per chunk: as many as fit in CONV_WS_TARGET floats, at least 1. */
@@ -326,9 +328,7 @@ static void col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geo
 }
 
 /* Scratch layout for a chunk of m samples: col (C*kh*kw, m*OH*OW), sample s
- * in columns [s*OH*OW, (s+1)*OH*OW), so that one GEMM with K = m*OH*OW
- * reduces the weight gradient over the chunk; then gdy (OC, m*OH*OW), the
- * output gradient in the same column order. */
+ * in columns [s*OH*OW, (s+1)*OH*OW). */
 
 void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *b,
                          const cnn__conv_geom *g, float *ws) {
@@ -402,22 +402,26 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     }
     for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
         int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = m * ohw;
-        float *col = ws, *gdy = ws + g->c * g->kh * g->kw * ld;
+        float *col = ws;
         if (dw) {
-            /* col <- im2col of each sample; gdy[o, s*OH*OW + p] <- dy[n0 + s, o, p]. */
+            /* col <- im2col of each sample of the chunk. */
             #pragma omp parallel for schedule(static)
-            for (int64_t s = 0; s < m; s++) {
-                im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
-                const float *dyn = dy + (n0 + s) * g->oc * ohw;
-                for (int64_t o = 0; o < g->oc; o++)
-                    memcpy(gdy + o * ld + s * ohw, dyn + o * ohw, sizeof(float) * (size_t)ohw);
+            for (int64_t s = 0; s < m; s++) im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
+            /* dW_g[:, k0:k1] (OCg, kb) += dy[n, group] (OCg, OH*OW) @ col_g[k0:k1, n]^T, sample
+             * after sample. dW's columns are cut into blocks of a fixed width and each
+             * block is one thread's: the GEMM calls, and so the sums, are the same for
+             * any thread count. */
+            const int64_t nblk = (kdim + CONV_DW_BLOCK - 1) / CONV_DW_BLOCK;
+            #pragma omp parallel for schedule(static)
+            for (int64_t bi = 0; bi < groups * nblk; bi++) {
+                int64_t gi = bi / nblk, k0 = (bi % nblk) * CONV_DW_BLOCK;
+                int64_t kb = kdim - k0 < CONV_DW_BLOCK ? kdim - k0 : CONV_DW_BLOCK;
+                for (int64_t s = 0; s < m; s++)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kb, (int)ohw,
+                                1.0f, dy + ((n0 + s) * g->oc + gi * ocg) * ohw, (int)ohw,
+                                col + (gi * kdim + k0) * ld + s * ohw, (int)ld, 1.0f,
+                                dw + gi * ocg * kdim + k0, (int)kdim);
             }
-            /* dW_g (OCg, kdim) += gdy_g (OCg, m*OH*OW) @ col_g^T (m*OH*OW, kdim): one
-             * GEMM per group and chunk, reduced in a fixed order. */
-            for (int64_t gi = 0; gi < groups; gi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim, (int)ld,
-                            1.0f, gdy + gi * ocg * ld, (int)ld, col + gi * kdim * ld, (int)ld,
-                            1.0f, dw + gi * ocg * kdim, (int)kdim);
         }
         if (dx) {
             /* Per sample: dcol[group] (kdim, OH*OW) = W_g^T (kdim, OCg) @ dy[n, group]

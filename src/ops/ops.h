@@ -79,4 +79,40 @@ double cnn__cross_entropy_forward(float *probs, const float *logits, const int32
 void cnn__cross_entropy_backward(float *dlogits, const float *probs, const int32_t *y,
                                  int64_t n, int64_t c, float scale);
 
+/* ---- batch normalization (batchnorm.c) ----------------------------------- */
+/* x is (n, c, s): s = H*W for BatchNorm2d, 1 or L for BatchNorm1d. Per channel,
+ * over the n*s values: mean[c]; invstd[c] = 1/sqrt(var_biased + eps);
+ * var_unbiased[c] = var_biased * m/(m-1) (may be NULL; m = n*s >= 2). */
+void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const float *x,
+                          int64_t n, int64_t c, int64_t s, float eps);
+/* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]; gamma, beta NULL mean 1, 0. */
+void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
+                          const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s);
+/* xhat = (x - mean) * invstd. dgamma += sum dy*xhat, dbeta += sum dy (either may be NULL).
+ * dx (may be NULL) with batch statistics:
+ *   dx = gamma * invstd / m * (m * dy - sum dy - xhat * sum(dy * xhat))
+ * with fixed (running) statistics: dx = gamma * invstd * dy. */
+void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                             const float *mean, const float *invstd, const float *gamma, int64_t n,
+                             int64_t c, int64_t s, int batch_stats);
+
+/* ---- adaptive pooling (adaptive_pool.c) ------------------------------------ */
+/* planes of h x w -> oh x ow; window i covers [floor(i*h/oh), ceil((i+1)*h/oh)).
+ * max: NaN propagates, first max wins; avg: mean over the window. */
+void cnn__adaptive_pool_forward(float *y, const float *x, int64_t planes, int64_t h, int64_t w,
+                                int64_t oh, int64_t ow, int is_max);
+/* dx (overwritten) from dy; max routes each dy to its window's argmax in x. */
+void cnn__adaptive_pool_backward(float *dx, const float *dy, const float *x, int64_t planes, int64_t h,
+                                 int64_t w, int64_t oh, int64_t ow, int is_max);
+
+/* ---- softmax and leaky ReLU (softmax.c) ------------------------------------ */
+/* x viewed as (outer, len, inner): y = softmax over the len axis. */
+void cnn__softmax_forward(float *y, const float *x, int64_t outer, int64_t len, int64_t inner);
+/* dx = y * (dy - sum_len(dy * y)) */
+void cnn__softmax_backward(float *dx, const float *dy, const float *y, int64_t outer, int64_t len,
+                           int64_t inner);
+/* y = x > 0 ? x : slope * x;  dx = dy * (x > 0 ? 1 : slope) */
+void cnn__leaky_relu_forward(float *y, const float *x, size_t n, float slope);
+void cnn__leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope);
+
 #endif /* CNN_OPS_H */

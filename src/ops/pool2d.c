@@ -244,8 +244,60 @@ static inline int64_t max_window(float *out, const float *xp, const cnn__pool_ge
     return idx;
 }
 
+/* Every window lies inside the input (no padding, no ceil-mode overhang, no
+ * dilation): the windows need no clipping and an average divides by kh*kw.
+ * LeNet's AvgPool2d(2, 2) and the usual MaxPool2d are of this kind. */
+static int windows_inside(const cnn__pool_geom *g) {
+    return g->ph == 0 && g->pw == 0 && g->dh == 1 && g->dw == 1 &&
+           (g->oh - 1) * g->sh + g->kh <= g->h && (g->ow - 1) * g->sw + g->kw <= g->w &&
+           !(g->kind == CNN_POOL_AVG && g->divisor_override);
+}
+
+/* Average pooling with every window inside; sums in the same order as the
+ * general loop (row by row), so the results are the same bits. */
+static void avg_inside_forward(float *y, const float *x, const cnn__pool_geom *g) {
+    const int64_t planes = g->n * g->c, h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+    const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+    const float div = (float)(kh * kw);
+    #pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * h * w;
+        float *yp = y + p * oh * ow;
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                const float *win = xp + i * sh * w + j * sw;
+                float sum = 0.0f;
+                for (int a = 0; a < kh; a++)
+                    for (int e = 0; e < kw; e++) sum += win[a * w + e];
+                yp[i * ow + j] = sum / div;
+            }
+    }
+}
+
+static void avg_inside_backward(float *dx, const float *dy, const cnn__pool_geom *g) {
+    const int64_t planes = g->n * g->c, h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+    const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+    const float div = (float)(kh * kw);
+    #pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        const float *dyp = dy + p * oh * ow;
+        float *dxp = dx + p * h * w;
+        memset(dxp, 0, sizeof(float) * (size_t)(h * w));
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) {
+                float v = dyp[i * ow + j] / div, *win = dxp + i * sh * w + j * sw;
+                for (int a = 0; a < kh; a++)
+                    for (int e = 0; e < kw; e++) win[a * w + e] += v;
+            }
+    }
+}
+
 void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g) {
     int64_t planes = g->n * g->c;
+    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
+        avg_inside_forward(y, x, g);
+        return;
+    }
     #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * g->h * g->w;
@@ -273,6 +325,10 @@ void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g) {
 
 void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn__pool_geom *g) {
     int64_t planes = g->n * g->c;
+    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
+        avg_inside_backward(dx, dy, g);
+        return;
+    }
     #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < planes; p++) {
         const float *xp = x + p * g->h * g->w, *dyp = dy + p * g->oh * g->ow;

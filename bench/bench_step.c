@@ -1,0 +1,110 @@
+/* bench_step.c — training and inference throughput of one model in isolation:
+ * forward + cross-entropy + backward + SGD on random data, best of several
+ * repetitions (robust against a busy machine).
+ *
+ *   build/bench/bench_step [MODEL_FILE] [--batch N] [--threads T] [--steps K] [--reps R]
+ *
+ * Prints examples/sec for a training step and for inference, and the
+ * achieved GFLOP/s counting 2 FLOP per mult-add and 3x forward for training. */
+#include "cnn.h"
+#include "ops/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    if (buf && fread(buf, 1, (1 << 20) - 1, f) == 0) buf[0] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* Forward mult-adds per example: Conv2d and Linear only. */
+static double macs_per_example(const cnn_model *m) {
+    double macs = 0;
+    for (int i = 0; i < cnn_model_num_layers(m); i++) {
+        const cnn_layer_desc *l = cnn_model_layer(m, i);
+        int ndim;
+        int64_t s[CNN_MAX_DIMS];
+        cnn_model_layer_shape(m, i, &ndim, s);
+        double out = 1;
+        for (int d = 1; d < ndim; d++) out *= (double)s[d];
+        if (l->kind == CNN_LAYER_CONV2D)
+            macs += out * (l->u.conv.in_channels / l->u.conv.groups) * l->u.conv.kernel_size[0] *
+                    l->u.conv.kernel_size[1];
+        else if (l->kind == CNN_LAYER_LINEAR)
+            macs += out * l->u.linear.in_features;
+    }
+    return macs;
+}
+
+int main(int argc, char **argv) {
+    const char *path = "models/lenet.txt";
+    int batch = 256, threads = 0, steps = 20, reps = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else path = argv[i];
+    }
+    cnn_set_threads(threads);
+    char *text = slurp(path);
+    cnn_model *m = NULL;
+    if (!text || cnn_model_create_from_text(&m, text, path, (int64_t[]){1, 28, 28}) < 0) {
+        fprintf(stderr, "bench_step: %s: %s\n", path, text ? cnn_last_error() : "cannot read");
+        return 1;
+    }
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 1);
+    cnn_model_init_params(m, CNN_INIT_XAVIER, &rng);
+    cnn_model_reserve(m, batch);
+    int64_t c = cnn_model_num_outputs(m);
+    size_t in = 28 * 28 * (size_t)batch;
+    float *x = malloc(in * sizeof *x), *probs = malloc((size_t)(batch * c) * sizeof(float));
+    float *dlogits = malloc((size_t)(batch * c) * sizeof(float));
+    int32_t *y = malloc((size_t)batch * sizeof *y);
+    for (size_t k = 0; k < in; k++) x[k] = cnn_rng_uniform(&rng);
+    for (int k = 0; k < batch; k++) y[k] = (int32_t)cnn_rng_below(&rng, (uint64_t)c);
+    cnn_sgd opt;
+    cnn_sgd_init(&opt, cnn_model_num_params(m), 0.01f, 0, 0);
+    double best_train = 1e30, best_infer = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        for (int s = 0; s < steps; s++) {
+            const float *logits;
+            cnn_model_zero_grad(m);
+            cnn_model_forward(m, &logits, x, batch, 1, &rng);
+            cnn__cross_entropy_forward(probs, logits, y, batch, c);
+            cnn__cross_entropy_backward(dlogits, probs, y, batch, c, 1.0f / (float)batch);
+            cnn_model_backward(m, dlogits);
+            cnn_sgd_step(&opt, cnn_model_params(m), cnn_model_grads(m));
+        }
+        double t1 = now();
+        for (int s = 0; s < steps; s++) {
+            const float *logits;
+            cnn_model_forward(m, &logits, x, batch, 0, NULL);
+        }
+        double t2 = now();
+        if (t1 - t0 < best_train) best_train = t1 - t0;
+        if (t2 - t1 < best_infer) best_infer = t2 - t1;
+    }
+    double ex = (double)steps * batch, macs = macs_per_example(m);
+    printf("model %s, batch %d, %d threads\n", path, batch, cnn_get_threads());
+    printf("train: %.0f examples/s, %.1f GFLOP/s\n", ex / best_train, ex / best_train * macs * 6 / 1e9);
+    printf("infer: %.0f examples/s, %.1f GFLOP/s\n", ex / best_infer, ex / best_infer * macs * 2 / 1e9);
+    cnn_sgd_free(&opt);
+    cnn_model_free(m);
+    free(text), free(x), free(probs), free(dlogits), free(y);
+    return 0;
+}
