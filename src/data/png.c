@@ -32,6 +32,7 @@
 typedef struct {
     FILE *f;
     char msg[256];
+    int oom; /* an allocation failed: report CNN_ENOMEM, not a corrupt file */
 } png_ctx;
 
 static void png_on_error(png_structp png, png_const_charp msg) {
@@ -46,8 +47,10 @@ static void png_on_warning(png_structp png, png_const_charp msg) {
 }
 
 static png_voidp png_on_malloc(png_structp png, png_alloc_size_t size) {
-    (void)png;
-    return cnn_malloc(size);
+    png_voidp p = cnn_malloc(size);
+    png_ctx *ctx = png_get_mem_ptr(png);
+    if (!p && ctx) ctx->oom = 1;
+    return p;
 }
 
 static void png_on_free(png_structp png, png_voidp ptr) {
@@ -126,7 +129,7 @@ int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want
     }
 
     png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &ctx, png_on_error, png_on_warning,
-                                               NULL, png_on_malloc, png_on_free);
+                                               &ctx, png_on_malloc, png_on_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
@@ -140,7 +143,8 @@ int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want
     int depth = 0, color = 0, rc;
     rc = png_read_header(png, info, &ctx, &w, &h, &depth, &color);
     if (rc != CNN_OK) {
-        rc = cnn__fail(CNN_EFORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
+        rc = ctx.oom ? cnn__fail(CNN_ENOMEM, "%s: out of memory while decoding the PNG", path)
+                     : cnn__fail(CNN_EFORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
     } else if ((int64_t)h != want_h || (int64_t)w != want_w) {
         rc = cnn__fail(CNN_ESHAPE, "%s: size: expected %lldx%lld (height x width), found %ux%u", path,
                        (long long)want_h, (long long)want_w, (unsigned)h, (unsigned)w);
@@ -156,7 +160,9 @@ int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want
         } else {
             for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * row_bytes;
             rc = png_read_pixels(png, info, depth, color, rows, row_bytes);
-            if (rc != CNN_OK) rc = cnn__fail(CNN_EFORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
+            if (rc != CNN_OK)
+                rc = ctx.oom ? cnn__fail(CNN_ENOMEM, "%s: out of memory while decoding the PNG", path)
+                             : cnn__fail(CNN_EFORMAT, "%s: corrupt PNG: %s", path, ctx.msg);
         }
         if (rc == CNN_OK) {
             const size_t n = (size_t)h * w;

@@ -299,7 +299,8 @@ static void im2col(float *col, int64_t ld, const float *x, const cnn__conv_geom 
                     const float *xr = x + (c * g->h + ih) * g->w - g->pad_left + (int64_t)e * g->dw;
                     for (int64_t j = 0; j < jlo; j++) r[j] = 0.0f;
                     if (g->sw == 1) {
-                        memcpy(r + jlo, xr + jlo, sizeof(float) * (size_t)(jhi - jlo));
+                        /* rows are short (OW floats): an inline loop beats a memcpy call */
+                        for (int64_t j = jlo; j < jhi; j++) r[j] = xr[j];
                     } else {
                         for (int64_t j = jlo; j < jhi; j++) r[j] = xr[j * g->sw];
                     }

@@ -57,6 +57,10 @@ void cnn__linear_backward_ref(float *dx, float *dw, float *db, const float *dy, 
 
 /* ---- fast kernels ------------------------------------------------------- */
 
+/* Rows per GEMM block: a fixed size, so the blocks (and the sums) are the same
+ * for any thread count, and threads share the work of one layer. */
+#define LIN_ROWS 32
+
 static int fits_blas(int64_t n, int64_t in, int64_t out) {
     return n <= INT_MAX && in <= INT_MAX && out <= INT_MAX;
 }
@@ -68,12 +72,17 @@ void cnn__linear_forward(float *y, const float *x, const float *w, const float *
         return;
     }
     if (n == 0 || out == 0) return;
-    /* y <- b in every row (or 0), then y += x @ w^T. */
+    /* y <- b in every row (or 0), then y += x @ w^T, in blocks of LIN_ROWS rows. */
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out; o++) y[i * out + o] = b ? b[o] : 0.0f;
     if (in == 0) return; /* BLAS rejects a leading dimension of 0 */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
-                (int)in, w, (int)in, 1.0f, y, (int)out);
+    const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
+#pragma omp parallel for schedule(static) if (nblk > 1)
+    for (int64_t bi = 0; bi < nblk; bi++) {
+        int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
+                    x + r0 * in, (int)in, w, (int)in, 1.0f, y + r0 * out, (int)out);
+    }
 }
 
 void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
@@ -86,15 +95,26 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
         if (out == 0) {
             for (int64_t i = 0; i < n * in; i++) dx[i] = 0.0f;
         } else {
-            /* dx (n, in) = dy (n, out) @ w (out, in) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)in, (int)out, 1.0f,
-                        dy, (int)out, w, (int)in, 0.0f, dx, (int)in);
+            /* dx (n, in) = dy (n, out) @ w (out, in), in blocks of LIN_ROWS rows */
+            const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
+#pragma omp parallel for schedule(static) if (nblk > 1)
+            for (int64_t bi = 0; bi < nblk; bi++) {
+                int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
+                            1.0f, dy + r0 * out, (int)out, w, (int)in, 0.0f, dx + r0 * in, (int)in);
+            }
         }
     }
     if (dw && n > 0 && in > 0 && out > 0) {
-        /* dw (out, in) += dy^T (out, n) @ x (n, in) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in, (int)n, 1.0f, dy,
-                    (int)out, x, (int)in, 1.0f, dw, (int)in);
+        /* dw (out, in) += dy^T (out, n) @ x (n, in), in blocks of LIN_ROWS rows of dw;
+         * each block is one GEMM over all n, so the sums do not depend on threads. */
+        const int64_t nblk = (out + LIN_ROWS - 1) / LIN_ROWS;
+#pragma omp parallel for schedule(static) if (nblk > 1)
+        for (int64_t bi = 0; bi < nblk; bi++) {
+            int64_t o0 = bi * LIN_ROWS, rows = out - o0 < LIN_ROWS ? out - o0 : LIN_ROWS;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)n, 1.0f,
+                        dy + o0, (int)out, x, (int)in, 1.0f, dw + o0 * in, (int)in);
+        }
     }
     if (db) bias_grad(db, dy, n, out);
 }
