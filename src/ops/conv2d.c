@@ -29,9 +29,11 @@
 /* Width of the column blocks of the weight gradient (see cnn__conv2d_backward). */
 #define CONV_DW_BLOCK 8
 
-/* Scratch (floats) per chunk the fast kernels aim for: 256 Ki floats (1 MiB),
- * small enough that a chunk's columns stay in cache between im2col and GEMM. */
-#define CONV_WS_TARGET ((int64_t)1 << 18)
+/* Scratch (floats) per chunk the fast kernels aim for: 64 Ki floats (256 KiB),
+ * small enough that a chunk's columns stay in L2 between im2col and GEMM; and
+ * the fewest samples per chunk, so that threads share every chunk. */
+#define CONV_WS_TARGET ((int64_t)1 << 16)
+#define CONV_MIN_CHUNK 8
 
 /* ---- descriptors ------------------------------------------------------- */
 
@@ -198,11 +200,14 @@ static int64_t ws_per_sample(const cnn__conv_geom *g) {
     return g->c * g->kh * g->kw * g->oh * g->ow;
 }
 
-/* Samples per chunk: as many as fit in CONV_WS_TARGET floats, at least 1. */
+/* Samples per chunk: as many as fit in CONV_WS_TARGET floats (the columns
+ * then stay in the caches between im2col and the GEMMs), but at least
+ * CONV_MIN_CHUNK so that the threads share every chunk. Results do not
+ * depend on the chunk size: every GEMM works on one sample. */
 static int64_t chunk_samples(const cnn__conv_geom *g) {
     int64_t per = ws_per_sample(g);
     int64_t chunk = per > 0 ? CONV_WS_TARGET / per : g->n;
-    if (chunk < 1) chunk = 1;
+    if (chunk < CONV_MIN_CHUNK) chunk = CONV_MIN_CHUNK;
     if (chunk > g->n) chunk = g->n;
     return chunk;
 }
