@@ -27,7 +27,7 @@
 #include <string.h>
 
 /* Width of the column blocks of the weight gradient (see cnn__conv2d_backward). */
-#define CONV_DW_BLOCK 8
+#define CONV_DW_BLOCK 16
 
 /* Scratch (floats) per chunk the fast kernels aim for: 64 Ki floats (256 KiB),
  * small enough that a chunk's columns stay in L2 between im2col and GEMM; and
@@ -195,9 +195,10 @@ static int is_pointwise(const cnn__conv_geom *g) {
            g->pad_left == 0 && g->oh == g->h && g->ow == g->w;
 }
 
-/* Floats of scratch per sample: its im2col columns (C*kh*kw rows of OH*OW). */
+/* Floats of scratch per sample: its im2col columns (C*kh*kw rows of OH*OW)
+ * and its gathered output gradient (OC rows of OH*OW). */
 static int64_t ws_per_sample(const cnn__conv_geom *g) {
-    return g->c * g->kh * g->kw * g->oh * g->ow;
+    return (g->c * g->kh * g->kw + g->oc) * g->oh * g->ow;
 }
 
 /* Samples per chunk: as many as fit in CONV_WS_TARGET floats (the columns
@@ -410,23 +411,27 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = m * ohw;
         float *col = ws;
         if (dw) {
-            /* col <- im2col of each sample of the chunk. */
+            /* col <- im2col of each sample of the chunk; gdy[o, s*OH*OW + p] <- dy[n0 + s, o, p]. */
+            float *gdy = col + g->c * g->kh * g->kw * ld;
             #pragma omp parallel for schedule(static)
-            for (int64_t s = 0; s < m; s++) im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
-            /* dW_g[:, k0:k1] (OCg, kb) += dy[n, group] (OCg, OH*OW) @ col_g[k0:k1, n]^T, sample
-             * after sample. dW's columns are cut into blocks of a fixed width and each
-             * block is one thread's: the GEMM calls, and so the sums, are the same for
+            for (int64_t s = 0; s < m; s++) {
+                im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
+                const float *dyn = dy + (n0 + s) * g->oc * ohw;
+                for (int64_t o = 0; o < g->oc; o++)
+                    memcpy(gdy + o * ld + s * ohw, dyn + o * ohw, sizeof(float) * (size_t)ohw);
+            }
+            /* dW_g[:, k0:k1] (OCg, kb) += gdy_g (OCg, m*OH*OW) @ col_g[k0:k1]^T: one GEMM
+             * per block of dW's columns and chunk. The blocks have a fixed width and the
+             * chunks a fixed size, so the GEMM calls, and the sums, are the same for
              * any thread count. */
             const int64_t nblk = (kdim + CONV_DW_BLOCK - 1) / CONV_DW_BLOCK;
             #pragma omp parallel for schedule(static)
             for (int64_t bi = 0; bi < groups * nblk; bi++) {
                 int64_t gi = bi / nblk, k0 = (bi % nblk) * CONV_DW_BLOCK;
                 int64_t kb = kdim - k0 < CONV_DW_BLOCK ? kdim - k0 : CONV_DW_BLOCK;
-                for (int64_t s = 0; s < m; s++)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kb, (int)ohw,
-                                1.0f, dy + ((n0 + s) * g->oc + gi * ocg) * ohw, (int)ohw,
-                                col + (gi * kdim + k0) * ld + s * ohw, (int)ld, 1.0f,
-                                dw + gi * ocg * kdim + k0, (int)kdim);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kb, (int)ld, 1.0f,
+                            gdy + gi * ocg * ld, (int)ld, col + (gi * kdim + k0) * ld, (int)ld, 1.0f,
+                            dw + gi * ocg * kdim + k0, (int)kdim);
             }
         }
         if (dx) {
