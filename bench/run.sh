@@ -33,7 +33,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 # FLOPs per training example: forward mult-adds from `cnn summary`, x2 FLOP per
 # mult-add, x3 for forward + backward (input and weight gradients).
-macs=$("$CNN" summary lenet | grep -oE 'Total mult-adds \(M\): [0-9.]+' | grep -oE '[0-9.]+$')
+macs=$("$CNN" summary lenet | awk '/Mult-Adds/ { on = 1; next } /Total mult-adds/ { on = 0 }
+    on { v = $NF; gsub(",", "", v); if (v ~ /^[0-9]+$/) sum += v } END { printf "%.6f", sum / 1e6 }')
 flop_per_example=$(awk -v m="$macs" 'BEGIN { printf "%.0f", m * 1e6 * 2 * 3 }')
 mhz=$(grep -m1 -oE 'cpu MHz\s*:\s*[0-9.]+' /proc/cpuinfo | grep -oE '[0-9.]+$' || echo 0)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, ${mhz} MHz"
