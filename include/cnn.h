@@ -396,6 +396,10 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
                       cnn_rng *rng);
 /* Accumulate parameter gradients of sum(logits * dlogits) for the last forward. */
 int cnn_model_backward(cnn_model *m, const float *dlogits);
+/* *layer <- index of the first layer whose output in the last forward holds a
+ * NaN or an infinity, or -1 if every output is finite (divergence reports).
+ * Fails if there was no complete forward. */
+int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
 
 /* torchsummary's table (as the chapter prints it) plus torchinfo's mult-adds
  * and memory estimates, for the given batch size. */
@@ -438,6 +442,10 @@ int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint
  * want_h x want_w. */
 int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want_w);
 
+/* out (planes, oh, ow) <- in (planes, h, w) resized bilinearly, as torchvision's
+ * Resize on tensors with antialias=False (F.interpolate, align_corners=False). */
+int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow);
+
 /* ------------------------------------------------------------------------ */
 /* Weights: safetensors (F32, little-endian, state_dict names). */
 
@@ -478,6 +486,7 @@ typedef struct cnn_optim {
     float weight_decay;  /* default 0; AdamW 0.01 */
     float beta1, beta2, eps; /* Adam/AdamW: 0.9, 0.999, 1e-8 */
     float *buf1, *buf2;  /* SGD: momentum buffer; Adam: exp_avg, exp_avg_sq */
+    int buf_live;        /* SGD: the momentum buffer holds a value (torch: "buf is not None") */
     int64_t steps;
     size_t n;
 } cnn_optim;
@@ -533,6 +542,15 @@ typedef struct cnn_train_config {
     float clip_grad_norm;     /* default 0 = no clipping */
     int random_flip;          /* horizontal flip with p = 0.5; default 0 */
     int random_crop;          /* zero padding of a random crop of the image size; default 0 = off */
+    int resize;               /* resize images to resize x resize (bilinear) first; default 0 = off */
+    /* Checkpoints (docs/CHECKPOINTS.md). With checkpoint set, the whole
+     * training state is written there atomically every checkpoint_every
+     * optimizer steps (0: at the end of each epoch) and when the callback or
+     * max_steps stops training. resume continues a run bit-exactly from such
+     * a file; the settings, model and data must be the same. */
+    const char *checkpoint;   /* default NULL = none */
+    int64_t checkpoint_every; /* default 0 = each epoch */
+    const char *resume;       /* default NULL = start fresh */
 } cnn_train_config;
 
 void cnn_train_config_default(cnn_train_config *cfg);
@@ -558,6 +576,12 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
               const cnn_train_config *cfg, cnn_train_callback cb, void *user);
 /* Accuracy of the model on a dataset, in eval mode, without gradients. */
 int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy);
+/* The same with every image resized to resize x resize first (0: as is). */
+int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy);
+/* x (count, 1, resize, resize) <- examples of ds resized (as cnn_dataset_batch,
+ * then cnn_resize_bilinear); tmp holds count*h*w floats. resize 0 = as is. */
+int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                              int64_t start, int count, int resize);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,9 @@
-/* eval_cmd.c — `cnn eval`, `cnn predict` and `cnn summary`. */
+/* eval_cmd.c — `cnn eval` (accuracy, per-class accuracy, confusion matrix
+ * as a table and an SVG heat map, top-k accuracy), `cnn predict` and
+ * `cnn summary`. */
 #include "args.h"
 #include "cli.h"
+#include "io/safetensors.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,22 +15,69 @@ static const char *fashion_names[10] = {"t-shirt", "trouser", "pullover", "dress
                                         "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
 static const char *digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
+/* Confusion matrix as an SVG heat map: rows true class, columns predicted,
+ * cells shaded by the fraction of the row, with the counts written in. */
+static int write_confusion_svg(const char *path, const int64_t *cm, int c, const char **names) {
+    cnn__atomic_file af;
+    int rc = cnn__atomic_open(&af, path);
+    if (rc < 0) return rc;
+    const int cell = 44, left = 110, top = 96, size = left + c * cell + 20, height = top + c * cell + 60;
+    FILE *f = af.f;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", size, height);
+    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix (rows: true class, "
+               "columns: predicted)</text>\n", size / 2);
+    for (int i = 0; i < c; i++) {
+        int64_t row = 0;
+        for (int j = 0; j < c; j++) row += cm[i * c + j];
+        const char *name = names && c == 10 ? names[i] : NULL;
+        char label[32];
+        if (name) snprintf(label, sizeof label, "%s", name);
+        else snprintf(label, sizeof label, "%d", i);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 6, top + i * cell + cell / 2 + 4,
+                label);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" transform=\"rotate(-40 %d %d)\">%s</text>\n",
+                left + i * cell + cell / 2, top - 6, left + i * cell + cell / 2, top - 6, label);
+        for (int j = 0; j < c; j++) {
+            double frac = row ? (double)cm[i * c + j] / (double)row : 0.0;
+            int shade = 255 - (int)(frac * 200.0 + 0.5); /* white .. deep blue */
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,255)\" stroke=\"#ccc\"/>\n",
+                    left + j * cell, top + i * cell, cell, cell, shade, shade);
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%lld</text>\n",
+                    left + j * cell + cell / 2, top + i * cell + cell / 2 + 4, frac > 0.5 ? "white" : "black",
+                    (long long)cm[i * c + j]);
+        }
+    }
+    fprintf(f, "</svg>\n");
+    return cnn__atomic_commit(&af);
+}
+
 int cnn_cli_eval(int argc, char **argv) {
     const char *cmd = "eval", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *weights = NULL;
-    long long batch = 256, threads = 0;
+    const char *confusion = NULL;
+    long long batch = 256, threads = 0, topk = 0, resize = 0;
+    int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: cnn eval --weights FILE [--model NAME|FILE] [--data DIR] [--batch-size N] [--threads N]\n"
-                   "\nPrint the test accuracy of saved weights on DIR/t10k-*.\n");
+                   "                [--topk K] [--confusion FILE.svg] [--resize N] [--quiet]\n"
+                   "\nPrint the test accuracy of saved weights on DIR/t10k-*, the accuracy of each class,\n"
+                   "the confusion matrix (rows: true class, columns: predicted) and, with --topk K, the\n"
+                   "top-K accuracy. --confusion draws the matrix as an SVG heat map; --resize N resizes\n"
+                   "the images to N x N as training did; --quiet prints only the accuracy line.\n");
             return 0;
         }
+        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
         if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
         if (!strcmp(a, "--model")) model_name = v;
         else if (!strcmp(a, "--data")) data_dir = v;
         else if (!strcmp(a, "--weights")) weights = v;
+        else if (!strcmp(a, "--confusion")) confusion = v;
         else if (!strcmp(a, "--batch-size")) { if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; }
         else if (!strcmp(a, "--threads")) { if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2; }
+        else if (!strcmp(a, "--topk")) { if (cli_parse_int(cmd, a, v, 1, 1000, &topk) < 0) return 2; }
+        else if (!strcmp(a, "--resize")) { if (cli_parse_int(cmd, a, v, 1, 4096, &resize) < 0) return 2; }
         else { fprintf(stderr, "cnn eval: unknown option '%s' (see cnn eval --help)\n", a); return 2; }
     }
     if (!weights) {
@@ -37,21 +87,97 @@ int cnn_cli_eval(int argc, char **argv) {
     cnn_set_threads((int)threads);
     cnn_dataset test = {0};
     cnn_model *m = NULL;
+    float *x = NULL, *raw = NULL;
+    int32_t *y = NULL;
+    int64_t *cm = NULL;
     int rc = cnn_dataset_load_split(&test, data_dir, "t10k"), status = 1;
     if (rc < 0) return cli_fail(cmd, rc);
-    int64_t chw[3] = {1, test.h, test.w};
-    double acc;
+    int64_t chw[3] = {1, resize ? resize : test.h, resize ? resize : test.w};
     if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    const int64_t c = cnn_model_num_outputs(m);
+    if (c > 4096) {
+        fprintf(stderr, "cnn eval: the model has %lld outputs, at most 4096 are supported\n", (long long)c);
+        goto done;
+    }
+    if (topk > c) {
+        fprintf(stderr, "cnn eval: --topk: expected at most %lld (the number of classes), found %lld\n",
+                (long long)c, topk);
+        status = 2;
+        goto done;
+    }
+    int bs = (int)(batch < test.n ? batch : test.n);
+    x = malloc((size_t)bs * (size_t)(chw[1] * chw[2]) * sizeof *x);
+    raw = resize ? malloc((size_t)bs * (size_t)(test.h * test.w) * sizeof *raw) : NULL;
+    y = malloc((size_t)bs * sizeof *y);
+    cm = calloc((size_t)(c * c), sizeof *cm);
+    if (!x || !y || !cm || (resize && !raw)) { fprintf(stderr, "cnn eval: out of memory\n"); goto done; }
+    for (int64_t i = 0; i < test.n; i++)
+        if (test.labels[i] >= c) {
+            fprintf(stderr, "cnn eval: test label #%lld is %d but the model has only %lld outputs\n", (long long)i,
+                    test.labels[i], (long long)c);
+            goto done;
+        }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = cnn_evaluate(m, &test, (int)batch, &acc)) < 0) { cli_fail(cmd, rc); goto done; }
+    int64_t correct = 0, in_topk = 0;
+    for (int64_t start = 0; start < test.n; start += bs) {
+        int count = (int)(test.n - start < bs ? test.n - start : bs);
+        const float *logits;
+        if ((rc = cnn_dataset_batch_resized(x, raw, y, &test, NULL, start, count, (int)resize)) < 0 ||
+            (rc = cnn_model_forward(m, &logits, x, count, 0, NULL)) < 0) {
+            cli_fail(cmd, rc);
+            goto done;
+        }
+        for (int r = 0; r < count; r++) {
+            const float *z = logits + (size_t)r * (size_t)c;
+            int64_t best = 0, rank = 0; /* first max wins, as argmax */
+            for (int64_t k = 1; k < c; k++) if (z[k] > z[best]) best = k;
+            for (int64_t k = 0; k < c; k++) /* classes strictly ahead of the true one, ties by index */
+                rank += z[k] > z[y[r]] || (z[k] == z[y[r]] && k < y[r]);
+            cm[y[r] * c + best]++;
+            correct += best == y[r];
+            in_topk += rank < topk;
+        }
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("test acc %.4f (%lld images, %.1f images/sec, %d threads)\n", acc, (long long)test.n,
-           secs > 0 ? (double)test.n / secs : 0.0, cnn_get_threads());
+    printf("test acc %.4f (%lld images, %.1f images/sec, %d threads)\n", (double)correct / (double)test.n,
+           (long long)test.n, secs > 0 ? (double)test.n / secs : 0.0, cnn_get_threads());
+    if (topk > 0) printf("top-%lld acc %.4f\n", topk, (double)in_topk / (double)test.n);
+    const char **names = c == 10 ? fashion_names : NULL;
+    if (!quiet) {
+        printf("\n%-12s %8s %8s\n", "class", "images", "acc");
+        for (int64_t i = 0; i < c; i++) {
+            int64_t row = 0;
+            for (int64_t j = 0; j < c; j++) row += cm[i * c + j];
+            char label[32];
+            if (names) snprintf(label, sizeof label, "%s", names[i]);
+            else snprintf(label, sizeof label, "%lld", (long long)i);
+            printf("%-12s %8lld %8.4f\n", label, (long long)row, row ? (double)cm[i * c + i] / (double)row : 0.0);
+        }
+        printf("\nconfusion matrix (rows: true class, columns: predicted)\n%-12s", "");
+        for (int64_t j = 0; j < c; j++) printf(" %5lld", (long long)j);
+        printf("\n");
+        for (int64_t i = 0; i < c; i++) {
+            char label[32];
+            if (names) snprintf(label, sizeof label, "%lld %s", (long long)i, names[i]);
+            else snprintf(label, sizeof label, "%lld", (long long)i);
+            printf("%-12s", label);
+            for (int64_t j = 0; j < c; j++) printf(" %5lld", (long long)cm[i * c + j]);
+            printf("\n");
+        }
+    }
+    if (confusion && (rc = write_confusion_svg(confusion, cm, (int)c, names)) < 0) {
+        fprintf(stderr, "cnn eval: --confusion: %s\n", cnn_last_error());
+        goto done;
+    }
     status = 0;
 done:
+    free(x);
+    free(raw);
+    free(y);
+    free(cm);
     cnn_model_free(m);
     cnn_dataset_free(&test);
     return status;

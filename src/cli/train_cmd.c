@@ -8,6 +8,8 @@
 #include "args.h"
 #include "cli.h"
 #include "io/plot.h"
+#include "io/safetensors.h"
+#include "train_signal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@ static double now_seconds(void) {
 static const char *train_usage =
     "usage: cnn train [options]\n"
     "\n"
-    "Train a model with minibatch SGD and cross-entropy, as d2l's train_ch6.\n"
+    "Train a model with minibatch SGD (or Adam, AdamW) and cross-entropy, as d2l's train_ch6.\n"
     "\n"
     "  --model NAME|FILE      model name in models/ or a model file (default lenet)\n"
     "  --data DIR             directory with the four IDX files (default " CNN_DEFAULT_DATA_DIR ")\n"
@@ -33,12 +35,29 @@ static const char *train_usage =
     "  --batch-size N         default 256\n"
     "  --lr X                 learning rate, default 0.9\n"
     "  --momentum X           SGD momentum, default 0\n"
-    "  --weight-decay X       L2 penalty, default 0\n"
+    "  --weight-decay X       L2 penalty (AdamW: decoupled decay), default 0 (AdamW 0.01)\n"
+    "  --optimizer sgd|adam|adamw   default sgd (torch.optim's rules)\n"
+    "  --nesterov             Nesterov momentum (SGD, needs --momentum)\n"
+    "  --schedule none|step|cosine|onecycle\n"
+    "                         learning-rate schedule: StepLR and CosineAnnealingLR step per epoch,\n"
+    "                         OneCycleLR per batch (it also cycles momentum / beta1); default none\n"
+    "  --step-size N          step schedule: epochs between decays, default 1\n"
+    "  --gamma X              step schedule: decay factor, default 0.1\n"
+    "  --max-lr X             onecycle: peak learning rate, default --lr\n"
+    "  --clip-grad-norm X     clip the gradients' total 2-norm to X (clip_grad_norm_)\n"
+    "  --random-flip          flip training images horizontally with p = 0.5\n"
+    "  --random-crop PAD      random crop of the image size from the zero-padded image\n"
+    "  --resize N             resize images to N x N first (bilinear, as torchvision's Resize on\n"
+    "                         tensors without antialias); the model then takes 1 x N x N inputs\n"
     "  --seed N               seed of initialisation, shuffling and dropout, default 0\n"
     "  --threads N            default: all cores\n"
     "  --init xavier|default|FILE.safetensors\n"
     "                         xavier (d2l, the default), PyTorch's default init, or weights from a file\n"
     "  --max-steps K          stop after K optimizer steps\n"
+    "  --checkpoint FILE      save the whole training state to FILE at the end of each epoch, and\n"
+    "                         when stopped by SIGINT/SIGTERM or --max-steps (see docs/CHECKPOINTS.md)\n"
+    "  --checkpoint-every N   ... every N optimizer steps instead of each epoch\n"
+    "  --resume FILE          continue bit-exactly from a checkpoint (same options otherwise)\n"
     "  --no-shuffle           keep the training set in file order\n"
     "  --save FILE            save the trained weights (safetensors)\n"
     "  --plot FILE.svg        draw train loss, train acc and test acc per epoch (rewritten each epoch)\n"
@@ -66,6 +85,7 @@ static void ui_add_point(train_ui *ui, double x, double loss, double acc, double
 
 static int on_train_event(const cnn_train_event *ev, void *user) {
     train_ui *ui = user;
+    if (cli_train_should_stop(ev)) return 1; /* SIGINT / SIGTERM */
     int64_t every = ui->num_batches / 5 > 0 ? ui->num_batches / 5 : 1;
     ui->last_loss = ev->train_loss, ui->last_acc = ev->train_acc;
     if (ev->kind == CNN_EVENT_BATCH) {
@@ -125,6 +145,34 @@ static int load_data(const char *cmd, const char *dir, cnn_dataset *train, cnn_d
     return 0;
 }
 
+/* "DIR/NAME" or "DIR/NAME.gz", whichever exists (for messages). */
+static void data_file(char *out, size_t cap, const char *dir, const char *name) {
+    snprintf(out, cap, "%s/%s", dir, name);
+    if (access(out, F_OK) != 0) snprintf(out, cap, "%s/%s.gz", dir, name);
+}
+
+/* Both splits have the same image size and every label is an output of the model. */
+static int check_data_fits(const char *dir, const cnn_dataset *train, const cnn_dataset *test, int64_t outputs) {
+    char path[1024];
+    if (test->h != train->h || test->w != train->w) {
+        data_file(path, sizeof path, dir, "t10k-images-idx3-ubyte");
+        fprintf(stderr, "cnn train: error: %s: images are %lldx%lld, expected %lldx%lld as the training images\n",
+                path, (long long)test->h, (long long)test->w, (long long)train->h, (long long)train->w);
+        return -1;
+    }
+    const cnn_dataset *sets[2] = {train, test};
+    const char *names[2] = {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
+    for (int k = 0; k < 2; k++)
+        for (int64_t i = 0; i < sets[k]->n; i++)
+            if (sets[k]->labels[i] >= outputs) {
+                data_file(path, sizeof path, dir, names[k]);
+                fprintf(stderr, "cnn train: error: %s: label #%lld is %d but the model has only %lld outputs\n", path,
+                        (long long)i, sets[k]->labels[i], (long long)outputs);
+                return -1;
+            }
+    return 0;
+}
+
 int cnn_cli_train(int argc, char **argv) {
     const char *cmd = "train", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *init = "xavier";
     const char *save = NULL, *plot = NULL, *log_path = NULL;
@@ -132,7 +180,7 @@ int cnn_cli_train(int argc, char **argv) {
     cnn_train_config_default(&cfg);
     long long threads = 0, iv;
     double fv;
-    int quiet = 0;
+    int quiet = 0, wd_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -142,6 +190,10 @@ int cnn_cli_train(int argc, char **argv) {
             quiet = 1;
         } else if (!strcmp(a, "--no-shuffle")) {
             cfg.shuffle = 0;
+        } else if (!strcmp(a, "--nesterov")) {
+            cfg.nesterov = 1;
+        } else if (!strcmp(a, "--random-flip")) {
+            cfg.random_flip = 1;
         } else if (!(v = cli_value(cmd, argc, argv, &i))) {
             return 2;
         } else if (!strcmp(a, "--model")) {
@@ -154,6 +206,13 @@ int cnn_cli_train(int argc, char **argv) {
             save = v;
         } else if (!strcmp(a, "--plot")) {
             plot = v;
+        } else if (!strcmp(a, "--checkpoint")) {
+            cfg.checkpoint = v;
+        } else if (!strcmp(a, "--resume")) {
+            cfg.resume = v;
+        } else if (!strcmp(a, "--checkpoint-every")) {
+            if (cli_parse_int(cmd, a, v, 1, INT64_MAX, &iv) < 0) return 2;
+            cfg.checkpoint_every = iv;
         } else if (!strcmp(a, "--log")) {
             log_path = v;
         } else if (!strcmp(a, "--epochs")) {
@@ -179,17 +238,59 @@ int cnn_cli_train(int argc, char **argv) {
         } else if (!strcmp(a, "--weight-decay")) {
             if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
             cfg.weight_decay = (float)fv;
+            wd_given = 1;
+        } else if (!strcmp(a, "--optimizer")) {
+            if (!strcmp(v, "sgd")) cfg.optimizer = CNN_OPTIM_SGD;
+            else if (!strcmp(v, "adam")) cfg.optimizer = CNN_OPTIM_ADAM;
+            else if (!strcmp(v, "adamw")) cfg.optimizer = CNN_OPTIM_ADAMW;
+            else {
+                fprintf(stderr, "cnn train: --optimizer: expected sgd, adam or adamw, found '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--schedule")) {
+            if (!strcmp(v, "none")) cfg.schedule = CNN_SCHEDULE_NONE;
+            else if (!strcmp(v, "step")) cfg.schedule = CNN_SCHEDULE_STEP;
+            else if (!strcmp(v, "cosine")) cfg.schedule = CNN_SCHEDULE_COSINE;
+            else if (!strcmp(v, "onecycle")) cfg.schedule = CNN_SCHEDULE_ONECYCLE;
+            else {
+                fprintf(stderr, "cnn train: --schedule: expected none, step, cosine or onecycle, found '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--step-size")) {
+            if (cli_parse_int(cmd, a, v, 1, 100000, &iv) < 0) return 2;
+            cfg.step_size = (int)iv;
+        } else if (!strcmp(a, "--gamma")) {
+            if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
+            cfg.gamma = (float)fv;
+        } else if (!strcmp(a, "--max-lr")) {
+            if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
+            cfg.max_lr = (float)fv;
+        } else if (!strcmp(a, "--clip-grad-norm")) {
+            if (cli_parse_float(cmd, a, v, 0, 1e12, &fv) < 0) return 2;
+            cfg.clip_grad_norm = (float)fv;
+        } else if (!strcmp(a, "--resize")) {
+            if (cli_parse_int(cmd, a, v, 1, 4096, &iv) < 0) return 2;
+            cfg.resize = (int)iv;
+        } else if (!strcmp(a, "--random-crop")) {
+            if (cli_parse_int(cmd, a, v, 0, 64, &iv) < 0) return 2;
+            cfg.random_crop = (int)iv;
         } else {
             fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
             return 2;
         }
     }
+    if (cfg.optimizer == CNN_OPTIM_ADAMW && !wd_given) cfg.weight_decay = 0.01f; /* torch.optim.AdamW's default */
+    if (cfg.nesterov && (cfg.optimizer != CNN_OPTIM_SGD || cfg.momentum <= 0)) {
+        fprintf(stderr, "cnn train: --nesterov: needs --optimizer sgd and --momentum > 0\n");
+        return 2;
+    }
+    if (cli_train_check_checkpoint_options(&cfg)) return 2;
     cnn_set_threads((int)threads);
 
     /* Validate every input before any long work. */
     cnn_dataset train = {0}, test = {0};
     if (load_data(cmd, data_dir, &train, &test) < 0) return 1;
-    int64_t chw[3] = {1, train.h, train.w};
+    int64_t chw[3] = {1, cfg.resize ? cfg.resize : train.h, cfg.resize ? cfg.resize : train.w};
     cnn_model *m = NULL;
     int status = 1;
     FILE *log = NULL;
@@ -203,6 +304,16 @@ int cnn_cli_train(int argc, char **argv) {
         fprintf(stderr, "cnn train: --init: %s\n", cnn_last_error());
         goto done;
     }
+    if (check_data_fits(data_dir, &train, &test, cnn_model_num_outputs(m)) < 0) goto done;
+    if (save) { /* fail now, not after training, when the weights cannot be written there */
+        cnn__atomic_file probe;
+        if (cnn__atomic_open(&probe, save) < 0) {
+            fprintf(stderr, "cnn train: --save: %s\n", cnn_last_error());
+            goto done;
+        }
+        cnn__atomic_abort(&probe);
+    }
+    if (cli_train_probe_checkpoint(&cfg) < 0) goto done;
     if (log_path && !(log = fopen(log_path, "w"))) {
         fprintf(stderr, "cnn train: --log: cannot create %s\n", log_path);
         goto done;
@@ -223,8 +334,14 @@ int cnn_cli_train(int argc, char **argv) {
         printf("training %s on %s: %lld train / %lld test images, %zu parameters, %d threads\n", model_name,
                data_dir, (long long)train.n, (long long)test.n, cnn_model_num_params(m), cnn_get_threads());
     ui.start_wall = now_seconds();
+    cli_train_signals_install();
     int rc = cnn_train(m, &train, &test, &cfg, on_train_event, &ui);
     double wall = now_seconds() - ui.start_wall;
+    if (rc == CNN_EINTR) {
+        if (ui.tty && !quiet) printf("\n");
+        status = cli_train_interrupted(argc, argv, &cfg);
+        goto done;
+    }
     if (rc < 0) {
         if (ui.tty && !quiet) printf("\n");
         cli_fail(cmd, rc);

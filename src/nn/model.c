@@ -931,3 +931,21 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
     }
     return CNN_OK;
 }
+
+/* ---- divergence ------------------------------------------------------------ */
+
+int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer) {
+    if (!m || !layer) return cnn__fail(CNN_EINVAL, "cnn_model_first_nonfinite_layer: NULL argument");
+    *layer = -1;
+    if (m->batch <= 0) return cnn__fail(CNN_EINVAL, "cnn_model_first_nonfinite_layer: no forward to inspect");
+    for (int i = 0; i < m->n_layers; i++) {
+        const float *y = m->act[i + 1]; /* (batch, numel) */
+        size_t n = (size_t)m->rt[i].numel * (size_t)m->batch;
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(y[k])) {
+                *layer = i;
+                return CNN_OK;
+            }
+    }
+    return CNN_OK;
+}

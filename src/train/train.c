@@ -1,5 +1,7 @@
-/* train.c — d2l's train_ch6 and evaluate_accuracy: minibatch SGD with
- * cross-entropy over a dataset, running loss/accuracy, test accuracy per epoch.
+/* train.c — d2l's train_ch6 and evaluate_accuracy: minibatch SGD (or Adam,
+ * AdamW) with cross-entropy over a dataset, running loss/accuracy, test
+ * accuracy per epoch; optional learning-rate schedule, gradient clipping and
+ * random flips / crops of the training images.
  *
  * Every buffer is allocated before the first step; the loop itself allocates
  * nothing. The seeded generator drives the shuffle (a fresh permutation per
@@ -7,6 +9,7 @@
  */
 #include "cnn_internal.h"
 #include "ops/ops.h"
+#include "train/checkpoint.h"
 
 #include <math.h>
 #include <string.h>
@@ -18,6 +21,37 @@ void cnn_train_config_default(cnn_train_config *cfg) {
     cfg->batch_size = 256;
     cfg->lr = 0.9f;
     cfg->shuffle = 1;
+    cfg->optimizer = CNN_OPTIM_SGD;
+    cfg->beta1 = 0.9f, cfg->beta2 = 0.999f, cfg->eps = 1e-8f;
+    cfg->schedule = CNN_SCHEDULE_NONE;
+    cfg->step_size = 1;
+    cfg->gamma = 0.1f;
+}
+
+/* torchvision's RandomHorizontalFlip(0.5) then RandomCrop(size, padding=pad)
+ * on each (1, h, w) image of x, drawing from rng; tmp holds h*w floats. */
+static void cnn__augment(float *x, float *tmp, int count, int64_t h, int64_t w, int flip, int pad, cnn_rng *rng) {
+    for (int k = 0; k < count; k++) {
+        float *img = x + (size_t)k * (size_t)(h * w);
+        if (flip && cnn_rng_uniform(rng) < 0.5f)
+            for (int64_t i = 0; i < h; i++)
+                for (int64_t j = 0; j < w / 2; j++) {
+                    float t = img[i * w + j];
+                    img[i * w + j] = img[i * w + w - 1 - j];
+                    img[i * w + w - 1 - j] = t;
+                }
+        if (pad > 0) {
+            /* top-left corner of the crop in the padded image: uniform in [0, 2 pad] */
+            int64_t di = (int64_t)cnn_rng_below(rng, (uint64_t)(2 * pad + 1)) - pad;
+            int64_t dj = (int64_t)cnn_rng_below(rng, (uint64_t)(2 * pad + 1)) - pad;
+            for (int64_t i = 0; i < h; i++)
+                for (int64_t j = 0; j < w; j++) {
+                    int64_t si = i + di, sj = j + dj;
+                    tmp[i * w + j] = si >= 0 && si < h && sj >= 0 && sj < w ? img[si * w + sj] : 0.0f;
+                }
+            memcpy(img, tmp, (size_t)(h * w) * sizeof *img);
+        }
+    }
 }
 
 static double cnn__now(void) {
@@ -27,15 +61,18 @@ static double cnn__now(void) {
 }
 
 /* Checks shared by training and evaluation: the data fit the model. */
-static int cnn__check_data(const cnn_model *m, const cnn_dataset *ds, const char *what) {
+static int cnn__check_data(const cnn_model *m, const cnn_dataset *ds, const char *what, int resize) {
     int64_t chw[3];
     cnn_model_input_shape(m, chw);
     if (!ds || !ds->images || !ds->labels || ds->n <= 0)
         return cnn__fail(CNN_EINVAL, "%s set is empty", what);
-    if (chw[0] != 1 || chw[1] != ds->h || chw[2] != ds->w)
-        return cnn__fail(CNN_ESHAPE, "%s images are 1x%lldx%lld but the model expects %lldx%lldx%lld", what,
-                         (long long)ds->h, (long long)ds->w, (long long)chw[0], (long long)chw[1],
-                         (long long)chw[2]);
+    if (resize < 0 || resize > (1 << 16))
+        return cnn__fail(CNN_ERANGE, "resize to %d, expected 0..%d", resize, 1 << 16);
+    const int64_t h = resize ? resize : ds->h, w = resize ? resize : ds->w;
+    if (chw[0] != 1 || chw[1] != h || chw[2] != w)
+        return cnn__fail(CNN_ESHAPE, "%s images are 1x%lldx%lld%s but the model expects %lldx%lldx%lld", what,
+                         (long long)h, (long long)w, resize ? " (resized)" : "", (long long)chw[0],
+                         (long long)chw[1], (long long)chw[2]);
     int64_t c = cnn_model_num_outputs(m);
     for (int64_t i = 0; i < ds->n; i++)
         if (ds->labels[i] >= c)
@@ -50,13 +87,25 @@ typedef struct {
     float *probs;    /* (batch, classes) */
     float *dlogits;  /* (batch, classes) */
     uint32_t *order; /* (n) */
+    float *tmp;      /* (H, W): one image, for random crops */
+    float *raw;      /* (batch, 1, h, w): images before resizing, or NULL */
 } cnn__train_bufs;
 
 static void cnn__bufs_free(cnn__train_bufs *b) {
-    cnn_free(b->x), cnn_free(b->y), cnn_free(b->probs), cnn_free(b->dlogits), cnn_free(b->order);
+    cnn_free(b->x), cnn_free(b->y), cnn_free(b->probs), cnn_free(b->dlogits), cnn_free(b->order), cnn_free(b->tmp),
+        cnn_free(b->raw);
 }
 
-static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int64_t n_order) {
+int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                              int64_t start, int count, int resize) {
+    if (!resize) return cnn_dataset_batch(x, y, ds, order, start, count);
+    if (!tmp) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch_resized: tmp is NULL");
+    CNN_TRY(cnn_dataset_batch(tmp, y, ds, order, start, count));
+    return cnn_resize_bilinear(x, tmp, count, ds->h, ds->w, resize, resize);
+}
+
+static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int64_t n_order, const cnn_dataset *ds,
+                          int resize) {
     int64_t chw[3];
     cnn_model_input_shape(m, chw);
     size_t bs = (size_t)batch, c = (size_t)cnn_model_num_outputs(m);
@@ -66,7 +115,9 @@ static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int
     b->probs = cnn_malloc(bs * c * sizeof(float));
     b->dlogits = cnn_malloc(bs * c * sizeof(float));
     b->order = n_order ? cnn_malloc((size_t)n_order * sizeof(uint32_t)) : NULL;
-    if (!b->x || !b->y || !b->probs || !b->dlogits || (n_order && !b->order)) {
+    b->tmp = n_order ? cnn_malloc((size_t)(chw[1] * chw[2]) * sizeof(float)) : NULL;
+    b->raw = resize ? cnn_malloc(bs * (size_t)(ds->h * ds->w) * sizeof(float)) : NULL;
+    if (!b->x || !b->y || !b->probs || !b->dlogits || (n_order && (!b->order || !b->tmp)) || (resize && !b->raw)) {
         cnn__bufs_free(b);
         return cnn__fail(CNN_ENOMEM, "out of memory for batch buffers (batch %d)", batch);
     }
@@ -74,19 +125,23 @@ static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int
 }
 
 int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy) {
+    return cnn_evaluate_resized(m, ds, batch_size, 0, accuracy);
+}
+
+int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy) {
     if (!m || !accuracy) return cnn__fail(CNN_EINVAL, "cnn_evaluate: NULL argument");
     if (batch_size <= 0) return cnn__fail(CNN_ERANGE, "cnn_evaluate: batch size %d, expected >= 1", batch_size);
-    CNN_TRY(cnn__check_data(m, ds, "evaluation"));
+    CNN_TRY(cnn__check_data(m, ds, "evaluation", resize));
     int bs = (int64_t)batch_size > ds->n ? (int)ds->n : batch_size;
     cnn__train_bufs b;
     CNN_TRY(cnn_model_reserve(m, bs));
-    CNN_TRY(cnn__bufs_init(&b, m, bs, 0));
+    CNN_TRY(cnn__bufs_init(&b, m, bs, 0, ds, resize));
     int64_t classes = cnn_model_num_outputs(m), correct = 0;
     int rc = CNN_OK;
     for (int64_t start = 0; start < ds->n && rc == CNN_OK; start += bs) {
         int count = (int)(ds->n - start < bs ? ds->n - start : bs);
         const float *logits;
-        rc = cnn_dataset_batch(b.x, b.y, ds, NULL, start, count);
+        rc = cnn_dataset_batch_resized(b.x, b.raw, b.y, ds, NULL, start, count, resize);
         if (rc == CNN_OK) rc = cnn_model_forward(m, &logits, b.x, count, 0, NULL);
         if (rc == CNN_OK) {
             cnn_tensor t = {2, {count, classes, 0, 0}, (float *)logits, 0};
@@ -108,55 +163,95 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         return cnn__fail(CNN_ERANGE, "cnn_train: batch size %d, expected 1..%d", cfg->batch_size, 1 << 20);
     if (cfg->max_steps < 0)
         return cnn__fail(CNN_ERANGE, "cnn_train: max steps %lld, expected >= 0", (long long)cfg->max_steps);
-    CNN_TRY(cnn__check_data(m, train, "training"));
-    if (test) CNN_TRY(cnn__check_data(m, test, "test"));
+    CNN_TRY(cnn__check_data(m, train, "training", cfg->resize));
+    if (test) CNN_TRY(cnn__check_data(m, test, "test", cfg->resize));
     if (train->n > UINT32_MAX) return cnn__fail(CNN_ERANGE, "cnn_train: %lld examples, too many", (long long)train->n);
+    if (cfg->schedule < CNN_SCHEDULE_NONE || cfg->schedule > CNN_SCHEDULE_ONECYCLE)
+        return cnn__fail(CNN_EINVAL, "cnn_train: unknown schedule %d", (int)cfg->schedule);
+    if (cfg->schedule == CNN_SCHEDULE_STEP && cfg->step_size < 1)
+        return cnn__fail(CNN_ERANGE, "cnn_train: step size %d, expected >= 1", cfg->step_size);
+    if (!(cfg->clip_grad_norm >= 0.0f) || !(cfg->gamma >= 0.0f) || !(cfg->max_lr >= 0.0f) ||
+        !isfinite(cfg->clip_grad_norm) || !isfinite(cfg->gamma) || !isfinite(cfg->max_lr))
+        return cnn__fail(CNN_ERANGE, "cnn_train: clip_grad_norm %g, gamma %g, max_lr %g; expected finite values >= 0",
+                         (double)cfg->clip_grad_norm, (double)cfg->gamma, (double)cfg->max_lr);
+    if (cfg->random_crop < 0 || cfg->random_crop > 1 << 16)
+        return cnn__fail(CNN_ERANGE, "cnn_train: random crop padding %d, expected 0..%d", cfg->random_crop, 1 << 16);
 
     const int bs = (int64_t)cfg->batch_size > train->n ? (int)train->n : cfg->batch_size;
     const int64_t n = train->n, num_batches = (n + bs - 1) / bs, classes = cnn_model_num_outputs(m);
     cnn__train_bufs b;
-    cnn_sgd opt;
     cnn_rng rng;
+    cnn_optim opt = cnn_optim_make(cfg->optimizer, cfg->lr);
+    opt.momentum = cfg->momentum, opt.nesterov = cfg->nesterov, opt.weight_decay = cfg->weight_decay;
+    opt.beta1 = cfg->beta1, opt.beta2 = cfg->beta2, opt.eps = cfg->eps;
+    cnn_schedule sched = {cfg->schedule, cfg->lr, cfg->step_size, cfg->gamma, cfg->epochs,
+                          cfg->max_lr > 0.0f ? cfg->max_lr : cfg->lr, (int64_t)cfg->epochs * num_batches};
+    if (cfg->schedule == CNN_SCHEDULE_ONECYCLE && cfg->max_steps && cfg->max_steps < sched.total_steps)
+        sched.total_steps = cfg->max_steps;
+    if (cfg->schedule == CNN_SCHEDULE_ONECYCLE && sched.total_steps < 4)
+        return cnn__fail(CNN_ERANGE, "cnn_train: one-cycle needs at least 4 steps, found %lld",
+                         (long long)sched.total_steps);
     CNN_TRY(cnn_model_reserve(m, bs));
-    CNN_TRY(cnn__bufs_init(&b, m, bs, n));
-    int rc = cnn_sgd_init(&opt, cnn_model_num_params(m), cfg->lr, cfg->momentum, cfg->weight_decay);
+    CNN_TRY(cnn__bufs_init(&b, m, bs, n, train, cfg->resize));
+    int rc = cnn_optim_init(&opt, cnn_model_num_params(m));
     if (rc < 0) {
         cnn__bufs_free(&b);
         return rc;
     }
     cnn_rng_seed(&rng, cfg->seed);
+    cnn__ckpt ck = {.m = m, .cfg = cfg, .train = train, .opt = &opt, .rng = &rng, .order = b.order,
+                    .batch_size = bs, .num_batches = num_batches,
+                    .schedule_steps = cfg->schedule == CNN_SCHEDULE_ONECYCLE ? sched.total_steps : 0};
+    if (cfg->resume && (rc = cnn__ckpt_load(&ck, cfg->resume)) < 0) {
+        cnn_optim_free(&opt);
+        cnn__bufs_free(&b);
+        return rc;
+    }
     float *params = cnn_model_params(m);
-    const float *grads = cnn_model_grads(m);
+    float *grads = cnn_model_grads(m);
     double compute = 0.0;
-    int64_t step = 0;
-    int stop = 0;
-    for (int epoch = 0; epoch < cfg->epochs && !stop && rc == CNN_OK; epoch++) {
-        if (cfg->shuffle) {
+    int64_t step = ck.step;
+    int stop = cfg->max_steps && step >= cfg->max_steps ? 2 : 0;
+    for (int epoch = ck.epoch; epoch < cfg->epochs && !stop && rc == CNN_OK; epoch++) {
+        /* first > 0: resumed inside this epoch, with its order and sums from the checkpoint */
+        const int64_t first = epoch == ck.epoch ? ck.batch : 0;
+        if (first == 0 && cfg->shuffle) {
             cnn_rng_permutation(&rng, b.order, (uint32_t)n);
-        } else {
+        } else if (first == 0) {
             for (int64_t i = 0; i < n; i++) b.order[i] = (uint32_t)i;
         }
-        double loss_sum = 0.0;
-        int64_t correct = 0, seen = 0;
-        for (int64_t batch = 0; batch < num_batches; batch++) {
+        double loss_sum = first ? ck.loss_sum : 0.0;
+        int64_t correct = first ? ck.correct : 0, seen = first ? ck.seen : 0;
+        for (int64_t batch = first; batch < num_batches; batch++) {
             int count = (int)(n - batch * bs < bs ? n - batch * bs : bs);
             const float *logits;
-            rc = cnn_dataset_batch(b.x, b.y, train, b.order, batch * bs, count);
+            rc = cnn_dataset_batch_resized(b.x, b.raw, b.y, train, b.order, batch * bs, count, cfg->resize);
             if (rc < 0) break;
+            if (cfg->random_flip || cfg->random_crop) {
+                int64_t chw[3];
+                cnn_model_input_shape(m, chw);
+                cnn__augment(b.x, b.tmp, count, chw[1], chw[2], cfg->random_flip, cfg->random_crop, &rng);
+            }
             double t0 = cnn__now();
             cnn_model_zero_grad(m);
             rc = cnn_model_forward(m, &logits, b.x, count, 1, &rng);
             if (rc < 0) break;
             double loss = cnn__cross_entropy_forward(b.probs, logits, b.y, count, classes);
             if (!isfinite(loss)) {
-                rc = cnn__fail(CNN_EDIVERGED, "loss is %g at epoch %d, step %lld", loss, epoch + 1,
-                               (long long)step + 1);
+                rc = cnn__diverged(m, loss, epoch + 1, step + 1, batch + 1, num_batches);
                 break;
             }
             cnn__cross_entropy_backward(b.dlogits, b.probs, b.y, count, classes, 1.0f / (float)count);
             rc = cnn_model_backward(m, b.dlogits);
             if (rc < 0) break;
-            cnn_sgd_step(&opt, params, grads);
+            if (cfg->clip_grad_norm > 0.0f) cnn_clip_grad_norm(grads, cnn_model_num_params(m), cfg->clip_grad_norm);
+            if (cfg->schedule != CNN_SCHEDULE_NONE) {
+                float mom = cfg->optimizer == CNN_OPTIM_SGD ? opt.momentum : opt.beta1;
+                opt.lr = cnn_schedule_lr(&sched, epoch, step, &mom);
+                if (cfg->optimizer == CNN_OPTIM_SGD) opt.momentum = mom;
+                else opt.beta1 = mom;
+            }
+            cnn_optim_step(&opt, params, grads);
             step++;
             cnn_tensor t = {2, {count, classes, 0, 0}, (float *)logits, 0};
             int64_t c = 0;
@@ -167,14 +262,19 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
                 cnn_train_event ev = {CNN_EVENT_BATCH, epoch, step, batch + 1, num_batches,
                                       loss_sum / (double)seen, (double)correct / (double)seen, -1.0,
                                       seen, compute};
-                if (cb(&ev, user)) { stop = 1; break; }
+                if (cb(&ev, user)) stop = 1;
             }
-            if (cfg->max_steps && step >= cfg->max_steps) { stop = 2; break; }
+            if (!stop && cfg->max_steps && step >= cfg->max_steps) stop = 2;
+            /* Checkpoint every checkpoint_every steps and where training stops. */
+            if (cfg->checkpoint && (stop || (cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0)))
+                rc = cnn__ckpt_save_at(&ck, epoch, batch + 1, step, loss_sum, correct, seen);
+            if (stop || rc < 0) break;
         }
+        const int partial = stop != 0; /* the epoch ended early */
         if (rc < 0 || stop == 1) break;
         double test_acc = -1.0;
         if (test) {
-            rc = cnn_evaluate(m, test, bs, &test_acc);
+            rc = cnn_evaluate_resized(m, test, bs, cfg->resize, &test_acc);
             if (rc < 0) break;
         }
         if (cb && seen) {
@@ -183,9 +283,13 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
                                   seen, compute};
             if (cb(&ev, user)) stop = 1;
         }
+        if (cfg->checkpoint && !partial && (cfg->checkpoint_every == 0 || stop == 1))
+            rc = cnn__ckpt_save_at(&ck, epoch + 1, 0, step, 0.0, 0, 0);
     }
-    cnn_sgd_free(&opt);
+    cnn_optim_free(&opt);
     cnn__bufs_free(&b);
-    if (rc == CNN_OK && stop == 1) rc = cnn__fail(CNN_EINTR, "training stopped at step %lld", (long long)step);
+    if (rc == CNN_OK && stop == 1)
+        rc = cnn__fail(CNN_EINTR, "training stopped at step %lld%s%s", (long long)step,
+                       cfg->checkpoint ? "; checkpoint written to " : "", cfg->checkpoint ? cfg->checkpoint : "");
     return rc;
 }

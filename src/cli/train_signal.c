@@ -1,0 +1,94 @@
+/* train_signal.c — clean stops of `cnn train` on SIGINT / SIGTERM and the
+ * messages around checkpoints (see train_signal.h, docs/CHECKPOINTS.md). */
+#include "train_signal.h"
+
+#include "io/safetensors.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_signal; /* the signal that arrived, or 0 */
+static cnn_train_event last_event;         /* where training was at the last step */
+static int have_event;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+void cli_train_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second signal is not caught */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_train_should_stop(const cnn_train_event *ev) {
+    last_event = *ev;
+    have_event = 1;
+    return stop_signal != 0;
+}
+
+int cli_train_check_checkpoint_options(const cnn_train_config *cfg) {
+    if (cfg->checkpoint_every > 0 && !cfg->checkpoint) {
+        fprintf(stderr, "cnn train: --checkpoint-every: needs --checkpoint FILE\n");
+        return 2;
+    }
+    return 0;
+}
+
+int cli_train_probe_checkpoint(const cnn_train_config *cfg) {
+    if (!cfg->checkpoint) return 0;
+    cnn__atomic_file probe;
+    if (cnn__atomic_open(&probe, cfg->checkpoint) < 0) {
+        fprintf(stderr, "cnn train: --checkpoint: %s\n", cnn_last_error());
+        return -1;
+    }
+    cnn__atomic_abort(&probe);
+    return 0;
+}
+
+/* An argument as the shell needs it: quoted unless made of safe characters. */
+static void print_arg(FILE *f, const char *a) {
+    int safe = a[0] != '\0';
+    for (const char *p = a; *p && safe; p++)
+        safe = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,:+@%", *p) != NULL;
+    if (safe) {
+        fprintf(f, " %s", a);
+        return;
+    }
+    fputs(" '", f);
+    for (const char *p = a; *p; p++) {
+        if (*p == '\'') fputs("'\\''", f);
+        else fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg) {
+    int sig = stop_signal;
+    const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a stop request";
+    if (have_event)
+        fprintf(stderr, "cnn train: stopped by %s after step %lld (epoch %d, batch %lld/%lld)\n", name,
+                (long long)last_event.step, last_event.epoch + 1, (long long)last_event.batch,
+                (long long)last_event.num_batches);
+    else
+        fprintf(stderr, "cnn train: stopped by %s before the first step\n", name);
+    if (cfg->checkpoint) {
+        fprintf(stderr, "cnn train: checkpoint written to %s\ncnn train: resume with:\n  cnn", cfg->checkpoint);
+        for (int i = 0; i < argc; i++) {
+            if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
+                i++;
+                continue;
+            }
+            print_arg(stderr, argv[i]);
+        }
+        print_arg(stderr, "--resume");
+        print_arg(stderr, cfg->checkpoint);
+        fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "cnn train: no checkpoint written (run with --checkpoint FILE to be able to resume)\n");
+    }
+    return sig ? 128 + sig : 1;
+}

@@ -1,0 +1,24 @@
+/* train_signal.h — checkpoint options and clean stops of `cnn train`.
+ *
+ * SIGINT and SIGTERM set a flag (the library installs no handlers); the
+ * training callback asks cli_train_should_stop() after every step, so
+ * training stops at the end of the current step, writes its checkpoint and
+ * the command exits with 128 + the signal number (130, 143). */
+#ifndef CNN_CLI_TRAIN_SIGNAL_H
+#define CNN_CLI_TRAIN_SIGNAL_H
+
+#include "cnn.h"
+
+/* Catch SIGINT and SIGTERM (once: a second one ends the process at once). */
+void cli_train_signals_install(void);
+/* Record where training is; non-zero once a signal arrived. */
+int cli_train_should_stop(const cnn_train_event *ev);
+/* Options shared by the checks below: usage errors print and return 2. */
+int cli_train_check_checkpoint_options(const cnn_train_config *cfg);
+/* Fail early (return -1 after printing) when the checkpoint cannot be written. */
+int cli_train_probe_checkpoint(const cnn_train_config *cfg);
+/* After cnn_train returned CNN_EINTR: say where it stopped and how to resume;
+ * returns the exit status (130 for SIGINT, 143 for SIGTERM, else 1). */
+int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg);
+
+#endif /* CNN_CLI_TRAIN_SIGNAL_H */

@@ -1,0 +1,632 @@
+/* checkpoint.c — training checkpoints and divergence reports.
+ *
+ * A checkpoint is a safetensors file (docs/CHECKPOINTS.md):
+ *
+ *   u64 LE N | header: N bytes of JSON | data: tensors, little-endian
+ *
+ * The header starts, at a fixed place, with
+ *   {"__metadata__":{"crc32":"XXXXXXXX","bytes":"DDDDDDDDDDDDDDDD",...
+ * where bytes is the file size (16 decimal digits) and crc32 is zlib's crc32
+ * of the whole file with the eight X digits written as '0'. The rest of the
+ * metadata holds the position (epoch, batch, step, running sums), the RNG
+ * state, the optimizer's step count and the settings a resumed run must
+ * share; the tensors are the model's parameters and buffers ("model.0.weight",
+ * "model.1.running_mean"), the optimizer's buffers ("optim.momentum_buffer",
+ * or "optim.exp_avg" and "optim.exp_avg_sq"), all F32 or I64, and the epoch's
+ * data order ("data.order", U32).
+ *
+ * Loading checks, in this order, the size, the checksum, the safetensors
+ * structure, the format and version, every setting, every tensor's name,
+ * dtype and shape, and the position; only then is anything changed.
+ */
+#include "train/checkpoint.h"
+
+#include "cnn_internal.h"
+#include "io/safetensors.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#define CKPT_PREFIX "{\"__metadata__\":{\"crc32\":\""
+#define CKPT_PREFIX_LEN (sizeof CKPT_PREFIX - 1)
+#define CKPT_CRC_AT (8 + CKPT_PREFIX_LEN) /* file offset of the 8 crc digits */
+#define CKPT_BYTES_KEY "\",\"bytes\":\""
+#define CKPT_BYTES_AT (CKPT_CRC_AT + 8 + sizeof CKPT_BYTES_KEY - 1) /* of the 16 size digits */
+#define CKPT_MIN_SIZE (CKPT_BYTES_AT + 16 + 1)
+
+enum { KV_MAX = 64, KV_VALUE = 80, T_MAX_EXTRA = 4 };
+
+/* One metadata entry; opt names the option that sets it (for messages) or
+ * is NULL when the entry is state rather than a setting. */
+typedef struct {
+    const char *key;
+    char value[KV_VALUE];
+    const char *opt;
+} ckpt_kv;
+
+typedef struct {
+    ckpt_kv kv[KV_MAX];
+    int n;
+} ckpt_meta;
+
+static void kv_add(ckpt_meta *m, const char *key, const char *opt, const char *fmt, ...) CNN__PRINTF(4, 5);
+
+static void kv_add(ckpt_meta *m, const char *key, const char *opt, const char *fmt, ...) {
+    CNN_ASSERT(m->n < KV_MAX);
+    ckpt_kv *e = &m->kv[m->n++];
+    e->key = key, e->opt = opt;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->value, sizeof e->value, fmt, ap);
+    va_end(ap);
+}
+
+static const char *sched_name(cnn_schedule_kind k) {
+    switch (k) {
+    case CNN_SCHEDULE_NONE: return "none";
+    case CNN_SCHEDULE_STEP: return "step";
+    case CNN_SCHEDULE_COSINE: return "cosine";
+    case CNN_SCHEDULE_ONECYCLE: return "onecycle";
+    }
+    return "?";
+}
+
+/* crc32 of any length (zlib takes 32-bit lengths). */
+static uint32_t crc_update(uint32_t crc, const uint8_t *p, uint64_t n) {
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, k);
+        p += k, n -= k;
+    }
+    return crc;
+}
+
+static uint32_t data_crc(cnn__ckpt *c) {
+    if (!c->data_crc_done) {
+        const cnn_dataset *ds = c->train;
+        uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+        crc = crc_update(crc, ds->images, (uint64_t)ds->n * (uint64_t)ds->h * (uint64_t)ds->w);
+        crc = crc_update(crc, ds->labels, (uint64_t)ds->n);
+        c->data_crc = crc, c->data_crc_done = 1;
+    }
+    return c->data_crc;
+}
+
+/* The settings a resumed run must share, as canonical strings (%.9g gives
+ * the same text for the same float). */
+static void settings(cnn__ckpt *c, ckpt_meta *m) {
+    const cnn_train_config *cfg = c->cfg;
+    kv_add(m, "optimizer", "--optimizer", "%s", cnn_optim_name(cfg->optimizer));
+    kv_add(m, "batch_size", "--batch-size", "%d", cfg->batch_size);
+    kv_add(m, "lr", "--lr", "%.9g", (double)cfg->lr);
+    kv_add(m, "momentum", "--momentum", "%.9g", (double)cfg->momentum);
+    kv_add(m, "nesterov", "--nesterov", "%d", cfg->nesterov);
+    kv_add(m, "weight_decay", "--weight-decay", "%.9g", (double)c->opt->weight_decay);
+    kv_add(m, "beta1", "beta1", "%.9g", (double)cfg->beta1);
+    kv_add(m, "beta2", "beta2", "%.9g", (double)cfg->beta2);
+    kv_add(m, "eps", "eps", "%.9g", (double)cfg->eps);
+    kv_add(m, "schedule", "--schedule", "%s", sched_name(cfg->schedule));
+    kv_add(m, "step_size", "--step-size", "%d", cfg->step_size);
+    kv_add(m, "gamma", "--gamma", "%.9g", (double)cfg->gamma);
+    kv_add(m, "max_lr", "--max-lr", "%.9g", (double)cfg->max_lr);
+    kv_add(m, "schedule_steps", "--epochs and --max-steps (one-cycle's total steps)", "%lld",
+           (long long)c->schedule_steps);
+    /* Only cosine annealing depends on the number of epochs; otherwise a
+     * resumed run may train for more (or fewer) epochs. */
+    kv_add(m, "cosine_epochs", "--epochs (cosine's T_max)", "%d",
+           cfg->schedule == CNN_SCHEDULE_COSINE ? cfg->epochs : 0);
+    kv_add(m, "clip_grad_norm", "--clip-grad-norm", "%.9g", (double)cfg->clip_grad_norm);
+    kv_add(m, "random_flip", "--random-flip", "%d", cfg->random_flip);
+    kv_add(m, "random_crop", "--random-crop", "%d", cfg->random_crop);
+    kv_add(m, "resize", "--resize", "%d", cfg->resize);
+    kv_add(m, "shuffle", "--no-shuffle", "%d", cfg->shuffle);
+    kv_add(m, "seed", "--seed", "%" PRIu64, cfg->seed);
+    kv_add(m, "num_params", "--model", "%zu", cnn_model_num_params(c->m));
+    kv_add(m, "examples", "--data (training images)", "%lld", (long long)c->train->n);
+    kv_add(m, "image_size", "--data (image size)", "%lldx%lld", (long long)c->train->h, (long long)c->train->w);
+    kv_add(m, "data_crc32", "--data (training set content)", "%08" PRIx32, data_crc(c));
+}
+
+/* ---- tensors ---------------------------------------------------------------- */
+
+typedef enum { T_F32, T_I64, T_U32 } ckpt_dtype;
+static const char *const dtype_names[] = {"F32", "I64", "U32"};
+static const int dtype_sizes[] = {4, 8, 4};
+
+typedef struct {
+    char name[48];
+    ckpt_dtype dtype;
+    int ndim;
+    int64_t shape[CNN_MAX_DIMS];
+    uint64_t numel;
+    void *data; /* float, int64_t or uint32_t */
+} ckpt_tensor;
+
+/* The tensors of this run, in file order; *list is cnn_malloc'ed. */
+static int tensor_list(cnn__ckpt *c, ckpt_tensor **list, int *count) {
+    cnn_model *m = c->m;
+    int nt = cnn_model_num_tensors(m), nb = cnn_model_num_buffers(m);
+    int total = nt + nb + T_MAX_EXTRA;
+    ckpt_tensor *t = cnn_calloc((size_t)total, sizeof *t);
+    if (!t) return cnn__fail(CNN_ENOMEM, "checkpoint: out of memory for %d tensors", total);
+    int k = 0;
+    float *params = cnn_model_params(m), *bufs = cnn_model_buffers(m);
+    int64_t *counters = cnn_model_counters(m);
+    for (int i = 0; i < nt; i++, k++) {
+        cnn_param_info info;
+        int rc = cnn_model_tensor_info(m, i, &info);
+        if (rc < 0) {
+            cnn_free(t);
+            return rc;
+        }
+        snprintf(t[k].name, sizeof t[k].name, "model.%s", info.name);
+        t[k].dtype = T_F32, t[k].ndim = info.ndim, t[k].numel = info.numel, t[k].data = params + info.offset;
+        memcpy(t[k].shape, info.shape, sizeof info.shape);
+    }
+    for (int i = 0; i < nb; i++, k++) {
+        cnn_buffer_info info;
+        int rc = cnn_model_buffer_info(m, i, &info);
+        if (rc < 0) {
+            cnn_free(t);
+            return rc;
+        }
+        snprintf(t[k].name, sizeof t[k].name, "model.%s", info.name);
+        t[k].ndim = info.ndim, t[k].numel = info.numel;
+        memcpy(t[k].shape, info.shape, sizeof info.shape);
+        if (info.is_counter) t[k].dtype = T_I64, t[k].data = counters + info.offset;
+        else t[k].dtype = T_F32, t[k].data = bufs + info.offset;
+    }
+    const int64_t np = (int64_t)cnn_model_num_params(m);
+    const char *names[2] = {"optim.momentum_buffer", NULL};
+    if (c->opt->kind != CNN_OPTIM_SGD) names[0] = "optim.exp_avg", names[1] = "optim.exp_avg_sq";
+    for (int j = 0; j < 2 && names[j]; j++, k++) {
+        snprintf(t[k].name, sizeof t[k].name, "%s", names[j]);
+        t[k].dtype = T_F32, t[k].ndim = 1, t[k].shape[0] = np, t[k].numel = (uint64_t)np;
+        t[k].data = j == 0 ? c->opt->buf1 : c->opt->buf2;
+    }
+    snprintf(t[k].name, sizeof t[k].name, "data.order");
+    t[k].dtype = T_U32, t[k].ndim = 1, t[k].shape[0] = c->train->n, t[k].numel = (uint64_t)c->train->n;
+    t[k].data = c->order;
+    k++;
+    *list = t, *count = k;
+    return CNN_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+typedef struct {
+    FILE *f;
+    uint32_t crc;
+} ckpt_out;
+
+static void out_put(ckpt_out *o, const void *p, size_t n) {
+    fwrite(p, 1, n, o->f);
+    o->crc = crc_update(o->crc, p, n);
+}
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} ckpt_str;
+
+static void str_add(ckpt_str *b, const char *fmt, ...) CNN__PRINTF(2, 3);
+static void str_add(ckpt_str *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? 2 * b->cap : 1024;
+        while (cap - b->len <= (size_t)n) cap *= 2;
+        char *s = cnn_realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s, b->cap = cap;
+    }
+}
+
+/* Every name and value written is plain ASCII without quotes or
+ * backslashes (layer names, numbers), so no JSON escaping is needed. */
+int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, double loss_sum, int64_t correct,
+                      int64_t seen) {
+    const char *path = c->cfg->checkpoint;
+    if (!path) return CNN_OK;
+    c->epoch = epoch, c->batch = batch, c->step = step;
+    c->loss_sum = loss_sum, c->correct = correct, c->seen = seen;
+
+    ckpt_meta meta;
+    meta.n = 0;
+    kv_add(&meta, "format", NULL, "%s", CNN__CKPT_FORMAT);
+    kv_add(&meta, "version", NULL, "%d", CNN__CKPT_VERSION);
+    kv_add(&meta, "epoch", NULL, "%d", epoch);
+    kv_add(&meta, "batch", NULL, "%lld", (long long)batch);
+    kv_add(&meta, "step", NULL, "%lld", (long long)step);
+    kv_add(&meta, "loss_sum", NULL, "%.17g", loss_sum);
+    kv_add(&meta, "correct", NULL, "%lld", (long long)correct);
+    kv_add(&meta, "seen", NULL, "%lld", (long long)seen);
+    kv_add(&meta, "rng", NULL, "%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64, c->rng->s[0],
+           c->rng->s[1], c->rng->s[2], c->rng->s[3]);
+    kv_add(&meta, "optimizer_steps", NULL, "%lld", (long long)c->opt->steps);
+    kv_add(&meta, "momentum_live", NULL, "%d", c->opt->buf_live);
+    kv_add(&meta, "epochs", NULL, "%d", c->cfg->epochs);
+    kv_add(&meta, "batches_per_epoch", NULL, "%lld", (long long)c->num_batches);
+    settings(c, &meta);
+
+    ckpt_tensor *t = NULL;
+    int nt = 0;
+    CNN_TRY(tensor_list(c, &t, &nt));
+
+    /* Header with placeholders for the crc and the size, padded to 8 bytes. */
+    ckpt_str h = {0};
+    str_add(&h, "%s00000000%s%016d\"", CKPT_PREFIX, CKPT_BYTES_KEY, 0);
+    for (int i = 0; i < meta.n; i++) str_add(&h, ",\"%s\":\"%s\"", meta.kv[i].key, meta.kv[i].value);
+    str_add(&h, "}");
+    uint64_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        str_add(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name, dtype_names[t[i].dtype]);
+        for (int d = 0; d < t[i].ndim; d++) str_add(&h, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
+        uint64_t bytes = t[i].numel * (uint64_t)dtype_sizes[t[i].dtype];
+        str_add(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
+        off += bytes;
+    }
+    str_add(&h, "}");
+    while (!h.oom && h.len % 8) str_add(&h, " ");
+    if (h.oom) {
+        cnn_free(h.s), cnn_free(t);
+        return cnn__fail(CNN_ENOMEM, "%s: out of memory for the checkpoint header", path);
+    }
+    const uint64_t total = 8 + (uint64_t)h.len + off;
+    char digits[17];
+    snprintf(digits, sizeof digits, "%016llu", (unsigned long long)total);
+    memcpy(h.s + (CKPT_BYTES_AT - 8), digits, 16);
+
+    cnn__atomic_file af;
+    int rc = cnn__atomic_open(&af, path);
+    if (rc < 0) {
+        cnn_free(h.s), cnn_free(t);
+        return cnn__fail_context(rc, "checkpoint");
+    }
+    ckpt_out o = {af.f, (uint32_t)crc32(0L, Z_NULL, 0)};
+    uint8_t len8[8], chunk[4096];
+    for (int b = 0; b < 8; b++) len8[b] = (uint8_t)((uint64_t)h.len >> (8 * b));
+    out_put(&o, len8, 8);
+    out_put(&o, h.s, h.len);
+    for (int i = 0; i < nt; i++) {
+        const int es = dtype_sizes[t[i].dtype];
+        for (uint64_t j = 0; j < t[i].numel;) {
+            size_t k = 0;
+            for (; k + (size_t)es <= sizeof chunk && j < t[i].numel; j++, k += (size_t)es) {
+                uint64_t v;
+                if (t[i].dtype == T_F32) {
+                    uint32_t u;
+                    memcpy(&u, (const float *)t[i].data + j, 4);
+                    v = u;
+                } else if (t[i].dtype == T_U32) {
+                    v = ((const uint32_t *)t[i].data)[j];
+                } else {
+                    v = (uint64_t)((const int64_t *)t[i].data)[j];
+                }
+                for (int b = 0; b < es; b++) chunk[k + (size_t)b] = (uint8_t)(v >> (8 * b));
+            }
+            out_put(&o, chunk, k);
+        }
+    }
+    char crc_hex[9];
+    snprintf(crc_hex, sizeof crc_hex, "%08" PRIx32, o.crc);
+    if (fseek(af.f, (long)CKPT_CRC_AT, SEEK_SET) != 0 || fwrite(crc_hex, 1, 8, af.f) != 8) {
+        cnn__atomic_abort(&af);
+        cnn_free(h.s), cnn_free(t);
+        return cnn__fail(CNN_EIO, "%s: cannot write the checkpoint's checksum: %s", path, strerror(errno));
+    }
+    rc = cnn__atomic_commit(&af);
+    cnn_free(h.s), cnn_free(t);
+    return rc < 0 ? cnn__fail_context(rc, "checkpoint") : CNN_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+static int read_all(const char *path, uint8_t **bytes, uint64_t *size) {
+    *bytes = NULL, *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cnn__fail(CNN_EIO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return cnn__fail(CNN_EIO, "checkpoint %s: not a regular file", path);
+    }
+    uint64_t n = (uint64_t)sb.st_size;
+    if (n < CKPT_MIN_SIZE) {
+        fclose(f);
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: truncated or not a checkpoint: %llu bytes, expected at least %zu",
+                         path, (unsigned long long)n, (size_t)CKPT_MIN_SIZE);
+    }
+    if (n > SIZE_MAX) {
+        fclose(f);
+        return cnn__fail(CNN_ERANGE, "checkpoint %s: %llu bytes do not fit in memory", path, (unsigned long long)n);
+    }
+    uint8_t *b = cnn_malloc((size_t)n);
+    if (!b) {
+        fclose(f);
+        return cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory for %llu bytes", path, (unsigned long long)n);
+    }
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        cnn_free(b);
+        return cnn__fail(CNN_EIO, "checkpoint %s: read error", path);
+    }
+    *bytes = b, *size = n;
+    return CNN_OK;
+}
+
+static int is_digits(const uint8_t *p, size_t n, int hex) {
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (hex && p[i] >= 'a' && p[i] <= 'f'))) return 0;
+    return 1;
+}
+
+/* The fixed-place size and crc32 of the file. */
+static int check_integrity(const uint8_t *b, uint64_t size, const char *path) {
+    if (memcmp(b + 8, CKPT_PREFIX, CKPT_PREFIX_LEN) != 0 || !is_digits(b + CKPT_CRC_AT, 8, 1) ||
+        memcmp(b + CKPT_CRC_AT + 8, CKPT_BYTES_KEY, sizeof CKPT_BYTES_KEY - 1) != 0 ||
+        !is_digits(b + CKPT_BYTES_AT, 16, 0) || b[CKPT_BYTES_AT + 16] != '"')
+        return cnn__fail(CNN_EFORMAT,
+                         "checkpoint %s: not a cnn checkpoint (the header does not start with its crc32 and size)",
+                         path);
+    char tmp[17];
+    memcpy(tmp, b + CKPT_BYTES_AT, 16), tmp[16] = 0;
+    unsigned long long want = strtoull(tmp, NULL, 10);
+    if (want != size)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: %s: the file has %llu bytes, it was written with %llu", path,
+                         size < want ? "truncated" : "trailing bytes", (unsigned long long)size, want);
+    memcpy(tmp, b + CKPT_CRC_AT, 8), tmp[8] = 0;
+    uint32_t stored = (uint32_t)strtoul(tmp, NULL, 16);
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    crc = crc_update(crc, b, CKPT_CRC_AT);
+    crc = crc_update(crc, (const uint8_t *)"00000000", 8);
+    crc = crc_update(crc, b + CKPT_CRC_AT + 8, size - CKPT_CRC_AT - 8);
+    if (crc != stored)
+        return cnn__fail(CNN_EFORMAT,
+                         "checkpoint %s: checksum mismatch (crc32 stored %08" PRIx32 ", computed %08" PRIx32
+                         "): the file is damaged",
+                         path, stored, crc);
+    return CNN_OK;
+}
+
+static const char *meta_get(const cnn_safetensors *st, const char *key) {
+    for (int i = 0; i < st->n_meta; i++)
+        if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+    return NULL;
+}
+
+/* Strict decimal integer in [lo, hi]. */
+static int meta_i64(const cnn_safetensors *st, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                    const char *path) {
+    const char *v = meta_get(st, key);
+    if (!v) return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field '%s' is missing", path, key);
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field '%s' is '%s', expected an integer in [%lld, %lld]",
+                         path, key, v, (long long)lo, (long long)hi);
+    *out = x;
+    return CNN_OK;
+}
+
+/* Everything about the file that must match this run. */
+static int check_settings(cnn__ckpt *c, const cnn_safetensors *st, const char *path) {
+    const char *fmt = meta_get(st, "format"), *ver = meta_get(st, "version");
+    if (!fmt || strcmp(fmt, CNN__CKPT_FORMAT) != 0)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field 'format' is '%s', expected '%s'", path,
+                         fmt ? fmt : "(missing)", CNN__CKPT_FORMAT);
+    char want_ver[16];
+    snprintf(want_ver, sizeof want_ver, "%d", CNN__CKPT_VERSION);
+    if (!ver || strcmp(ver, want_ver) != 0)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: version '%s' is not supported (expected %s)", path,
+                         ver ? ver : "(missing)", want_ver);
+    ckpt_meta m;
+    m.n = 0;
+    settings(c, &m);
+    for (int i = 0; i < m.n; i++) {
+        const char *v = meta_get(st, m.kv[i].key);
+        if (!v) return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field '%s' is missing", path, m.kv[i].key);
+        if (strcmp(v, m.kv[i].value) != 0)
+            return cnn__fail(CNN_EINVAL,
+                             "checkpoint %s: field '%s' is %s in the checkpoint but %s in this run (%s must be the "
+                             "same to resume)",
+                             path, m.kv[i].key, v, m.kv[i].value, m.kv[i].opt);
+    }
+    return CNN_OK;
+}
+
+/* Every tensor of this run is in the file with its dtype and shape, and no other. */
+static int check_tensors(const cnn_safetensors *st, const ckpt_tensor *t, int nt, const char *path) {
+    char ws[96], got[96];
+    for (int i = 0; i < nt; i++) {
+        const cnn_st_tensor *f = cnn_safetensors_find(st, t[i].name);
+        cnn_st_shape_format(ws, sizeof ws, t[i].ndim, t[i].shape);
+        if (!f)
+            return cnn__fail(CNN_ENOTFOUND,
+                             "checkpoint %s: tensor '%s' (shape %s) is missing: the checkpoint is for a different "
+                             "model or optimizer",
+                             path, t[i].name, ws);
+        if (strcmp(f->dtype, dtype_names[t[i].dtype]) != 0)
+            return cnn__fail(CNN_EFORMAT, "checkpoint %s: tensor '%s' has dtype %s, expected %s", path, f->name,
+                             f->dtype, dtype_names[t[i].dtype]);
+        int same = f->ndim == t[i].ndim;
+        for (int d = 0; same && d < f->ndim; d++) same = f->shape[d] == t[i].shape[d];
+        cnn_st_shape_format(got, sizeof got, f->ndim, f->shape);
+        if (!same || f->end - f->begin != t[i].numel * (uint64_t)dtype_sizes[t[i].dtype])
+            return cnn__fail(CNN_ESHAPE,
+                             "checkpoint %s: tensor '%s' has shape %s in the checkpoint but %s in this run (a "
+                             "different model?)",
+                             path, f->name, got, ws);
+    }
+    if (st->n_tensors != nt)
+        for (int j = 0; j < st->n_tensors; j++) {
+            int known = 0;
+            for (int i = 0; i < nt && !known; i++) known = strcmp(st->tensors[j].name, t[i].name) == 0;
+            if (!known)
+                return cnn__fail(CNN_EFORMAT,
+                                 "checkpoint %s: unexpected tensor '%s': the checkpoint is for a different model or "
+                                 "optimizer",
+                                 path, st->tensors[j].name);
+        }
+    return CNN_OK;
+}
+
+static uint64_t load_le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int b = n - 1; b >= 0; b--) v = v << 8 | p[b];
+    return v;
+}
+
+/* The saved position, the optimizer's counters and the RNG, all checked. */
+typedef struct {
+    int64_t epoch, batch, step, correct, seen, opt_steps, live;
+    double loss_sum;
+    cnn_rng rng;
+} ckpt_pos;
+
+static int read_position(const cnn__ckpt *c, const cnn_safetensors *st, ckpt_pos *p, const char *path) {
+    const int64_t n = c->train->n;
+    CNN_TRY(meta_i64(st, "epoch", 0, INT32_MAX, &p->epoch, path));
+    CNN_TRY(meta_i64(st, "batch", 0, c->num_batches, &p->batch, path));
+    CNN_TRY(meta_i64(st, "step", 0, INT64_MAX, &p->step, path));
+    CNN_TRY(meta_i64(st, "seen", 0, n, &p->seen, path));
+    CNN_TRY(meta_i64(st, "correct", 0, p->seen, &p->correct, path));
+    CNN_TRY(meta_i64(st, "optimizer_steps", 0, INT64_MAX, &p->opt_steps, path));
+    CNN_TRY(meta_i64(st, "momentum_live", 0, 1, &p->live, path));
+    const char *v = meta_get(st, "loss_sum");
+    char *end;
+    p->loss_sum = v ? strtod(v, &end) : NAN;
+    if (!v || !*v || *end || !isfinite(p->loss_sum) || p->loss_sum < 0)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field 'loss_sum' is '%s', expected a finite value >= 0",
+                         path, v ? v : "(missing)");
+    v = meta_get(st, "rng");
+    int ok = v && strlen(v) == 67;
+    for (int k = 0; ok && k < 4; k++) {
+        ok = is_digits((const uint8_t *)v + 17 * k, 16, 1) && (k == 3 || v[17 * k + 16] == ',');
+        if (ok) p->rng.s[k] = strtoull(v + 17 * k, NULL, 16);
+    }
+    if (!ok || (p->rng.s[0] | p->rng.s[1] | p->rng.s[2] | p->rng.s[3]) == 0)
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field 'rng' is '%s', expected four 16-digit hex words",
+                         path, v ? v : "(missing)");
+    if ((p->batch == 0) != (p->seen == 0))
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: batch %lld but %lld examples seen in the epoch", path,
+                         (long long)p->batch, (long long)p->seen);
+    return CNN_OK;
+}
+
+/* data.order is a permutation of 0..n-1. */
+static int check_order(const cnn_safetensors *st, int64_t n, const char *path) {
+    const cnn_st_tensor *t = cnn_safetensors_find(st, "data.order");
+    uint8_t *seen = cnn_calloc((size_t)n, 1);
+    if (!seen) return cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory", path);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = load_le(st->data + t->begin + 4 * (uint64_t)i, 4);
+        if (k >= (uint64_t)n || seen[k]) {
+            cnn_free(seen);
+            return cnn__fail(CNN_EFORMAT, "checkpoint %s: data.order[%lld] = %llu is not part of a permutation of 0..%lld",
+                             path, (long long)i, (unsigned long long)k, (long long)n - 1);
+        }
+        seen[k] = 1;
+    }
+    cnn_free(seen);
+    return CNN_OK;
+}
+
+int cnn__ckpt_load(cnn__ckpt *c, const char *path) {
+    uint8_t *bytes;
+    uint64_t size;
+    CNN_TRY(read_all(path, &bytes, &size));
+    cnn_safetensors st;
+    memset(&st, 0, sizeof st);
+    ckpt_tensor *t = NULL;
+    int nt = 0;
+    ckpt_pos p;
+    memset(&p, 0, sizeof p);
+    int rc = check_integrity(bytes, size, path);
+    if (rc == CNN_OK) {
+        char name[1100];
+        snprintf(name, sizeof name, "checkpoint %s", path);
+        rc = cnn_safetensors_parse(&st, bytes, size, name);
+    }
+    if (rc == CNN_OK) rc = check_settings(c, &st, path);
+    if (rc == CNN_OK) rc = tensor_list(c, &t, &nt);
+    if (rc == CNN_OK) rc = check_tensors(&st, t, nt, path);
+    if (rc == CNN_OK) rc = read_position(c, &st, &p, path);
+    if (rc == CNN_OK) rc = check_order(&st, c->train->n, path);
+    /* Every check passed: restore. */
+    for (int i = 0; i < nt && rc == CNN_OK; i++) {
+        const cnn_st_tensor *f = cnn_safetensors_find(&st, t[i].name);
+        const uint8_t *src = st.data + f->begin;
+        for (uint64_t j = 0; j < t[i].numel; j++) {
+            if (t[i].dtype == T_F32) {
+                uint32_t u = (uint32_t)load_le(src + 4 * j, 4);
+                memcpy((float *)t[i].data + j, &u, 4);
+            } else if (t[i].dtype == T_U32) {
+                ((uint32_t *)t[i].data)[j] = (uint32_t)load_le(src + 4 * j, 4);
+            } else {
+                ((int64_t *)t[i].data)[j] = (int64_t)load_le(src + 8 * j, 8);
+            }
+        }
+    }
+    if (rc == CNN_OK) {
+        *c->rng = p.rng;
+        c->opt->steps = p.opt_steps, c->opt->buf_live = (int)p.live;
+        c->epoch = (int)p.epoch, c->batch = p.batch, c->step = p.step;
+        c->loss_sum = p.loss_sum, c->correct = p.correct, c->seen = p.seen;
+    }
+    cnn_safetensors_free(&st);
+    cnn_free(t);
+    cnn_free(bytes);
+    return rc;
+}
+
+/* ---- divergence ------------------------------------------------------------- */
+
+int cnn__diverged(cnn_model *m, double loss, int epoch, int64_t step, int64_t batch, int64_t num_batches) {
+    char where[160] = "", params[160] = "";
+    int layer = -1;
+    if (cnn_model_first_nonfinite_layer(m, &layer) == CNN_OK && layer >= 0) {
+        const cnn_layer_desc *l = cnn_model_layer(m, layer);
+        snprintf(where, sizeof where, "; the first non-finite output is layer %d (%s)", layer,
+                 cnn_layer_kind_name(l->kind));
+    } else {
+        snprintf(where, sizeof where, "; every layer's output is finite (the loss itself overflowed)");
+    }
+    const float *p = cnn_model_params(m);
+    for (int i = 0, nt = cnn_model_num_tensors(m); i < nt && !params[0]; i++) {
+        cnn_param_info info;
+        if (cnn_model_tensor_info(m, i, &info) < 0) break;
+        for (size_t k = 0; k < info.numel; k++)
+            if (!isfinite(p[info.offset + k])) {
+                snprintf(params, sizeof params, "; parameter '%s' is already non-finite (the previous update overflowed)",
+                         info.name);
+                break;
+            }
+    }
+    const char *value = isnan(loss) ? "NaN" : loss > 0 ? "+Inf" : "-Inf";
+    return cnn__fail(CNN_EDIVERGED, "training diverged at epoch %d, step %lld (batch %lld/%lld): the loss is %s%s%s",
+                     epoch, (long long)step, (long long)batch, (long long)num_batches, value, where, params);
+}
