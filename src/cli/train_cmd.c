@@ -138,8 +138,6 @@ static int load_data(const char *cmd, const char *dir, cnn_dataset *train, cnn_d
     if (rc < 0) {
         fprintf(stderr, "cnn %s: error: %s\n", cmd, cnn_last_error());
         if (train) cnn_dataset_free(train);
-        fprintf(stderr, "cnn %s: hint: run 'cnn data fetch' to download Fashion-MNIST into %s\n", cmd,
-                CNN_DEFAULT_DATA_DIR);
         return -1;
     }
     return 0;

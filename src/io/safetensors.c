@@ -658,7 +658,7 @@ int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tenso
         st_puts(&h, "]}");
     }
     st_puts(&h, "}");
-    while (h.len % 8) st_puts(&h, " ");
+    while (!h.oom && h.len % 8) st_puts(&h, " ");
     if (h.oom) {
         rc = cnn__fail(CNN_ENOMEM, "%s: out of memory for the header", path);
         goto done;
