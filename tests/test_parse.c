@@ -320,7 +320,7 @@ static void test_bad(void) {
     PARSE_BAD("nn.Sequential(nn.Conv3d(1, 6, 5))", CNN_EINVAL, "1:15", "did you mean 'Conv2d'");
     PARSE_BAD("nn.Sequential(\n  nn.relu())", CNN_EINVAL, "2:3", "unknown layer");
     PARSE_BAD("nn.Sequential(nn.relu())", CNN_EINVAL, "1:15", "did you mean 'ReLU'");
-    PARSE_BAD("nn.Sequential(nn.BatchNorm2d(6))", CNN_EINVAL, "1:15", "BatchNorm2d: unknown layer");
+    PARSE_BAD("nn.Sequential(nn.GroupNorm(2, 6))", CNN_EINVAL, "1:15", "GroupNorm: unknown layer");
     PARSE_BAD("nn.Sequential(nn.Sequential(nn.ReLU()))", CNN_EINVAL, "1:15", "nested Sequential");
     PARSE_BAD("nn.Sequential(foo.Conv2d(1, 6, 5))", CNN_EPARSE, "1:15", "found 'foo.Conv2d'");
     PARSE_BAD("nn.Sequential(nn.ReLU, nn.Tanh())", CNN_EPARSE, "1:22", "expected '(' to construct ReLU");
