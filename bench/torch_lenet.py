@@ -32,15 +32,11 @@ def read_idx(path):
 
 
 def lenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, 10))
+    """The chapter's network: the text of models/lenet.txt, run by Python."""
+    scope = {"nn": nn}
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "lenet.txt")
+    exec(open(path, encoding="utf-8").read(), scope)
+    return scope["net"]
 
 
 def accuracy(y_hat, y):
