@@ -64,5 +64,8 @@ void cnn__blas_single_threaded(void);
 
 /* Largest tensor the library agrees to allocate, in elements (4 Gi floats). */
 #define CNN_MAX_NUMEL ((int64_t)1 << 32)
+/* Most parameters a model may have (1 Gi floats: 4 GiB, and as much again
+ * for the gradients); larger models are refused before any allocation. */
+#define CNN_MAX_PARAMS ((int64_t)1 << 30)
 
 #endif /* CNN_INTERNAL_H */

@@ -377,8 +377,10 @@ int cnn_model_create(cnn_model **model, const cnn_layer_desc *layers, int n_laye
         size_t sz;
         for (int k = 0; k < rt->np && rc == CNN_OK; k++) {
             rt->p[k].off = off;
-            if (cnn__add_overflow(off, rt->p[k].numel, &off) || cnn__mul_overflow(off, sizeof(float), &sz))
-                rc = cnn__fail(CNN_ERANGE, "too many parameters");
+            if (cnn__add_overflow(off, rt->p[k].numel, &off) || cnn__mul_overflow(off, sizeof(float), &sz) ||
+                off > (size_t)CNN_MAX_PARAMS)
+                rc = cnn__fail(CNN_ERANGE, "the model has more than %lld parameters (%zu so far)",
+                               (long long)CNN_MAX_PARAMS, off);
             n_tensors += rt->p[k].numel > 0;
         }
         for (int k = 0; k < rt->nb && rc == CNN_OK; k++) {
