@@ -16,6 +16,8 @@
  *   res      Residual: its conv1 output, relu(bn1) output, conv2 output and
  *            conv3 output, (batch, C, H', W') each
  *   rscratch gradients inside a Residual's backward, shared by all of them
+ *   cols     Conv2d: the im2col columns of the last training forward, kept
+ *            for the weight gradient when they fit in CNN__KEEP_COLS floats
  *
  * Forward and backward allocate nothing. Flatten (and Dropout in eval mode)
  * pass their input through without copying.
@@ -31,6 +33,10 @@
 #include <string.h>
 
 enum { MAX_PSLOTS = 10, MAX_BSLOTS = 6 };
+
+/* Most floats of im2col columns one Conv2d keeps between forward and backward
+ * (32 MiB); a larger layer computes them again in its backward. */
+#define CNN__KEEP_COLS ((size_t)1 << 23)
 
 typedef enum { INIT_FAN_WEIGHT, INIT_FAN_BIAS, INIT_ONES, INIT_ZEROS } cnn__init_rule;
 
@@ -79,6 +85,8 @@ typedef struct cnn__layer_rt {
     float *mask;                    /* DROPOUT / DROPOUT2D */
     float *stats;                   /* BatchNorm: 3*C per BatchNorm (two in a Residual) */
     float *res[4];                  /* Residual: c1, r1, c2, c3 (batch, C, H', W') */
+    float *cols;                    /* CONV2D: kept im2col columns, or NULL */
+    int cols_valid;                 /* CONV2D: cols hold the last forward's columns */
     int used_batch_stats;           /* BatchNorm: the last forward normalised with batch stats */
 } cnn__layer_rt;
 
@@ -573,6 +581,14 @@ static void cnn__layer_extra(const cnn_layer_desc *l, const cnn__layer_rt *rt, s
     if (l->kind == CNN_LAYER_RESIDUAL) *per_example = 4 * (size_t)rt->numel, *fixed = 6 * (size_t)rt->bn_c;
 }
 
+/* Floats of im2col columns a Conv2d keeps for batches of up to max_batch (0: none). */
+static size_t cnn__keep_cols(const cnn__layer_rt *rt, int max_batch) {
+    cnn__conv_geom g = rt->conv;
+    g.n = max_batch;
+    size_t n = cnn__conv2d_cols_size(&g);
+    return n <= CNN__KEEP_COLS ? n : 0;
+}
+
 int cnn_model_reserve(cnn_model *m, int max_batch) {
     if (!m) return cnn__fail(CNN_EINVAL, "cnn_model_reserve: model is NULL");
     if (max_batch <= 0 || max_batch > (1 << 24))
@@ -593,6 +609,9 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
             cnn__add_overflow(total, fixed, &total))
             goto too_big;
         if ((size_t)rt->numel > largest) largest = (size_t)rt->numel;
+        if (l->kind == CNN_LAYER_CONV2D && cnn__keep_cols(rt, max_batch) &&
+            cnn__add_overflow(total, cnn__keep_cols(rt, max_batch), &total))
+            goto too_big;
         const cnn__conv_geom *geoms[3] = {NULL, NULL, NULL};
         if (l->kind == CNN_LAYER_CONV2D) geoms[0] = &rt->conv;
         if (l->kind == CNN_LAYER_RESIDUAL) {
@@ -633,7 +652,10 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
         cnn__layer_extra(l, rt, &per, &fixed);
         rt->out = rt->mask = rt->stats = NULL;
         memset(rt->res, 0, sizeof rt->res);
+        rt->cols = NULL, rt->cols_valid = 0;
         if (cnn__layer_has_output(l)) rt->out = p, p += (size_t)rt->numel * b;
+        if (l->kind == CNN_LAYER_CONV2D && cnn__keep_cols(rt, max_batch))
+            rt->cols = p, p += cnn__keep_cols(rt, max_batch);
         if (l->kind == CNN_LAYER_DROPOUT || l->kind == CNN_LAYER_DROPOUT2D) rt->mask = p, p += per * b;
         if (l->kind == CNN_LAYER_RESIDUAL)
             for (int k = 0; k < 4; k++) rt->res[k] = p, p += (size_t)rt->numel * b;
@@ -766,7 +788,11 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
         case CNN_LAYER_CONV2D: {
             cnn__conv_geom g = rt->conv;
             g.n = batch;
-            cnn__conv2d_forward(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, m->ws);
+            rt->cols_valid = train && rt->cols;
+            if (rt->cols_valid)
+                cnn__conv2d_forward_keep(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, rt->cols);
+            else
+                cnn__conv2d_forward(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, m->ws);
             break;
         }
         case CNN_LAYER_MAXPOOL2D:
@@ -875,7 +901,11 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
         case CNN_LAYER_CONV2D: {
             cnn__conv_geom g = rt->conv;
             g.n = batch;
-            cnn__conv2d_backward(dx, cnn__gp(m, rt, 0), cnn__gp(m, rt, 1), dy, x, cnn__pp(m, rt, 0), &g, m->ws);
+            if (rt->cols_valid)
+                cnn__conv2d_backward_kept(dx, cnn__gp(m, rt, 0), cnn__gp(m, rt, 1), dy, x, cnn__pp(m, rt, 0), &g,
+                                          m->ws, rt->cols);
+            else
+                cnn__conv2d_backward(dx, cnn__gp(m, rt, 0), cnn__gp(m, rt, 1), dy, x, cnn__pp(m, rt, 0), &g, m->ws);
             break;
         }
         case CNN_LAYER_MAXPOOL2D:

@@ -337,14 +337,22 @@ static void col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geo
 /* Scratch layout for a chunk of m samples: col (C*kh*kw, m*OH*OW), sample s
  * in columns [s*OH*OW, (s+1)*OH*OW). */
 
-void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *b,
-                         const cnn__conv_geom *g, float *ws) {
+size_t cnn__conv2d_cols_size(const cnn__conv_geom *g) {
+    if (g->n == 0 || is_pointwise(g)) return 0;
+    return (size_t)(g->n * g->c * g->kh * g->kw * g->oh * g->ow);
+}
+
+/* The forward; with keep, buf holds the columns of the whole batch (chunk at
+ * n0 at buf + n0*C*kh*kw*OH*OW) and they stay there for the backward. */
+static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                           const cnn__conv_geom *g, float *buf, int keep) {
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, kdim = cg * g->kh * g->kw;
     int pointwise = is_pointwise(g);
     int64_t chunk = pointwise ? g->n : chunk_samples(g);
     for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
         int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = pointwise ? hw : m * ohw;
+        float *ws = keep ? buf + n0 * g->c * g->kh * g->kw * ohw : buf;
         /* Per sample: y[n] <- bias, then per group
          * y[n, group] (OCg, OH*OW) += W_g (OCg, kdim) @ col[group rows, sample s columns]. */
         #pragma omp parallel for schedule(static)
@@ -367,8 +375,19 @@ void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *
     }
 }
 
-void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                          const float *w, const cnn__conv_geom *g, float *ws) {
+void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                         const cnn__conv_geom *g, float *ws) {
+    conv2d_forward(y, x, w, b, g, ws, 0);
+}
+
+void cnn__conv2d_forward_keep(float *y, const float *x, const float *w, const float *b,
+                              const cnn__conv_geom *g, float *cols) {
+    conv2d_forward(y, x, w, b, g, cols, 1);
+}
+
+/* The backward; kept (or NULL) holds the forward's columns of the whole batch. */
+static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const cnn__conv_geom *g, float *ws, const float *kept) {
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, kdim = cg * g->kh * g->kw;
     int pointwise = is_pointwise(g);
@@ -409,13 +428,14 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
     }
     for (int64_t n0 = 0; n0 < g->n; n0 += chunk) {
         int64_t m = g->n - n0 < chunk ? g->n - n0 : chunk, ld = m * ohw;
-        float *col = ws;
+        /* The chunk's columns: kept from the forward, or made here in ws. */
+        const float *col = kept ? kept + n0 * g->c * g->kh * g->kw * ohw : ws;
         if (dw) {
             /* col <- im2col of each sample of the chunk; gdy[o, s*OH*OW + p] <- dy[n0 + s, o, p]. */
-            float *gdy = col + g->c * g->kh * g->kw * ld;
+            float *gdy = kept ? ws : ws + g->c * g->kh * g->kw * ld;
             #pragma omp parallel for schedule(static)
             for (int64_t s = 0; s < m; s++) {
-                im2col(col + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
+                if (!kept) im2col(ws + s * ohw, ld, x + (n0 + s) * g->c * hw, g);
                 const float *dyn = dy + (n0 + s) * g->oc * ohw;
                 for (int64_t o = 0; o < g->oc; o++)
                     memcpy(gdy + o * ld + s * ohw, dyn + o * ohw, sizeof(float) * (size_t)ohw);
@@ -436,10 +456,10 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
         }
         if (dx) {
             /* Per sample: dcol[group] (kdim, OH*OW) = W_g^T (kdim, OCg) @ dy[n, group]
-             * (OCg, OH*OW) into the sample's columns of col, then col2im. */
+             * (OCg, OH*OW) into the sample's columns of ws, then col2im. */
             #pragma omp parallel for schedule(static)
             for (int64_t s = 0; s < m; s++) {
-                float *dcol = col + s * ohw;
+                float *dcol = ws + s * ohw;
                 const float *dyn = dy + (n0 + s) * g->oc * ohw;
                 for (int64_t gi = 0; gi < groups; gi++)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ohw,
@@ -450,6 +470,16 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
             }
         }
     }
+}
+
+void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const cnn__conv_geom *g, float *ws) {
+    conv2d_backward(dx, dw, db, dy, x, w, g, ws, NULL);
+}
+
+void cnn__conv2d_backward_kept(float *dx, float *dw, float *db, const float *dy, const float *x,
+                               const float *w, const cnn__conv_geom *g, float *ws, const float *cols) {
+    conv2d_backward(dx, dw, db, dy, x, w, g, ws, cols);
 }
 
 /* ---- tensor functions -------------------------------------------------- */

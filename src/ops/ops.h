@@ -29,6 +29,14 @@ void cnn__conv2d_forward_ref(float *y, const float *x, const float *w, const flo
                              const cnn__conv_geom *g);
 void cnn__conv2d_forward(float *y, const float *x, const float *w, const float *b,
                          const cnn__conv_geom *g, float *ws);
+/* The same forward, leaving the im2col columns of the whole batch in cols
+ * (cnn__conv2d_cols_size floats; 0 means none are needed), and the backward
+ * that uses them instead of computing them again. Same results. */
+size_t cnn__conv2d_cols_size(const cnn__conv_geom *g);
+void cnn__conv2d_forward_keep(float *y, const float *x, const float *w, const float *b,
+                              const cnn__conv_geom *g, float *cols);
+void cnn__conv2d_backward_kept(float *dx, float *dw, float *db, const float *dy, const float *x,
+                               const float *w, const cnn__conv_geom *g, float *ws, const float *cols);
 /* dx = conv_transpose(dy, w) (overwritten; may be NULL); dw += corr(x, dy); db += sum dy (may be NULL) */
 void cnn__conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
                               const float *w, const cnn__conv_geom *g);
