@@ -15,7 +15,9 @@
  *     workspace and the results never depend on the thread count. OpenMP
  *     runs over the samples of a chunk (im2col, forward GEMM, input-gradient
  *     GEMM, col2im: disjoint writes); the weight gradient is one GEMM per
- *     group over the whole chunk's columns, chunks added in order;
+ *     fixed-width block of its columns over the whole chunk, chunks added in
+ *     order. The *_keep / *_kept pair keeps the forward's columns of the
+ *     whole batch for the backward instead of computing them twice;
  *   - tensor functions: validate tensors, allocate outputs and workspace.
  */
 #include "cnn_internal.h"
