@@ -248,6 +248,22 @@ static void test_ref_vs_fast(void) {
     CHECK(cnn__conv2d_workspace(&g) < (size_t)(in[0] * 2 * 9 * 64 * 64));
     ref_vs_fast(&d, in, &rng, 1e-2); /* dweight sums 65*64*64 products in float */
 
+    /* Stride-1 shapes of the direct kernels: LeNet's two convolutions, and
+     * channel counts that leave partial 6-row tiles (7, 13) and many rows. */
+    static const int direct[][8] = {
+        /* n, c, h, w, oc, k, pad, dilation */
+        {5, 1, 28, 28, 6, 5, 2, 1},  {5, 6, 14, 14, 16, 5, 0, 1}, {3, 7, 9, 11, 13, 3, 1, 1},
+        {2, 13, 6, 5, 7, 3, 2, 2},   {2, 3, 8, 8, 40, 3, 1, 1},   {33, 2, 5, 5, 3, 2, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
+        const int *t = direct[i];
+        cnn_conv2d_desc c = cnn_conv2d_desc_make(t[1], t[4], t[5], t[5]);
+        c.padding[0] = c.padding[1] = t[6];
+        c.dilation[0] = c.dilation[1] = t[7];
+        int64_t cin[4] = {t[0], t[1], t[2], t[3]};
+        ref_vs_fast(&c, cin, &rng, 1e-3);
+    }
+
     /* The pointwise path needs no workspace. */
     cnn_conv2d_desc p = cnn_conv2d_desc_make(4, 2, 1, 1);
     int64_t pin[4] = {3, 4, 5, 5};

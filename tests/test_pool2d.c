@@ -207,6 +207,11 @@ static void test_ref_vs_fast(void) {
     d.kind = CNN_POOL_AVG;
     d.ceil_mode = 1;
     ref_vs_fast(&d, in, &rng);
+    /* LeNet's AvgPool2d(2, 2) fast path: planes of even and of odd size */
+    cnn_pool2d_desc a = cnn_pool2d_desc_make(CNN_POOL_AVG, 2, 2);
+    int64_t even[4] = {5, 6, 28, 28}, odd[4] = {3, 2, 9, 7};
+    ref_vs_fast(&a, even, &rng);
+    ref_vs_fast(&a, odd, &rng);
 }
 
 /* ---- numerical gradient ------------------------------------------------ */

@@ -217,6 +217,7 @@ static int64_t chunk_samples(const cnn__conv_geom *g) {
 
 size_t cnn__conv2d_workspace(const cnn__conv_geom *g) {
     if (g->n == 0 || is_pointwise(g)) return 0;
+    if (cnn__conv2d_direct_ok(g)) return cnn__conv2d_direct_workspace(g);
     return (size_t)(chunk_samples(g) * ws_per_sample(g));
 }
 
@@ -340,7 +341,7 @@ static void col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geo
  * in columns [s*OH*OW, (s+1)*OH*OW). */
 
 size_t cnn__conv2d_cols_size(const cnn__conv_geom *g) {
-    if (g->n == 0 || is_pointwise(g)) return 0;
+    if (g->n == 0 || is_pointwise(g) || cnn__conv2d_direct_ok(g)) return 0;
     return (size_t)(g->n * g->c * g->kh * g->kw * g->oh * g->ow);
 }
 
@@ -348,6 +349,10 @@ size_t cnn__conv2d_cols_size(const cnn__conv_geom *g) {
  * n0 at buf + n0*C*kh*kw*OH*OW) and they stay there for the backward. */
 static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                            const cnn__conv_geom *g, float *buf, int keep) {
+    if (cnn__conv2d_direct_ok(g)) {
+        cnn__conv2d_direct_forward(y, x, w, b, g, buf);
+        return;
+    }
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
     int64_t hw = g->h * g->w, ohw = g->oh * g->ow, kdim = cg * g->kh * g->kw;
     int pointwise = is_pointwise(g);
@@ -408,6 +413,10 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         }
     }
     if (!dw && !dx) return;
+    if (cnn__conv2d_direct_ok(g)) {
+        cnn__conv2d_direct_backward(dx, dw, dy, x, w, g, ws);
+        return;
+    }
     if (pointwise) {
         /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample. */
         for (int64_t n = 0; dw && n < g->n; n++)

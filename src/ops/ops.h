@@ -43,6 +43,17 @@ void cnn__conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, 
 void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                           const float *w, const cnn__conv_geom *g, float *ws);
 
+/* conv2d_direct.c: stride-1 convolutions without im2col (AVX2 + FMA), used by
+ * cnn__conv2d_forward/backward when cnn__conv2d_direct_ok(g); dx is
+ * overwritten, dw accumulated (either may be NULL); ws holds
+ * cnn__conv2d_direct_workspace(g) floats. */
+int cnn__conv2d_direct_ok(const cnn__conv_geom *g);
+size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g);
+void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
+                                const cnn__conv_geom *g, float *ws);
+void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+                                 const float *w, const cnn__conv_geom *g, float *ws);
+
 /* ---- pool2d ------------------------------------------------------------ */
 typedef struct cnn__pool_geom {
     int64_t n, c, h, w, oh, ow;   /* n*c planes of h x w -> oh x ow */

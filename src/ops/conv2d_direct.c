@@ -1,0 +1,369 @@
+/* conv2d_direct.c — stride-1 Conv2d without im2col (AVX2 + FMA).
+ *
+ * One sample's input is copied into a zero-padded stack of planes
+ * xp (C, Hp, Wp), Hp = OH + (kh-1)*dh, Wp = OW + (kw-1)*dw. Read flat, the
+ * output on the padded-width grid, pixel n = i*Wp + j, is
+ *
+ *   yp[o, n] = sum_k A[o, k] * xp[n + off[k]],   k = (c, a, e),
+ *   A[o, k] = w[o, c, a, e],   off[k] = c*Hp*Wp + a*dh*Wp + e*dw,
+ *
+ * which is y[o, i, j] for j < OW; the columns j >= OW are computed and
+ * dropped. So the convolution is a GEMM whose right operand is xp itself,
+ * read at K row offsets: no im2col, and a 6 x 16 register tile of
+ * accumulators (kern_rows). The input gradient is the same product on dy:
+ * a stride-1 correlation of dy, zero-padded by ((kh-1)*dh - pt, (kw-1)*dw - pl),
+ * with A'[c, (o, a, e)] = w[o, c, kh-1-a, kw-1-e], on the (H, Wq) grid,
+ * Wq = W + (kw-1)*dw. The weight gradient is a product of dy on the
+ * padded-width grid (dyp, zero in the dropped columns) and xp (kern_dots):
+ *
+ *   dw[o, k] += sum_n dyp[o, n] * xp[n + off[k]].
+ *
+ * Parallelism: the batch is cut into at most CONV_DIRECT_SLOTS chunks whose
+ * bounds depend only on the batch size; a chunk is processed by one thread in
+ * its own slot of the workspace, and sums its weight gradient into its own
+ * partial, which are added in chunk order. The results therefore do not
+ * depend on the thread count.
+ */
+#include "cnn_internal.h"
+#include "ops.h"
+
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define CONV_DIRECT 1
+#else
+#define CONV_DIRECT 0
+#endif
+
+#define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
+#define CONV_DIRECT_MR 6       /* rows of a register tile */
+#define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
+/* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
+#define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
+#define CONV_DIRECT_MAX_K 4096
+
+typedef struct {
+    int64_t hp, wp, np, xp;  /* forward: padded planes, grid pixels (rounded), floats of xp */
+    int64_t hq, wq, nq, xq;  /* input gradient: the same for padded dy */
+    int64_t k, kq;           /* K of the forward (C*kh*kw) and of the input gradient (OC*kh*kw) */
+    int64_t pt, pl;          /* where dy sits in its padded planes */
+    int64_t shared, slot;    /* floats: packed weights + offsets, one chunk's scratch */
+} direct_plan;
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
+    int64_t ekh = (int64_t)(g->kh - 1) * g->dh, ekw = (int64_t)(g->kw - 1) * g->dw;
+    p->hp = g->oh + ekh, p->wp = g->ow + ekw;
+    p->np = round_up(g->oh * p->wp, CONV_DIRECT_NR);
+    /* kern_rows reads up to xp[np - 1 + max off]: one plane stack plus NR + ekw */
+    p->xp = round_up(g->c * p->hp * p->wp + CONV_DIRECT_NR + ekw, CONV_DIRECT_NR);
+    p->hq = g->h + ekh, p->wq = g->w + ekw;
+    p->nq = round_up(g->h * p->wq, CONV_DIRECT_NR);
+    p->xq = round_up(g->oc * p->hq * p->wq + CONV_DIRECT_NR + ekw, CONV_DIRECT_NR);
+    p->k = g->c * g->kh * g->kw, p->kq = g->oc * g->kh * g->kw;
+    p->pt = ekh - g->pad_top, p->pl = ekw - g->pad_left;
+    int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mq = round_up(g->c, CONV_DIRECT_MR);
+    p->shared = round_up(mf * p->k + mq * p->kq + p->k + p->kq, CONV_DIRECT_NR);
+    /* xp, yp or dyp, padded dy, the input gradient's grid, the dw partial */
+    p->slot = round_up(p->xp + g->oc * p->np + p->xq + g->c * p->nq + g->oc * p->k,
+                       CONV_DIRECT_NR);
+}
+
+int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
+    if (!CONV_DIRECT) return 0;
+    if (g->sh != 1 || g->sw != 1 || g->groups != 1 || g->n <= 0) return 0;
+    if (g->kh == 1 && g->kw == 1) return 0; /* 1x1: the GEMM path has no im2col either */
+    /* dy must sit inside its padded planes: pad <= (k-1)*dilation */
+    if (g->pad_top > (int64_t)(g->kh - 1) * g->dh || g->pad_left > (int64_t)(g->kw - 1) * g->dw)
+        return 0;
+    if (g->c * g->kh * g->kw > CONV_DIRECT_MAX_K || g->oc * g->kh * g->kw > CONV_DIRECT_MAX_K)
+        return 0;
+    direct_plan p;
+    plan_make(&p, g);
+    return p.slot <= CONV_DIRECT_MAX_SLOT && p.shared <= CONV_DIRECT_MAX_SLOT;
+}
+
+static int64_t n_chunks(const cnn__conv_geom *g) {
+    return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
+}
+
+size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
+    direct_plan p;
+    plan_make(&p, g);
+    return (size_t)(p.shared + n_chunks(g) * p.slot);
+}
+
+#if CONV_DIRECT
+
+/* ---- micro-kernels ------------------------------------------------------- */
+
+/* c[i, 0:16] = sum_k a[k*6 + i] * x[off[k] + 0:16] for rows i < mr (a packed
+ * as K groups of 6). mr is a constant after inlining; each row has two
+ * accumulators, named one by one so that all twelve stay in registers. */
+#define ROW_ZERO(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = c##i##0;
+#define ROW_FMA(i)                                                        \
+    if (mr > i) {                                                         \
+        __m256 ai = _mm256_broadcast_ss(ak + i);                          \
+        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                       \
+        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                       \
+    }
+#define ROW_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        _mm256_storeu_ps(c + i * ldc, c##i##0);                           \
+        _mm256_storeu_ps(c + i * ldc + 8, c##i##1);                       \
+    }
+static inline __attribute__((always_inline)) void kern_rows_mr(int mr, const float *a,
+                                                               const float *x, const int *off,
+                                                               int64_t K, float *c, int64_t ldc) {
+    ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
+    for (int64_t k = 0; k < K; k++) {
+        const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
+        __m256 b0 = _mm256_loadu_ps(xk), b1 = _mm256_loadu_ps(xk + 8);
+        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+    }
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+}
+#undef ROW_ZERO
+#undef ROW_FMA
+#undef ROW_STORE
+
+static void kern_rows(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
+                      int64_t ldc) {
+    switch (mr) {
+    case 6: kern_rows_mr(6, a, x, off, K, c, ldc); break;
+    case 5: kern_rows_mr(5, a, x, off, K, c, ldc); break;
+    case 4: kern_rows_mr(4, a, x, off, K, c, ldc); break;
+    case 3: kern_rows_mr(3, a, x, off, K, c, ldc); break;
+    case 2: kern_rows_mr(2, a, x, off, K, c, ldc); break;
+    default: kern_rows_mr(1, a, x, off, K, c, ldc); break;
+    }
+}
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* d[i*ldd + j] += sum_{n < np} a[i*lda + n] * x[off_j + n] for rows i < mr
+ * and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
+#define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
+#define DOT_FMA(i)                                                        \
+    if (mr > i) {                                                         \
+        __m256 ai = _mm256_loadu_ps(a + i * lda + n);                     \
+        d##i##0 = _mm256_fmadd_ps(ai, x0, d##i##0);                       \
+        if (kr > 1) d##i##1 = _mm256_fmadd_ps(ai, x1, d##i##1);           \
+    }
+#define DOT_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        d[i * ldd] += hsum(d##i##0);                                      \
+        if (kr > 1) d[i * ldd + 1] += hsum(d##i##1);                      \
+    }
+static inline __attribute__((always_inline)) void kern_dots_mr(int mr, int kr, const float *a,
+                                                               int64_t lda, const float *x,
+                                                               int64_t off0, int64_t off1,
+                                                               int64_t np, float *d, int64_t ldd) {
+    DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
+    for (int64_t n = 0; n < np; n += 8) {
+        __m256 x0 = _mm256_loadu_ps(x + off0 + n);
+        __m256 x1 = kr > 1 ? _mm256_loadu_ps(x + off1 + n) : x0;
+        DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+    }
+    DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
+}
+#undef DOT_ZERO
+#undef DOT_FMA
+#undef DOT_STORE
+
+static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
+                      int64_t off1, int64_t np, float *d, int64_t ldd) {
+#define DOTS(m)                                                                     \
+    if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, np, d, ldd);              \
+    else kern_dots_mr(m, 1, a, lda, x, off0, off1, np, d, ldd);                     \
+    break;
+    switch (mr) {
+    case 6: DOTS(6)
+    case 5: DOTS(5)
+    case 4: DOTS(4)
+    case 3: DOTS(3)
+    case 2: DOTS(2)
+    default: DOTS(1)
+    }
+#undef DOTS
+}
+
+/* ---- planes -------------------------------------------------------------- */
+
+/* dst (c, hp, wp) and `tail` more floats <- src (c, h, w) placed at row top,
+ * column left, zeros elsewhere; rows and columns that fall outside are cut. */
+static void pad_planes(float *dst, int64_t total, const float *src, int64_t c, int64_t h,
+                       int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
+    int64_t wc = w < wp - left ? w : wp - left; /* columns of src that fit */
+    float *p = dst;
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int64_t r = 0; r < hp; r++, p += wp) {
+            int64_t sr = r - top;
+            if (sr < 0 || sr >= h || wc <= 0) {
+                memset(p, 0, sizeof(float) * (size_t)wp);
+                continue;
+            }
+            const float *s = src + (ci * h + sr) * w;
+            for (int64_t j = 0; j < left; j++) p[j] = 0.0f;
+            for (int64_t j = 0; j < wc; j++) p[left + j] = s[j];
+            for (int64_t j = left + wc; j < wp; j++) p[j] = 0.0f;
+        }
+    memset(p, 0, sizeof(float) * (size_t)(total - (p - dst)));
+}
+
+/* Offsets of the K = c*kh*kw rows of the flat product on planes (hp, wp). */
+static void make_offsets(int *off, int64_t c, const cnn__conv_geom *g, int64_t hp, int64_t wp) {
+    for (int64_t ci = 0, k = 0; ci < c; ci++)
+        for (int a = 0; a < g->kh; a++)
+            for (int e = 0; e < g->kw; e++, k++)
+                off[k] = (int)(ci * hp * wp + (int64_t)a * g->dh * wp + (int64_t)e * g->dw);
+}
+
+/* out (m, np) = A (m, K) @ the flat product of x; A packed by pack_*. */
+static void rows_product(float *out, int64_t np, const float *apack, int64_t m, int64_t K,
+                         const float *x, const int *off) {
+    for (int64_t n0 = 0; n0 < np; n0 += CONV_DIRECT_NR)
+        for (int64_t m0 = 0; m0 < m; m0 += CONV_DIRECT_MR) {
+            int mr = (int)(m - m0 < CONV_DIRECT_MR ? m - m0 : CONV_DIRECT_MR);
+            kern_rows(mr, apack + m0 * K, x + n0, off, K, out + m0 * np + n0, np);
+        }
+}
+
+/* pack[(m0/6)*6*K + k*6 + i] = A[m0 + i, k] (0 past the last row), with
+ * A[o, k] = w[o, k] for the forward. */
+static void pack_forward(float *pack, const float *w, int64_t m, int64_t K) {
+    for (int64_t m0 = 0; m0 < m; m0 += CONV_DIRECT_MR)
+        for (int64_t k = 0; k < K; k++)
+            for (int i = 0; i < CONV_DIRECT_MR; i++)
+                pack[m0 * K + k * CONV_DIRECT_MR + i] = m0 + i < m ? w[(m0 + i) * K + k] : 0.0f;
+}
+
+/* ... and A'[c, (o, a, e)] = w[o, c, kh-1-a, kw-1-e] for the input gradient. */
+static void pack_transposed(float *pack, const float *w, const cnn__conv_geom *g) {
+    int64_t khw = (int64_t)g->kh * g->kw, K = g->oc * khw;
+    for (int64_t m0 = 0; m0 < g->c; m0 += CONV_DIRECT_MR)
+        for (int64_t o = 0; o < g->oc; o++)
+            for (int64_t r = 0; r < khw; r++)
+                for (int i = 0; i < CONV_DIRECT_MR; i++)
+                    pack[m0 * K + (o * khw + r) * CONV_DIRECT_MR + i] =
+                        m0 + i < g->c ? w[(o * g->c + m0 + i) * khw + khw - 1 - r] : 0.0f;
+}
+
+/* ---- forward and backward -------------------------------------------------- */
+
+void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
+                                const cnn__conv_geom *g, float *ws) {
+    direct_plan p;
+    plan_make(&p, g);
+    float *apack = ws;
+    int *off = (int *)(ws + round_up(g->oc, CONV_DIRECT_MR) * p.k);
+    pack_forward(apack, w, g->oc, p.k);
+    make_offsets(off, g->c, g, p.hp, p.wp);
+    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
+    #pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < chunks; q++) {
+        float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp;
+        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+            pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
+                       g->pad_left);
+            rows_product(yp, p.np, apack, g->oc, p.k, xp, off);
+            /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
+            float *yn = y + n * g->oc * ohw;
+            for (int64_t o = 0; o < g->oc; o++) {
+                float bo = b ? b[o] : 0.0f;
+                for (int64_t i = 0; i < g->oh; i++) {
+                    const float *src = yp + o * p.np + i * p.wp;
+                    float *dst = yn + (o * g->oh + i) * g->ow;
+                    for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
+                }
+            }
+        }
+    }
+}
+
+void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+                                 const float *w, const cnn__conv_geom *g, float *ws) {
+    if (!dx && !dw) return;
+    direct_plan p;
+    plan_make(&p, g);
+    float *apack = ws;
+    int *off = (int *)(ws + round_up(g->oc, CONV_DIRECT_MR) * p.k +
+                       round_up(g->c, CONV_DIRECT_MR) * p.kq);
+    int *offq = off + p.k;
+    if (dx) {
+        pack_transposed(apack + round_up(g->oc, CONV_DIRECT_MR) * p.k, w, g);
+        make_offsets(offq, g->oc, g, p.hq, p.wq);
+    }
+    if (dw) make_offsets(off, g->c, g, p.hp, p.wp);
+    const float *aq = apack + round_up(g->oc, CONV_DIRECT_MR) * p.k;
+    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
+    #pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < chunks; q++) {
+        float *xp = ws + p.shared + q * p.slot, *dyp = xp + p.xp, *dq = dyp + g->oc * p.np,
+              *dxq = dq + p.xq, *part = dxq + g->c * p.nq;
+        if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
+        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+            const float *dyn = dy + n * g->oc * ohw;
+            if (dw) {
+                /* part[o, k] += sum_n dyp[o, n] * xp[n + off[k]] */
+                pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp,
+                           g->pad_top, g->pad_left);
+                /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
+                for (int64_t o = 0; o < g->oc; o++)
+                    pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp,
+                               0, 0);
+                for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
+                    int kr = p.k - k0 < 2 ? 1 : 2;
+                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                        kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, off[k0],
+                                  kr > 1 ? off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
+                    }
+                }
+            }
+            if (dx) {
+                /* dxq (C, H*Wq grid) = A' @ the flat product of padded dy; dx <- its columns < W */
+                pad_planes(dq, p.xq, dyn, g->oc, g->oh, g->ow, p.hq, p.wq, p.pt, p.pl);
+                rows_product(dxq, p.nq, aq, g->c, p.kq, dq, offq);
+                float *dxn = dx + n * g->c * hw;
+                for (int64_t c = 0; c < g->c; c++)
+                    for (int64_t i = 0; i < g->h; i++)
+                        memcpy(dxn + (c * g->h + i) * g->w, dxq + c * p.nq + i * p.wq,
+                               sizeof(float) * (size_t)g->w);
+            }
+        }
+    }
+    if (!dw) return;
+    /* dw += the chunks' partials, in chunk order */
+    int64_t nw = g->oc * p.k;
+    #pragma omp parallel for schedule(static)
+    for (int64_t j0 = 0; j0 < nw; j0 += 64) {
+        int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
+        for (int64_t q = 0; q < chunks; q++) {
+            const float *part = ws + p.shared + q * p.slot + p.xp + g->oc * p.np + p.xq +
+                                g->c * p.nq;
+            for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
+        }
+    }
+}
+
+#else /* no AVX2 + FMA: cnn__conv2d_direct_ok() is false and these are never called */
+
+void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
+                                const cnn__conv_geom *g, float *ws) {
+    (void)y, (void)x, (void)w, (void)b, (void)g, (void)ws;
+}
+
+void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+                                 const float *w, const cnn__conv_geom *g, float *ws) {
+    (void)dx, (void)dw, (void)dy, (void)x, (void)w, (void)g, (void)ws;
+}
+
+#endif
