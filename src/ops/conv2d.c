@@ -400,14 +400,20 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
     int pointwise = is_pointwise(g);
     int64_t chunk = pointwise ? g->n : chunk_samples(g);
 
-    /* db[o] += sum over n, i, j of dy[n, o, i, j], in a fixed order per o. */
+    /* db[o] += sum over n, i, j of dy[n, o, i, j], in a fixed order per o:
+     * each plane in 8 float lanes (vectorized), the planes in double. */
     if (db) {
         #pragma omp parallel for schedule(static)
         for (int64_t o = 0; o < g->oc; o++) {
             double sum = 0.0;
             for (int64_t n = 0; n < g->n; n++) {
                 const float *p = dy + (n * g->oc + o) * ohw;
-                for (int64_t q = 0; q < ohw; q++) sum += p[q];
+                float lane[8] = {0};
+                int64_t q = 0;
+                for (; q + 8 <= ohw; q += 8)
+                    for (int l = 0; l < 8; l++) lane[l] += p[q + l];
+                for (; q < ohw; q++) lane[0] += p[q];
+                for (int l = 0; l < 8; l++) sum += lane[l];
             }
             db[o] += (float)sum;
         }

@@ -10,11 +10,16 @@
  * which is y[o, i, j] for j < OW; the columns j >= OW are computed and
  * dropped. So the convolution is a GEMM whose right operand is xp itself,
  * read at K row offsets: no im2col, and a 6 x 16 register tile of
- * accumulators (kern_rows). The input gradient is the same product on dy:
- * a stride-1 correlation of dy, zero-padded by ((kh-1)*dh - pt, (kw-1)*dw - pl),
- * with A'[c, (o, a, e)] = w[o, c, kh-1-a, kw-1-e], on the (H, Wq) grid,
- * Wq = W + (kw-1)*dw. The weight gradient is a product of dy on the
- * padded-width grid (dyp, zero in the dropped columns) and xp (kern_dots):
+ * accumulators (kern_rows). The gradients use dyp, dy on the same
+ * padded-width grid (zero in the dropped columns). The input gradient
+ * scatters the same product back:
+ *
+ *   dxp[c, n + off[k]] += T[k, n],   T[k, n] = sum_o w[o, k] * dyp[o, n],
+ *
+ * kern_rows again, adding each row of its tile at its offset; rows are taken
+ * in (a, e, c) order so that the rows of one tile never overlap. dx is the
+ * interior of dxp. The weight gradient is a product with the pixels as the
+ * reduction (kern_dots), over a few samples at a time:
  *
  *   dw[o, k] += sum_n dyp[o, n] * xp[n + off[k]].
  *
@@ -39,54 +44,49 @@
 #define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
+#define CONV_DIRECT_SUB 8      /* samples summed by one weight-gradient kernel call */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
 
 typedef struct {
-    int64_t hp, wp, np, xp;  /* forward: padded planes, grid pixels (rounded), floats of xp */
-    int64_t hq, wq, nq, xq;  /* input gradient: the same for padded dy */
-    int64_t k, kq;           /* K of the forward (C*kh*kw) and of the input gradient (OC*kh*kw) */
-    int64_t pt, pl;          /* where dy sits in its padded planes */
-    int64_t shared, slot;    /* floats: packed weights + offsets, one chunk's scratch */
+    int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
+    int64_t k;               /* C*kh*kw */
+    int64_t sub;             /* samples whose weight gradient one kern_dots call sums */
+    int64_t shared, slot;    /* floats: packed weights + offsets; one chunk's scratch */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+static int64_t n_chunks(const cnn__conv_geom *g) {
+    return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
+}
 
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     int64_t ekh = (int64_t)(g->kh - 1) * g->dh, ekw = (int64_t)(g->kw - 1) * g->dw;
     p->hp = g->oh + ekh, p->wp = g->ow + ekw;
     p->np = round_up(g->oh * p->wp, CONV_DIRECT_NR);
-    /* kern_rows reads up to xp[np - 1 + max off]: one plane stack plus NR + ekw */
+    /* the kernels touch up to xp[np - 1 + max off]: one plane stack plus NR + ekw */
     p->xp = round_up(g->c * p->hp * p->wp + CONV_DIRECT_NR + ekw, CONV_DIRECT_NR);
-    p->hq = g->h + ekh, p->wq = g->w + ekw;
-    p->nq = round_up(g->h * p->wq, CONV_DIRECT_NR);
-    p->xq = round_up(g->oc * p->hq * p->wq + CONV_DIRECT_NR + ekw, CONV_DIRECT_NR);
-    p->k = g->c * g->kh * g->kw, p->kq = g->oc * g->kh * g->kw;
-    p->pt = ekh - g->pad_top, p->pl = ekw - g->pad_left;
-    int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mq = round_up(g->c, CONV_DIRECT_MR);
-    p->shared = round_up(mf * p->k + mq * p->kq + p->k + p->kq, CONV_DIRECT_NR);
-    /* xp, yp or dyp, padded dy, the input gradient's grid, the dw partial */
-    p->slot = round_up(p->xp + g->oc * p->np + p->xq + g->c * p->nq + g->oc * p->k,
-                       CONV_DIRECT_NR);
+    p->k = g->c * g->kh * g->kw;
+    int64_t chunk = (g->n + n_chunks(g) - 1) / n_chunks(g);
+    p->sub = chunk < CONV_DIRECT_SUB ? chunk : CONV_DIRECT_SUB;
+    int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mt = round_up(p->k, CONV_DIRECT_MR);
+    /* packed w for the forward and for T, offsets: forward, by (a, e, c), of dyp rows */
+    p->shared = round_up(mf * p->k + mt * g->oc + 2 * p->k + g->oc, CONV_DIRECT_NR);
+    /* sub x (xp, dyp), dxp, the dw partial */
+    p->slot = round_up(p->sub * (p->xp + g->oc * p->np) + p->xp + g->oc * p->k, CONV_DIRECT_NR);
 }
 
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
     if (!CONV_DIRECT) return 0;
     if (g->sh != 1 || g->sw != 1 || g->groups != 1 || g->n <= 0) return 0;
     if (g->kh == 1 && g->kw == 1) return 0; /* 1x1: the GEMM path has no im2col either */
-    /* dy must sit inside its padded planes: pad <= (k-1)*dilation */
-    if (g->pad_top > (int64_t)(g->kh - 1) * g->dh || g->pad_left > (int64_t)(g->kw - 1) * g->dw)
-        return 0;
     if (g->c * g->kh * g->kw > CONV_DIRECT_MAX_K || g->oc * g->kh * g->kw > CONV_DIRECT_MAX_K)
         return 0;
     direct_plan p;
     plan_make(&p, g);
     return p.slot <= CONV_DIRECT_MAX_SLOT && p.shared <= CONV_DIRECT_MAX_SLOT;
-}
-
-static int64_t n_chunks(const cnn__conv_geom *g) {
-    return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
 }
 
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
@@ -99,9 +99,10 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
 
 /* ---- micro-kernels ------------------------------------------------------- */
 
-/* c[i, 0:16] = sum_k a[k*6 + i] * x[off[k] + 0:16] for rows i < mr (a packed
- * as K groups of 6). mr is a constant after inlining; each row has two
- * accumulators, named one by one so that all twelve stay in registers. */
+/* Row i < mr of the tile: r_i = sum_k a[k*6 + i] * x[off[k] + 0:16] (a packed
+ * as K groups of 6), stored at c + i*ldc, or added at c + coff[i] when add.
+ * mr and add are constants after inlining; each row has two accumulators,
+ * named one by one so that all twelve stay in registers. */
 #define ROW_ZERO(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = c##i##0;
 #define ROW_FMA(i)                                                        \
     if (mr > i) {                                                         \
@@ -111,12 +112,18 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
     }
 #define ROW_STORE(i)                                                      \
     if (mr > i) {                                                         \
-        _mm256_storeu_ps(c + i * ldc, c##i##0);                           \
-        _mm256_storeu_ps(c + i * ldc + 8, c##i##1);                       \
+        if (add) {                                                        \
+            float *ci = c + coff[i];                                      \
+            _mm256_storeu_ps(ci, _mm256_add_ps(_mm256_loadu_ps(ci), c##i##0));          \
+            _mm256_storeu_ps(ci + 8, _mm256_add_ps(_mm256_loadu_ps(ci + 8), c##i##1));  \
+        } else {                                                          \
+            _mm256_storeu_ps(c + i * ldc, c##i##0);                       \
+            _mm256_storeu_ps(c + i * ldc + 8, c##i##1);                   \
+        }                                                                 \
     }
-static inline __attribute__((always_inline)) void kern_rows_mr(int mr, const float *a,
-                                                               const float *x, const int *off,
-                                                               int64_t K, float *c, int64_t ldc) {
+static inline __attribute__((always_inline)) void
+kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, int64_t K, float *c,
+             int64_t ldc, const int *coff) {
     ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
     for (int64_t k = 0; k < K; k++) {
         const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
@@ -132,12 +139,24 @@ static inline __attribute__((always_inline)) void kern_rows_mr(int mr, const flo
 static void kern_rows(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
                       int64_t ldc) {
     switch (mr) {
-    case 6: kern_rows_mr(6, a, x, off, K, c, ldc); break;
-    case 5: kern_rows_mr(5, a, x, off, K, c, ldc); break;
-    case 4: kern_rows_mr(4, a, x, off, K, c, ldc); break;
-    case 3: kern_rows_mr(3, a, x, off, K, c, ldc); break;
-    case 2: kern_rows_mr(2, a, x, off, K, c, ldc); break;
-    default: kern_rows_mr(1, a, x, off, K, c, ldc); break;
+    case 6: kern_rows_mr(6, 0, a, x, off, K, c, ldc, NULL); break;
+    case 5: kern_rows_mr(5, 0, a, x, off, K, c, ldc, NULL); break;
+    case 4: kern_rows_mr(4, 0, a, x, off, K, c, ldc, NULL); break;
+    case 3: kern_rows_mr(3, 0, a, x, off, K, c, ldc, NULL); break;
+    case 2: kern_rows_mr(2, 0, a, x, off, K, c, ldc, NULL); break;
+    default: kern_rows_mr(1, 0, a, x, off, K, c, ldc, NULL); break;
+    }
+}
+
+static void kern_rows_add(int mr, const float *a, const float *x, const int *off, int64_t K,
+                          float *c, const int *coff) {
+    switch (mr) {
+    case 6: kern_rows_mr(6, 1, a, x, off, K, c, 0, coff); break;
+    case 5: kern_rows_mr(5, 1, a, x, off, K, c, 0, coff); break;
+    case 4: kern_rows_mr(4, 1, a, x, off, K, c, 0, coff); break;
+    case 3: kern_rows_mr(3, 1, a, x, off, K, c, 0, coff); break;
+    case 2: kern_rows_mr(2, 1, a, x, off, K, c, 0, coff); break;
+    default: kern_rows_mr(1, 1, a, x, off, K, c, 0, coff); break;
     }
 }
 
@@ -148,12 +167,12 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* d[i*ldd + j] += sum_{n < np} a[i*lda + n] * x[off_j + n] for rows i < mr
- * and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
+/* d[i*ldd + j] += sum_{s < ns} sum_{n < np} a[s*sa + i*lda + n] * x[s*sx + off_j + n]
+ * for rows i < mr and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
 #define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
 #define DOT_FMA(i)                                                        \
     if (mr > i) {                                                         \
-        __m256 ai = _mm256_loadu_ps(a + i * lda + n);                     \
+        __m256 ai = _mm256_loadu_ps(as + i * lda + n);                    \
         d##i##0 = _mm256_fmadd_ps(ai, x0, d##i##0);                       \
         if (kr > 1) d##i##1 = _mm256_fmadd_ps(ai, x1, d##i##1);           \
     }
@@ -162,15 +181,17 @@ static inline float hsum(__m256 v) {
         d[i * ldd] += hsum(d##i##0);                                      \
         if (kr > 1) d[i * ldd + 1] += hsum(d##i##1);                      \
     }
-static inline __attribute__((always_inline)) void kern_dots_mr(int mr, int kr, const float *a,
-                                                               int64_t lda, const float *x,
-                                                               int64_t off0, int64_t off1,
-                                                               int64_t np, float *d, int64_t ldd) {
+static inline __attribute__((always_inline)) void
+kern_dots_mr(int mr, int kr, const float *a, int64_t lda, int64_t sa, const float *x, int64_t sx,
+             int64_t ns, int64_t off0, int64_t off1, int64_t np, float *d, int64_t ldd) {
     DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
-    for (int64_t n = 0; n < np; n += 8) {
-        __m256 x0 = _mm256_loadu_ps(x + off0 + n);
-        __m256 x1 = kr > 1 ? _mm256_loadu_ps(x + off1 + n) : x0;
-        DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+    for (int64_t s = 0; s < ns; s++) {
+        const float *as = a + s * sa, *x0p = x + s * sx + off0, *x1p = x + s * sx + off1;
+        for (int64_t n = 0; n < np; n += 8) {
+            __m256 x0 = _mm256_loadu_ps(x0p + n);
+            __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
+            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+        }
     }
     DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
 }
@@ -178,11 +199,12 @@ static inline __attribute__((always_inline)) void kern_dots_mr(int mr, int kr, c
 #undef DOT_FMA
 #undef DOT_STORE
 
-static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
-                      int64_t off1, int64_t np, float *d, int64_t ldd) {
-#define DOTS(m)                                                                     \
-    if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, np, d, ldd);              \
-    else kern_dots_mr(m, 1, a, lda, x, off0, off1, np, d, ldd);                     \
+static void kern_dots(int mr, int kr, const float *a, int64_t lda, int64_t sa, const float *x,
+                      int64_t sx, int64_t ns, int64_t off0, int64_t off1, int64_t np, float *d,
+                      int64_t ldd) {
+#define DOTS(m)                                                                          \
+    if (kr > 1) kern_dots_mr(m, 2, a, lda, sa, x, sx, ns, off0, off1, np, d, ldd);       \
+    else kern_dots_mr(m, 1, a, lda, sa, x, sx, ns, off0, off1, np, d, ldd);              \
     break;
     switch (mr) {
     case 6: DOTS(6)
@@ -218,42 +240,43 @@ static void pad_planes(float *dst, int64_t total, const float *src, int64_t c, i
     memset(p, 0, sizeof(float) * (size_t)(total - (p - dst)));
 }
 
-/* Offsets of the K = c*kh*kw rows of the flat product on planes (hp, wp). */
-static void make_offsets(int *off, int64_t c, const cnn__conv_geom *g, int64_t hp, int64_t wp) {
-    for (int64_t ci = 0, k = 0; ci < c; ci++)
+/* off[k] = c*hp*wp + a*dh*wp + e*dw for k = (c, a, e): where row k of the
+ * flat product reads planes (c, hp, wp); with by_tap, k = (a, e, c). */
+static void make_offsets(int *off, int64_t c, const cnn__conv_geom *g, int64_t hp, int64_t wp,
+                         int by_tap) {
+    int64_t k = 0;
+    if (by_tap) {
         for (int a = 0; a < g->kh; a++)
-            for (int e = 0; e < g->kw; e++, k++)
-                off[k] = (int)(ci * hp * wp + (int64_t)a * g->dh * wp + (int64_t)e * g->dw);
+            for (int e = 0; e < g->kw; e++)
+                for (int64_t ci = 0; ci < c; ci++)
+                    off[k++] = (int)(ci * hp * wp + (int64_t)a * g->dh * wp + (int64_t)e * g->dw);
+        return;
+    }
+    for (int64_t ci = 0; ci < c; ci++)
+        for (int a = 0; a < g->kh; a++)
+            for (int e = 0; e < g->kw; e++)
+                off[k++] = (int)(ci * hp * wp + (int64_t)a * g->dh * wp + (int64_t)e * g->dw);
 }
 
-/* out (m, np) = A (m, K) @ the flat product of x; A packed by pack_*. */
-static void rows_product(float *out, int64_t np, const float *apack, int64_t m, int64_t K,
-                         const float *x, const int *off) {
-    for (int64_t n0 = 0; n0 < np; n0 += CONV_DIRECT_NR)
-        for (int64_t m0 = 0; m0 < m; m0 += CONV_DIRECT_MR) {
-            int mr = (int)(m - m0 < CONV_DIRECT_MR ? m - m0 : CONV_DIRECT_MR);
-            kern_rows(mr, apack + m0 * K, x + n0, off, K, out + m0 * np + n0, np);
-        }
-}
-
-/* pack[(m0/6)*6*K + k*6 + i] = A[m0 + i, k] (0 past the last row), with
- * A[o, k] = w[o, k] for the forward. */
-static void pack_forward(float *pack, const float *w, int64_t m, int64_t K) {
+/* pack[(m0/6)*6*K + k*6 + i] = A[m0 + i, k], 0 past the last row; the
+ * forward's A[o, k] = w[o, k] (k = (c, a, e)). */
+static void pack_rows(float *pack, const float *w, int64_t m, int64_t K) {
     for (int64_t m0 = 0; m0 < m; m0 += CONV_DIRECT_MR)
         for (int64_t k = 0; k < K; k++)
             for (int i = 0; i < CONV_DIRECT_MR; i++)
                 pack[m0 * K + k * CONV_DIRECT_MR + i] = m0 + i < m ? w[(m0 + i) * K + k] : 0.0f;
 }
 
-/* ... and A'[c, (o, a, e)] = w[o, c, kh-1-a, kw-1-e] for the input gradient. */
-static void pack_transposed(float *pack, const float *w, const cnn__conv_geom *g) {
-    int64_t khw = (int64_t)g->kh * g->kw, K = g->oc * khw;
-    for (int64_t m0 = 0; m0 < g->c; m0 += CONV_DIRECT_MR)
+/* The same packing of T's A[(a, e, c), o] = w[o, c, a, e] (K = OC). */
+static void pack_taps(float *pack, const float *w, const cnn__conv_geom *g) {
+    int64_t khw = (int64_t)g->kh * g->kw, m = g->c * khw, ck = g->c * khw;
+    for (int64_t m0 = 0; m0 < m; m0 += CONV_DIRECT_MR)
         for (int64_t o = 0; o < g->oc; o++)
-            for (int64_t r = 0; r < khw; r++)
-                for (int i = 0; i < CONV_DIRECT_MR; i++)
-                    pack[m0 * K + (o * khw + r) * CONV_DIRECT_MR + i] =
-                        m0 + i < g->c ? w[(o * g->c + m0 + i) * khw + khw - 1 - r] : 0.0f;
+            for (int i = 0; i < CONV_DIRECT_MR; i++) {
+                int64_t r = m0 + i; /* r = tap * C + c */
+                pack[m0 * g->oc + o * CONV_DIRECT_MR + i] =
+                    r < m ? w[o * ck + (r % g->c) * khw + r / g->c] : 0.0f;
+            }
 }
 
 /* ---- forward and backward -------------------------------------------------- */
@@ -264,8 +287,8 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
     plan_make(&p, g);
     float *apack = ws;
     int *off = (int *)(ws + round_up(g->oc, CONV_DIRECT_MR) * p.k);
-    pack_forward(apack, w, g->oc, p.k);
-    make_offsets(off, g->c, g, p.hp, p.wp);
+    pack_rows(apack, w, g->oc, p.k);
+    make_offsets(off, g->c, g, p.hp, p.wp, 0);
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
@@ -273,7 +296,12 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
         for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
             pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
                        g->pad_left);
-            rows_product(yp, p.np, apack, g->oc, p.k, xp, off);
+            /* yp (OC, np) = A @ the flat product of xp, tile by tile */
+            for (int64_t n0 = 0; n0 < p.np; n0 += CONV_DIRECT_NR)
+                for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                    int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                    kern_rows(mr, apack + m0 * p.k, xp + n0, off, p.k, yp + m0 * p.np + n0, p.np);
+                }
             /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
             float *yn = y + n * g->oc * ohw;
             for (int64_t o = 0; o < g->oc; o++) {
@@ -293,49 +321,57 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     if (!dx && !dw) return;
     direct_plan p;
     plan_make(&p, g);
-    float *apack = ws;
-    int *off = (int *)(ws + round_up(g->oc, CONV_DIRECT_MR) * p.k +
-                       round_up(g->c, CONV_DIRECT_MR) * p.kq);
-    int *offq = off + p.k;
+    int64_t mt = round_up(p.k, CONV_DIRECT_MR); /* rows of T */
+    float *tpack = ws + round_up(g->oc, CONV_DIRECT_MR) * p.k;
+    int *off = (int *)(tpack + mt * g->oc), *toff = off + p.k, *yoff = toff + p.k;
     if (dx) {
-        pack_transposed(apack + round_up(g->oc, CONV_DIRECT_MR) * p.k, w, g);
-        make_offsets(offq, g->oc, g, p.hq, p.wq);
+        pack_taps(tpack, w, g);
+        make_offsets(toff, g->c, g, p.hp, p.wp, 1);
+        for (int64_t o = 0; o < g->oc; o++) yoff[o] = (int)(o * p.np);
     }
-    if (dw) make_offsets(off, g->c, g, p.hp, p.wp);
-    const float *aq = apack + round_up(g->oc, CONV_DIRECT_MR) * p.k;
-    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
+    if (dw) make_offsets(off, g->c, g, p.hp, p.wp, 0);
+    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow, ydp = g->oc * p.np;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
-        float *xp = ws + p.shared + q * p.slot, *dyp = xp + p.xp, *dq = dyp + g->oc * p.np,
-              *dxq = dq + p.xq, *part = dxq + g->c * p.nq;
+        float *xps = ws + p.shared + q * p.slot, *dyps = xps + p.sub * p.xp,
+              *dxp = dyps + p.sub * ydp, *part = dxp + p.xp;
         if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
-        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
-            const float *dyn = dy + n * g->oc * ohw;
-            if (dw) {
-                /* part[o, k] += sum_n dyp[o, n] * xp[n + off[k]] */
-                pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp,
-                           g->pad_top, g->pad_left);
+        int64_t lo = q * g->n / chunks, hi = (q + 1) * g->n / chunks;
+        for (int64_t n0 = lo; n0 < hi; n0 += p.sub) {
+            int64_t ns = hi - n0 < p.sub ? hi - n0 : p.sub;
+            for (int64_t s = 0; s < ns; s++) {
                 /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
                 for (int64_t o = 0; o < g->oc; o++)
-                    pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp,
-                               0, 0);
-                for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
-                    int kr = p.k - k0 < 2 ? 1 : 2;
-                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
-                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                        kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, off[k0],
-                                  kr > 1 ? off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
-                    }
+                    pad_planes(dyps + s * ydp + o * p.np, p.np, dy + ((n0 + s) * g->oc + o) * ohw,
+                               1, g->oh, g->ow, g->oh, p.wp, 0, 0);
+                if (dw)
+                    pad_planes(xps + s * p.xp, p.xp, x + (n0 + s) * g->c * hw, g->c, g->h, g->w,
+                               p.hp, p.wp, g->pad_top, g->pad_left);
+            }
+            /* part[o, k] += sum over the ns samples and n of dyp[o, n] * xp[n + off[k]] */
+            for (int64_t k0 = 0; dw && k0 < p.k; k0 += 2) {
+                int kr = p.k - k0 < 2 ? 1 : 2;
+                for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                    int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                    kern_dots(mr, kr, dyps + m0 * p.np, p.np, ydp, xps, p.xp, ns, off[k0],
+                              kr > 1 ? off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
                 }
             }
-            if (dx) {
-                /* dxq (C, H*Wq grid) = A' @ the flat product of padded dy; dx <- its columns < W */
-                pad_planes(dq, p.xq, dyn, g->oc, g->oh, g->ow, p.hq, p.wq, p.pt, p.pl);
-                rows_product(dxq, p.nq, aq, g->c, p.kq, dq, offq);
-                float *dxn = dx + n * g->c * hw;
+            for (int64_t s = 0; dx && s < ns; s++) {
+                /* dxp[c, n + toff[r]] += T[r, n], T = A_taps (C*kh*kw, OC) @ dyp; dx = interior */
+                memset(dxp, 0, sizeof(float) * (size_t)p.xp);
+                const float *dyp = dyps + s * ydp;
+                for (int64_t n1 = 0; n1 < p.np; n1 += CONV_DIRECT_NR)
+                    for (int64_t m0 = 0; m0 < p.k; m0 += CONV_DIRECT_MR) {
+                        int mr = (int)(p.k - m0 < CONV_DIRECT_MR ? p.k - m0 : CONV_DIRECT_MR);
+                        kern_rows_add(mr, tpack + m0 * g->oc, dyp + n1, yoff, g->oc, dxp + n1,
+                                      toff + m0);
+                    }
+                float *dxn = dx + (n0 + s) * g->c * hw;
                 for (int64_t c = 0; c < g->c; c++)
                     for (int64_t i = 0; i < g->h; i++)
-                        memcpy(dxn + (c * g->h + i) * g->w, dxq + c * p.nq + i * p.wq,
+                        memcpy(dxn + (c * g->h + i) * g->w,
+                               dxp + (c * p.hp + i + g->pad_top) * p.wp + g->pad_left,
                                sizeof(float) * (size_t)g->w);
             }
         }
@@ -347,8 +383,7 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
         for (int64_t q = 0; q < chunks; q++) {
-            const float *part = ws + p.shared + q * p.slot + p.xp + g->oc * p.np + p.xq +
-                                g->c * p.nq;
+            const float *part = ws + p.shared + q * p.slot + p.sub * (p.xp + ydp) + p.xp;
             for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
         }
     }
