@@ -12,19 +12,27 @@
 #include <stdint.h>
 #include <string.h>
 
+/* a*b + c, fused (one rounding) where the CPU has FMA; the vectorizer turns
+ * it into vfmadd. Without FMA, the plain expression. */
+#ifdef __FMA__
+#define CNN__FMA(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define CNN__FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 static inline float cnn__expf(float x0) {
     float x = x0 < -87.0f ? -87.0f : x0;
     x = x > 88.0f ? 88.0f : x;
-    float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f;    /* ln2 split in a short high part... */
-    r = r + n * 2.12194440e-4f;         /* ...and the low part: ln2 = 0.693359375 - 2.12194440e-4 */
+    float n = __builtin_floorf(CNN__FMA(x, 1.44269504088896341f, 0.5f));
+    float r = CNN__FMA(n, -0.693359375f, x); /* ln2 split in a short high part... */
+    r = CNN__FMA(n, 2.12194440e-4f, r);     /* ...and the low part: ln2 = 0.693359375 - 2.12194440e-4 */
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    p = CNN__FMA(p, r, 1.3981999507e-3f);
+    p = CNN__FMA(p, r, 8.3334519073e-3f);
+    p = CNN__FMA(p, r, 4.1665795894e-2f);
+    p = CNN__FMA(p, r, 1.6666665459e-1f);
+    p = CNN__FMA(p, r, 5.0000001201e-1f);
+    p = CNN__FMA(p, r * r, r + 1.0f);
     int32_t bits = ((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
