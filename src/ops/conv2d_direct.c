@@ -23,6 +23,12 @@
  *
  *   dw[o, k] += sum_n dyp[o, n] * xp[n + off[k]].
  *
+ * With OC a multiple of 8 the forward and the weight gradient vectorize over
+ * the output channels instead (kern_cols), reading only the OH*OW real pixels:
+ * a tile is 6 pixels (or 6 rows k) x 16 channels, the input broadcast from
+ * xp[pix[p] + off[k]], pix[p] = i*Wp + j; the output is pixel-major and is
+ * transposed to NCHW (y), or the weight gradient is kept as (K, OC).
+ *
  * Parallelism: the batch is cut into at most CONV_DIRECT_SLOTS chunks whose
  * bounds depend only on the batch size; a chunk is processed by one thread in
  * its own slot of the workspace, and sums its weight gradient into its own
@@ -53,6 +59,7 @@ typedef struct {
     int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
     int64_t k;               /* C*kh*kw */
     int64_t sub;             /* samples whose weight gradient one kern_dots call sums */
+    int cols;                /* OC % 8 == 0: kern_cols for the forward and dw */
     int64_t shared, slot;    /* floats: packed weights + offsets; one chunk's scratch */
 } direct_plan;
 
@@ -73,9 +80,33 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     p->sub = chunk < CONV_DIRECT_SUB ? chunk : CONV_DIRECT_SUB;
     int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mt = round_up(p->k, CONV_DIRECT_MR);
     /* packed w for the forward and for T, offsets: forward, by (a, e, c), of dyp rows */
-    p->shared = round_up(mf * p->k + mt * g->oc + 2 * p->k + g->oc, CONV_DIRECT_NR);
-    /* sub x (xp, dyp), dxp, the dw partial */
-    p->slot = round_up(p->sub * (p->xp + g->oc * p->np) + p->xp + g->oc * p->k, CONV_DIRECT_NR);
+    p->cols = g->oc % 8 == 0;
+    /* packed w for the forward and for T, w as (K, OC); offsets: forward, by
+     * (a, e, c), of dyp rows, of the real pixels */
+    p->shared = round_up(mf * p->k + mt * g->oc + p->k * g->oc + 2 * p->k + g->oc + g->oh * g->ow,
+                         CONV_DIRECT_NR);
+    /* sub x (xp, dyp, dy pixel-major), dxp, the dw partial */
+    p->slot = round_up(p->sub * (p->xp + g->oc * p->np + g->oc * g->oh * g->ow) + p->xp +
+                           g->oc * p->k,
+                       CONV_DIRECT_NR);
+}
+
+/* Where the shared part of the workspace keeps what plan_make counts. */
+typedef struct {
+    float *apack, *tpack, *wt;
+    int *off, *toff, *yoff, *pix;
+} direct_shared;
+
+static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_geom *g) {
+    direct_shared d;
+    d.apack = ws;
+    d.tpack = d.apack + round_up(g->oc, CONV_DIRECT_MR) * p->k;
+    d.wt = d.tpack + round_up(p->k, CONV_DIRECT_MR) * g->oc;
+    d.off = (int *)(d.wt + p->k * g->oc);
+    d.toff = d.off + p->k;
+    d.yoff = d.toff + p->k;
+    d.pix = d.yoff + g->oc;
+    return d;
 }
 
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
@@ -217,6 +248,62 @@ static void kern_dots(int mr, int kr, const float *a, int64_t lda, int64_t sa, c
 #undef DOTS
 }
 
+/* Row i < mr of the tile, for nv (1 or 2) vectors of 8 channels:
+ *   r_i = sum_t base_i[idx[t]] * v[t*ldv + 0:8*nv],
+ * stored at out + i*ldo, or added there when add. */
+#define COL_FMA(i)                                                        \
+    if (mr > i) {                                                         \
+        __m256 bi = _mm256_broadcast_ss(b##i + it);                       \
+        v##i##0 = _mm256_fmadd_ps(bi, w0, v##i##0);                       \
+        if (nv > 1) v##i##1 = _mm256_fmadd_ps(bi, w1, v##i##1);           \
+    }
+#define COL_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        float *oi = out + i * ldo;                                        \
+        if (add) v##i##0 = _mm256_add_ps(_mm256_loadu_ps(oi), v##i##0);   \
+        _mm256_storeu_ps(oi, v##i##0);                                    \
+        if (nv > 1) {                                                     \
+            if (add) v##i##1 = _mm256_add_ps(_mm256_loadu_ps(oi + 8), v##i##1); \
+            _mm256_storeu_ps(oi + 8, v##i##1);                            \
+        }                                                                 \
+    }
+static inline __attribute__((always_inline)) void
+kern_cols_mr(int mr, int nv, int add, const float *const *base, const int *idx, int64_t T,
+             const float *v, int64_t ldv, float *out, int64_t ldo) {
+    const float *b0 = base[0], *b1 = base[mr > 1], *b2 = base[mr > 2 ? 2 : 0],
+                *b3 = base[mr > 3 ? 3 : 0], *b4 = base[mr > 4 ? 4 : 0], *b5 = base[mr > 5 ? 5 : 0];
+    __m256 v00 = _mm256_setzero_ps(), v01 = v00, v10 = v00, v11 = v00, v20 = v00, v21 = v00,
+           v30 = v00, v31 = v00, v40 = v00, v41 = v00, v50 = v00, v51 = v00;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t it = idx[t];
+        __m256 w0 = _mm256_loadu_ps(v + t * ldv);
+        __m256 w1 = nv > 1 ? _mm256_loadu_ps(v + t * ldv + 8) : w0;
+        COL_FMA(0) COL_FMA(1) COL_FMA(2) COL_FMA(3) COL_FMA(4) COL_FMA(5)
+    }
+    COL_STORE(0) COL_STORE(1) COL_STORE(2) COL_STORE(3) COL_STORE(4) COL_STORE(5)
+}
+#undef COL_FMA
+#undef COL_STORE
+
+static void kern_cols(int mr, int nv, int add, const float *const *base, const int *idx,
+                      int64_t T, const float *v, int64_t ldv, float *out, int64_t ldo) {
+#define COLS(m)                                                                       \
+    if (nv > 1 && add) kern_cols_mr(m, 2, 1, base, idx, T, v, ldv, out, ldo);         \
+    else if (nv > 1) kern_cols_mr(m, 2, 0, base, idx, T, v, ldv, out, ldo);           \
+    else if (add) kern_cols_mr(m, 1, 1, base, idx, T, v, ldv, out, ldo);              \
+    else kern_cols_mr(m, 1, 0, base, idx, T, v, ldv, out, ldo);                       \
+    break;
+    switch (mr) {
+    case 6: COLS(6)
+    case 5: COLS(5)
+    case 4: COLS(4)
+    case 3: COLS(3)
+    case 2: COLS(2)
+    default: COLS(1)
+    }
+#undef COLS
+}
+
 /* ---- planes -------------------------------------------------------------- */
 
 /* dst (c, hp, wp) and `tail` more floats <- src (c, h, w) placed at row top,
@@ -281,29 +368,69 @@ static void pack_taps(float *pack, const float *w, const cnn__conv_geom *g) {
 
 /* ---- forward and backward -------------------------------------------------- */
 
+/* pix[p] = i*wp + j for the p-th real output pixel (i, j) */
+static void make_pixels(int *pix, const cnn__conv_geom *g, int64_t wp) {
+    for (int64_t i = 0, p = 0; i < g->oh; i++)
+        for (int64_t j = 0; j < g->ow; j++) pix[p++] = (int)(i * wp + j);
+}
+
+/* wt[k, o] = w[o, k] */
+static void transpose_weights(float *wt, const float *w, int64_t oc, int64_t K) {
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t o = 0; o < oc; o++) wt[k * oc + o] = w[o * K + k];
+}
+
+/* kern_cols over the tiles of a (rows, OC) product: row r's input at
+ * base(r) = rbase + rofs[r], out (rows, OC) pixel-major. */
+static void cols_product(float *out, int64_t rows, const float *rbase, const int *rofs,
+                         const int *idx, int64_t T, const float *v, int64_t oc, int add) {
+    for (int64_t r0 = 0; r0 < rows; r0 += CONV_DIRECT_MR) {
+        int mr = (int)(rows - r0 < CONV_DIRECT_MR ? rows - r0 : CONV_DIRECT_MR);
+        const float *base[CONV_DIRECT_MR];
+        for (int i = 0; i < CONV_DIRECT_MR; i++) base[i] = rbase + rofs[r0 + (i < mr ? i : 0)];
+        for (int64_t o0 = 0; o0 < oc; o0 += 16)
+            kern_cols(mr, oc - o0 >= 16 ? 2 : 1, add, base, idx, T, v + o0, oc,
+                      out + r0 * oc + o0, oc);
+    }
+}
+
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws) {
     direct_plan p;
     plan_make(&p, g);
-    float *apack = ws;
-    int *off = (int *)(ws + round_up(g->oc, CONV_DIRECT_MR) * p.k);
-    pack_rows(apack, w, g->oc, p.k);
-    make_offsets(off, g->c, g, p.hp, p.wp, 0);
+    direct_shared d = shared_at(ws, &p, g);
+    if (p.cols) {
+        transpose_weights(d.wt, w, g->oc, p.k);
+        make_pixels(d.pix, g, p.wp);
+    } else {
+        pack_rows(d.apack, w, g->oc, p.k);
+    }
+    make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
         float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp;
         for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+            float *yn = y + n * g->oc * ohw;
             pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
                        g->pad_left);
+            if (p.cols) {
+                /* yp (OH*OW, OC) = the pixels' patches @ wt; y[n, o, p] = yp[p, o] + b[o] */
+                cols_product(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0);
+                for (int64_t o = 0; o < g->oc; o++) {
+                    float bo = b ? b[o] : 0.0f;
+                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] = yp[q2 * g->oc + o] + bo;
+                }
+                continue;
+            }
             /* yp (OC, np) = A @ the flat product of xp, tile by tile */
             for (int64_t n0 = 0; n0 < p.np; n0 += CONV_DIRECT_NR)
                 for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
                     int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                    kern_rows(mr, apack + m0 * p.k, xp + n0, off, p.k, yp + m0 * p.np + n0, p.np);
+                    kern_rows(mr, d.apack + m0 * p.k, xp + n0, d.off, p.k, yp + m0 * p.np + n0,
+                              p.np);
                 }
             /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
-            float *yn = y + n * g->oc * ohw;
             for (int64_t o = 0; o < g->oc; o++) {
                 float bo = b ? b[o] : 0.0f;
                 for (int64_t i = 0; i < g->oh; i++) {
@@ -321,40 +448,52 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     if (!dx && !dw) return;
     direct_plan p;
     plan_make(&p, g);
-    int64_t mt = round_up(p.k, CONV_DIRECT_MR); /* rows of T */
-    float *tpack = ws + round_up(g->oc, CONV_DIRECT_MR) * p.k;
-    int *off = (int *)(tpack + mt * g->oc), *toff = off + p.k, *yoff = toff + p.k;
+    direct_shared d = shared_at(ws, &p, g);
     if (dx) {
-        pack_taps(tpack, w, g);
-        make_offsets(toff, g->c, g, p.hp, p.wp, 1);
-        for (int64_t o = 0; o < g->oc; o++) yoff[o] = (int)(o * p.np);
+        pack_taps(d.tpack, w, g);
+        make_offsets(d.toff, g->c, g, p.hp, p.wp, 1);
+        for (int64_t o = 0; o < g->oc; o++) d.yoff[o] = (int)(o * p.np);
     }
-    if (dw) make_offsets(off, g->c, g, p.hp, p.wp, 0);
+    if (dw) make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
+    if (dw && p.cols) make_pixels(d.pix, g, p.wp);
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow, ydp = g->oc * p.np;
+    int need_dyp = dx || !p.cols, need_dyt = dw && p.cols;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
         float *xps = ws + p.shared + q * p.slot, *dyps = xps + p.sub * p.xp,
-              *dxp = dyps + p.sub * ydp, *part = dxp + p.xp;
+              *dyts = dyps + p.sub * ydp, *dxp = dyts + p.sub * g->oc * ohw, *part = dxp + p.xp;
         if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
         int64_t lo = q * g->n / chunks, hi = (q + 1) * g->n / chunks;
         for (int64_t n0 = lo; n0 < hi; n0 += p.sub) {
             int64_t ns = hi - n0 < p.sub ? hi - n0 : p.sub;
             for (int64_t s = 0; s < ns; s++) {
+                const float *dyn = dy + (n0 + s) * g->oc * ohw;
                 /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
-                for (int64_t o = 0; o < g->oc; o++)
-                    pad_planes(dyps + s * ydp + o * p.np, p.np, dy + ((n0 + s) * g->oc + o) * ohw,
-                               1, g->oh, g->ow, g->oh, p.wp, 0, 0);
+                for (int64_t o = 0; need_dyp && o < g->oc; o++)
+                    pad_planes(dyps + s * ydp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow,
+                               g->oh, p.wp, 0, 0);
+                /* dyt[p, o] = dy[n, o, p] */
+                float *dyt = dyts + s * g->oc * ohw;
+                for (int64_t o = 0; need_dyt && o < g->oc; o++)
+                    for (int64_t q2 = 0; q2 < ohw; q2++) dyt[q2 * g->oc + o] = dyn[o * ohw + q2];
                 if (dw)
                     pad_planes(xps + s * p.xp, p.xp, x + (n0 + s) * g->c * hw, g->c, g->h, g->w,
                                p.hp, p.wp, g->pad_top, g->pad_left);
             }
-            /* part[o, k] += sum over the ns samples and n of dyp[o, n] * xp[n + off[k]] */
-            for (int64_t k0 = 0; dw && k0 < p.k; k0 += 2) {
-                int kr = p.k - k0 < 2 ? 1 : 2;
-                for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
-                    int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                    kern_dots(mr, kr, dyps + m0 * p.np, p.np, ydp, xps, p.xp, ns, off[k0],
-                              kr > 1 ? off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
+            if (dw && p.cols) {
+                /* part (K, OC) += the patches of the real pixels^T @ dyt, sample by sample */
+                for (int64_t s = 0; s < ns; s++)
+                    cols_product(part, p.k, xps + s * p.xp, d.off, d.pix, ohw,
+                                 dyts + s * g->oc * ohw, g->oc, 1);
+            } else if (dw) {
+                /* part[o, k] += sum over the ns samples and n of dyp[o, n] * xp[n + off[k]] */
+                for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
+                    int kr = p.k - k0 < 2 ? 1 : 2;
+                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                        kern_dots(mr, kr, dyps + m0 * p.np, p.np, ydp, xps, p.xp, ns, d.off[k0],
+                                  kr > 1 ? d.off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
+                    }
                 }
             }
             for (int64_t s = 0; dx && s < ns; s++) {
@@ -364,8 +503,8 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
                 for (int64_t n1 = 0; n1 < p.np; n1 += CONV_DIRECT_NR)
                     for (int64_t m0 = 0; m0 < p.k; m0 += CONV_DIRECT_MR) {
                         int mr = (int)(p.k - m0 < CONV_DIRECT_MR ? p.k - m0 : CONV_DIRECT_MR);
-                        kern_rows_add(mr, tpack + m0 * g->oc, dyp + n1, yoff, g->oc, dxp + n1,
-                                      toff + m0);
+                        kern_rows_add(mr, d.tpack + m0 * g->oc, dyp + n1, d.yoff, g->oc,
+                                      dxp + n1, d.toff + m0);
                     }
                 float *dxn = dx + (n0 + s) * g->c * hw;
                 for (int64_t c = 0; c < g->c; c++)
@@ -377,14 +516,17 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
         }
     }
     if (!dw) return;
-    /* dw += the chunks' partials, in chunk order */
-    int64_t nw = g->oc * p.k;
+    /* dw += the chunks' partials, in chunk order; (K, OC) partials are transposed */
+    int64_t nw = g->oc * p.k, poff = p.sub * (p.xp + ydp + g->oc * ohw) + p.xp;
     #pragma omp parallel for schedule(static)
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
         for (int64_t q = 0; q < chunks; q++) {
-            const float *part = ws + p.shared + q * p.slot + p.sub * (p.xp + ydp) + p.xp;
-            for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
+            const float *part = ws + p.shared + q * p.slot + poff;
+            if (p.cols)
+                for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p.k) * g->oc + j / p.k];
+            else
+                for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
         }
     }
 }
