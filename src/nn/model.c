@@ -789,7 +789,19 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
             cnn__conv_geom g = rt->conv;
             g.n = batch;
             rt->cols_valid = train && rt->cols;
-            if (rt->cols_valid)
+            /* Conv2d followed by an activation: the direct kernels apply it
+             * while the output is in cache, filling both layers' outputs. */
+            cnn_layer_kind next = i + 1 < m->n_layers ? m->layers[i + 1].kind : CNN_LAYER_CONV2D;
+            if ((next == CNN_LAYER_SIGMOID || next == CNN_LAYER_RELU || next == CNN_LAYER_TANH) &&
+                cnn__conv2d_direct_ok(&g)) {
+                cnn_activation act = next == CNN_LAYER_SIGMOID ? CNN_ACT_SIGMOID
+                                     : next == CNN_LAYER_RELU  ? CNN_ACT_RELU
+                                                               : CNN_ACT_TANH;
+                cnn__conv2d_direct_forward_act(out, m->rt[i + 1].out, act, in, cnn__pp(m, rt, 0),
+                                               cnn__pp(m, rt, 1), &g, m->ws);
+                m->act[i + 1] = out;
+                out = m->rt[++i].out;
+            } else if (rt->cols_valid)
                 cnn__conv2d_forward_keep(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, rt->cols);
             else
                 cnn__conv2d_forward(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, m->ws);

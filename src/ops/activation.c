@@ -24,24 +24,28 @@
 /* sigma(x) = 1/(1+e^-x), computed without overflow and vectorized (vmath.h). */
 static inline float sigmoid1(float x) { return cnn__sigmoidf(x); }
 
-/* y (n) = f(x (n)) */
-void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act) {
-    const int64_t len = (int64_t)n;
+/* y (n) = f(x (n)) on the calling thread. */
+void cnn__act_forward_serial(float *y, const float *x, size_t n, cnn_activation act) {
     switch (act) {
     case CNN_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) y[i] = sigmoid1(x[i]);
+        for (size_t i = 0; i < n; i++) y[i] = sigmoid1(x[i]);
         break;
     case CNN_ACT_RELU:
         /* max{0, x}; NaN stays NaN as in torch.relu. */
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+        for (size_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
         break;
     case CNN_ACT_TANH:
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) y[i] = tanhf(x[i]);
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
     }
+}
+
+/* y (n) = f(x (n)), in blocks of ACT_PARALLEL_MIN / 4 across threads. */
+void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act) {
+    const int64_t len = (int64_t)n, blk = ACT_PARALLEL_MIN / 4;
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+    for (int64_t i = 0; i < len; i += blk)
+        cnn__act_forward_serial(y + i, x + i, (size_t)(len - i < blk ? len - i : blk), act);
 }
 
 /* dx (n) = dy (n) * f'(x). Sigmoid and tanh use y = f(x) when y is given and

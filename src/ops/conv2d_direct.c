@@ -394,8 +394,8 @@ static void cols_product(float *out, int64_t rows, const float *rbase, const int
     }
 }
 
-void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
-                                const cnn__conv_geom *g, float *ws) {
+static void direct_forward(float *y, float *a, cnn_activation act, const float *x,
+                           const float *w, const float *b, const cnn__conv_geom *g, float *ws) {
     direct_plan p;
     plan_make(&p, g);
     direct_shared d = shared_at(ws, &p, g);
@@ -421,6 +421,7 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
                     float bo = b ? b[o] : 0.0f;
                     for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] = yp[q2 * g->oc + o] + bo;
                 }
+                if (a) cnn__act_forward_serial(a + n * g->oc * ohw, yn, (size_t)(g->oc * ohw), act);
                 continue;
             }
             /* yp (OC, np) = A @ the flat product of xp, tile by tile */
@@ -439,8 +440,20 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
                     for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
                 }
             }
+            if (a) cnn__act_forward_serial(a + n * g->oc * ohw, yn, (size_t)(g->oc * ohw), act);
         }
     }
+}
+
+void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
+                                const cnn__conv_geom *g, float *ws) {
+    direct_forward(y, NULL, CNN_ACT_SIGMOID, x, w, b, g, ws);
+}
+
+void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
+                                    const float *w, const float *b, const cnn__conv_geom *g,
+                                    float *ws) {
+    direct_forward(y, a, act, x, w, b, g, ws);
 }
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
@@ -532,6 +545,12 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
 }
 
 #else /* no AVX2 + FMA: cnn__conv2d_direct_ok() is false and these are never called */
+
+void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
+                                    const float *w, const float *b, const cnn__conv_geom *g,
+                                    float *ws) {
+    (void)y, (void)a, (void)act, (void)x, (void)w, (void)b, (void)g, (void)ws;
+}
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws) {

@@ -51,6 +51,10 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g);
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g);
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws);
+/* The same, and a = act(y) (the activation layer that follows, fused). */
+void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
+                                    const float *w, const float *b, const cnn__conv_geom *g,
+                                    float *ws);
 void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws);
 
@@ -73,6 +77,8 @@ void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn_
 
 /* ---- activations ------------------------------------------------------- */
 void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act);
+/* The same on the calling thread only (for kernels that fuse an activation). */
+void cnn__act_forward_serial(float *y, const float *x, size_t n, cnn_activation act);
 /* dx = dy * f'(x), computed from x or from y = f(x), whichever the function needs. */
 void cnn__act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
                        cnn_activation act);
