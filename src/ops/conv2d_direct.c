@@ -50,7 +50,7 @@
 #define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
-#define CONV_DIRECT_SUB 8      /* samples summed by one weight-gradient kernel call */
+#define CONV_DIRECT_SUB 1      /* samples summed by one weight-gradient kernel call */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
