@@ -770,6 +770,16 @@ static int cnn__residual_forward(cnn_model *m, cnn__layer_rt *rt, const cnn_laye
     return CNN_OK;
 }
 
+/* Sigmoid, ReLU and Tanh layers: *act <- their cnn_activation, returns 1. */
+static int cnn__layer_act(cnn_layer_kind kind, cnn_activation *act) {
+    switch (kind) {
+    case CNN_LAYER_SIGMOID: *act = CNN_ACT_SIGMOID; return 1;
+    case CNN_LAYER_RELU: *act = CNN_ACT_RELU; return 1;
+    case CNN_LAYER_TANH: *act = CNN_ACT_TANH; return 1;
+    default: return 0;
+    }
+}
+
 int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
                       cnn_rng *rng) {
     if (!m || !logits || !x) return cnn__fail(CNN_EINVAL, "cnn_model_forward: NULL argument");
@@ -789,18 +799,21 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
             cnn__conv_geom g = rt->conv;
             g.n = batch;
             rt->cols_valid = train && rt->cols;
-            /* Conv2d followed by an activation: the direct kernels apply it
-             * while the output is in cache, filling both layers' outputs. */
-            cnn_layer_kind next = i + 1 < m->n_layers ? m->layers[i + 1].kind : CNN_LAYER_CONV2D;
-            if ((next == CNN_LAYER_SIGMOID || next == CNN_LAYER_RELU || next == CNN_LAYER_TANH) &&
+            /* Conv2d followed by an activation (and pooling): the direct
+             * kernels apply them while a sample is in cache, filling each
+             * layer's output as if they ran one after another. */
+            cnn_activation act;
+            if (i + 1 < m->n_layers && cnn__layer_act(m->layers[i + 1].kind, &act) &&
                 cnn__conv2d_direct_ok(&g)) {
-                cnn_activation act = next == CNN_LAYER_SIGMOID ? CNN_ACT_SIGMOID
-                                     : next == CNN_LAYER_RELU  ? CNN_ACT_RELU
-                                                               : CNN_ACT_TANH;
-                cnn__conv2d_direct_forward_act(out, m->rt[i + 1].out, act, in, cnn__pp(m, rt, 0),
-                                               cnn__pp(m, rt, 1), &g, m->ws);
+                int pool = i + 2 < m->n_layers && (m->layers[i + 2].kind == CNN_LAYER_MAXPOOL2D ||
+                                                   m->layers[i + 2].kind == CNN_LAYER_AVGPOOL2D);
+                float *aout = m->rt[i + 1].out, *pout = pool ? m->rt[i + 2].out : NULL;
+                cnn__conv2d_direct_forward_fused(out, aout, act, pout, pool ? &m->rt[i + 2].pool : NULL,
+                                                 in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, m->ws);
                 m->act[i + 1] = out;
-                out = m->rt[++i].out;
+                if (pool) m->act[i + 2] = aout;
+                i += pool ? 2 : 1;
+                out = pool ? pout : aout;
             } else if (rt->cols_valid)
                 cnn__conv2d_forward_keep(out, in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, rt->cols);
             else
@@ -925,6 +938,14 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
             if (!dx) break;
             cnn__pool_geom g = rt->pool;
             g.n = batch;
+            /* after an activation that needs its input gradient: both layers'
+             * backward in one pass over each sample (x is the activation's output) */
+            cnn_activation act;
+            if (i >= 2 && cnn__layer_act(m->layers[i - 1].kind, &act)) {
+                cnn__pool_act_backward(dx, dy, x, &g, act);
+                i--;
+                break;
+            }
             cnn__pool2d_backward(dx, dy, x, &g);
             break;
         }

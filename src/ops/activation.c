@@ -63,19 +63,17 @@ void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act) {
         cnn__act_forward_serial(y + i, x + i, (size_t)(len - i < blk ? len - i : blk), act);
 }
 
-/* dx (n) = dy (n) * f'(x). Sigmoid and tanh use y = f(x) when y is given and
- * recompute it from x otherwise; ReLU uses x (or y: both are > 0 together). */
-void cnn__act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
-                       cnn_activation act) {
-    const int64_t len = (int64_t)n;
+/* dx (n) = dy (n) * f'(x) on the calling thread (dx may be dy). Sigmoid and
+ * tanh use y = f(x) when y is given and recompute it from x otherwise; ReLU
+ * uses x (or y: both are > 0 together). */
+void cnn__act_backward_serial(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                              cnn_activation act) {
     switch (act) {
     case CNN_ACT_SIGMOID:
         if (y) {
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-            for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
+            for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i]) * y[i];
         } else {
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-            for (int64_t i = 0; i < len; i++) {
+            for (size_t i = 0; i < n; i++) {
                 float s = sigmoid1(x[i]);
                 dx[i] = dy[i] * (1.0f - s) * s;
             }
@@ -83,24 +81,31 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
         break;
     case CNN_ACT_RELU: {
         const float *v = x ? x : y;
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-        for (int64_t i = 0; i < len; i++) dx[i] = v[i] <= 0.0f ? 0.0f : dy[i];
+        for (size_t i = 0; i < n; i++) dx[i] = v[i] <= 0.0f ? 0.0f : dy[i];
         break;
     }
     case CNN_ACT_TANH:
         /* 1 - t*t with one rounding, as PyTorch's fused multiply-add. */
         if (y) {
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-            for (int64_t i = 0; i < len; i++) dx[i] = dy[i] * (float)(1.0 - (double)y[i] * y[i]);
+            for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (float)(1.0 - (double)y[i] * y[i]);
         } else {
-#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
-            for (int64_t i = 0; i < len; i++) {
+            for (size_t i = 0; i < n; i++) {
                 float t = tanhf(x[i]);
                 dx[i] = dy[i] * (float)(1.0 - (double)t * t);
             }
         }
         break;
     }
+}
+
+/* The same in blocks of ACT_PARALLEL_MIN / 4 across threads. */
+void cnn__act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                       cnn_activation act) {
+    const int64_t len = (int64_t)n, blk = ACT_PARALLEL_MIN / 4;
+#pragma omp parallel for schedule(static) if (len >= ACT_PARALLEL_MIN)
+    for (int64_t i = 0; i < len; i += blk)
+        cnn__act_backward_serial(dx + i, dy + i, x ? x + i : NULL, y ? y + i : NULL,
+                                 (size_t)(len - i < blk ? len - i : blk), act);
 }
 
 /* ---- tensor functions ---------------------------------------------------- */

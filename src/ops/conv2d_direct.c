@@ -394,9 +394,22 @@ static void cols_product(float *out, int64_t rows, const float *rbase, const int
     }
 }
 
-static void direct_forward(float *y, float *a, cnn_activation act, const float *x,
-                           const float *w, const float *b, const cnn__conv_geom *g, float *ws) {
+/* Sample n's activation a = act(yn) (len floats) and pooling of it, when fused. */
+static void fuse_tail(float *a, cnn_activation act, float *pool, const cnn__pool_geom *pg1,
+                      int64_t pooled, const float *yn, int64_t n, int64_t len) {
+    if (!a) return;
+    float *an = a + n * len;
+    cnn__act_forward_serial(an, yn, (size_t)len, act);
+    if (pool) cnn__pool2d_forward_serial(pool + n * pooled, an, pg1);
+}
+
+static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
+                           const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
+                           const cnn__conv_geom *g, float *ws) {
     direct_plan p;
+    cnn__pool_geom pg1; /* the pooling of one sample */
+    if (pool) pg1 = *pg, pg1.n = 1;
+    int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0;
     plan_make(&p, g);
     direct_shared d = shared_at(ws, &p, g);
     if (p.cols) {
@@ -421,7 +434,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, const float *
                     float bo = b ? b[o] : 0.0f;
                     for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] = yp[q2 * g->oc + o] + bo;
                 }
-                if (a) cnn__act_forward_serial(a + n * g->oc * ohw, yn, (size_t)(g->oc * ohw), act);
+                fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
                 continue;
             }
             /* yp (OC, np) = A @ the flat product of xp, tile by tile */
@@ -440,20 +453,20 @@ static void direct_forward(float *y, float *a, cnn_activation act, const float *
                     for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
                 }
             }
-            if (a) cnn__act_forward_serial(a + n * g->oc * ohw, yn, (size_t)(g->oc * ohw), act);
+            fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
         }
     }
 }
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws) {
-    direct_forward(y, NULL, CNN_ACT_SIGMOID, x, w, b, g, ws);
+    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, g, ws);
 }
 
-void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
-                                    const float *w, const float *b, const cnn__conv_geom *g,
-                                    float *ws) {
-    direct_forward(y, a, act, x, w, b, g, ws);
+void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
+                                      const cnn__pool_geom *pg, const float *x, const float *w,
+                                      const float *b, const cnn__conv_geom *g, float *ws) {
+    direct_forward(y, a, act, p, pg, x, w, b, g, ws);
 }
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
@@ -546,10 +559,10 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
 
 #else /* no AVX2 + FMA: cnn__conv2d_direct_ok() is false and these are never called */
 
-void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
-                                    const float *w, const float *b, const cnn__conv_geom *g,
-                                    float *ws) {
-    (void)y, (void)a, (void)act, (void)x, (void)w, (void)b, (void)g, (void)ws;
+void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
+                                      const cnn__pool_geom *pg, const float *x, const float *w,
+                                      const float *b, const cnn__conv_geom *g, float *ws) {
+    (void)y, (void)a, (void)act, (void)p, (void)pg, (void)x, (void)w, (void)b, (void)g, (void)ws;
 }
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,

@@ -47,14 +47,18 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
  * cnn__conv2d_forward/backward when cnn__conv2d_direct_ok(g); dx is
  * overwritten, dw accumulated (either may be NULL); ws holds
  * cnn__conv2d_direct_workspace(g) floats. */
+struct cnn__pool_geom;
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g);
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g);
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws);
-/* The same, and a = act(y) (the activation layer that follows, fused). */
-void cnn__conv2d_direct_forward_act(float *y, float *a, cnn_activation act, const float *x,
-                                    const float *w, const float *b, const cnn__conv_geom *g,
-                                    float *ws);
+/* The same, then the activation and the pooling layers that follow it,
+ * sample by sample while the sample is in cache: a = act(y), p = pool(a)
+ * (p and pg may be NULL; pg->n is ignored). Same results as the layers one
+ * after another. */
+void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
+                                      const struct cnn__pool_geom *pg, const float *x, const float *w,
+                                      const float *b, const cnn__conv_geom *g, float *ws);
 void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws);
 
@@ -74,6 +78,14 @@ void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g);
 /* dx (overwritten) from dy; max pooling routes each dy to its window's argmax in x. */
 void cnn__pool2d_backward_ref(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
 void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
+/* The same on the calling thread only (for fused kernels); same results. */
+void cnn__pool2d_forward_serial(float *y, const float *x, const cnn__pool_geom *g);
+void cnn__pool2d_backward_serial(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
+/* dz = act'(z) * pool_backward(dp): the input gradient of an activation that
+ * is followed by pooling, one sample at a time (a = act(z), the pooling's
+ * input; g->n samples). Same results as the two backward passes in turn. */
+void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
+                            cnn_activation act);
 
 /* ---- activations ------------------------------------------------------- */
 void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act);
@@ -82,6 +94,8 @@ void cnn__act_forward_serial(float *y, const float *x, size_t n, cnn_activation 
 /* dx = dy * f'(x), computed from x or from y = f(x), whichever the function needs. */
 void cnn__act_backward(float *dx, const float *dy, const float *x, const float *y, size_t n,
                        cnn_activation act);
+void cnn__act_backward_serial(float *dx, const float *dy, const float *x, const float *y, size_t n,
+                              cnn_activation act);
 
 /* ---- linear ------------------------------------------------------------ */
 /* y (n, out) = x (n, in) @ w (out, in)^T + b (out) (b may be NULL) */

@@ -253,129 +253,146 @@ static int windows_inside(const cnn__pool_geom *g) {
            !(g->kind == CNN_POOL_AVG && g->divisor_override);
 }
 
-/* Average pooling with every window inside; sums in the same order as the
- * general loop (row by row), so the results are the same bits. */
-static void avg_inside_forward(float *y, const float *x, const cnn__pool_geom *g) {
-    const int64_t planes = g->n * g->c, h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+/* Average pooling of one plane with every window inside; sums in the same
+ * order as the general loop (row by row), so the results are the same bits. */
+static void avg_inside_plane_forward(float *yp, const float *xp, const cnn__pool_geom *g) {
+    const int64_t w = g->w, oh = g->oh, ow = g->ow;
     const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-    const float div = (float)(kh * kw);
-    #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * h * w;
-        float *yp = y + p * oh * ow;
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
-            /* the loop below with its sizes known: 0 + x00 + x01 + x10 + x11, in that order */
-            for (int64_t i = 0; i < oh; i++) {
-                const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
-                float *yr = yp + i * ow;
-                for (int64_t j = 0; j < ow; j++)
-                    yr[j] = (0.0f + r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
-            }
-            continue;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+        /* the loop below with its sizes known: 0 + x00 + x01 + x10 + x11, in that order */
+        for (int64_t i = 0; i < oh; i++) {
+            const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
+            float *yr = yp + i * ow;
+            for (int64_t j = 0; j < ow; j++)
+                yr[j] = (0.0f + r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
         }
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++) {
-                const float *win = xp + i * sh * w + j * sw;
-                float sum = 0.0f;
-                for (int a = 0; a < kh; a++)
-                    for (int e = 0; e < kw; e++) sum += win[a * w + e];
-                yp[i * ow + j] = sum / div;
-            }
-    }
-}
-
-static void avg_inside_backward(float *dx, const float *dy, const cnn__pool_geom *g) {
-    const int64_t planes = g->n * g->c, h = g->h, w = g->w, oh = g->oh, ow = g->ow;
-    const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-    const float div = (float)(kh * kw);
-    #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *dyp = dy + p * oh * ow;
-        float *dxp = dx + p * h * w;
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && h == 2 * oh && w == 2 * ow) {
-            /* disjoint windows that cover the plane: each dx is 0 + dy / 4 */
-            for (int64_t i = 0; i < oh; i++) {
-                float *r0 = dxp + 2 * i * w, *r1 = r0 + w;
-                const float *dr = dyp + i * ow;
-                for (int64_t j = 0; j < ow; j++) {
-                    float v = 0.0f + dr[j] / 4.0f;
-                    r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = v;
-                }
-            }
-            continue;
-        }
-        memset(dxp, 0, sizeof(float) * (size_t)(h * w));
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++) {
-                float v = dyp[i * ow + j] / div, *win = dxp + i * sh * w + j * sw;
-                for (int a = 0; a < kh; a++)
-                    for (int e = 0; e < kw; e++) win[a * w + e] += v;
-            }
-    }
-}
-
-void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g) {
-    int64_t planes = g->n * g->c;
-    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
-        avg_inside_forward(y, x, g);
         return;
     }
-    #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * g->h * g->w;
-        float *yp = y + p * g->oh * g->ow;
-        for (int64_t i = 0; i < g->oh; i++)
-            for (int64_t j = 0; j < g->ow; j++) {
-                if (g->kind == CNN_POOL_MAX) {
-                    max_window(&yp[i * g->ow + j], xp, g, i, j);
-                    continue;
-                }
-                int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
-                int alo, ahi, elo, ehi;
-                window_range(&alo, &ahi, h0, g->h, g->kh, 1);
-                window_range(&elo, &ehi, w0, g->w, g->kw, 1);
-                float sum = 0.0f;
-                for (int a = alo; a < ahi; a++) {
-                    const float *row = xp + (h0 + a) * g->w + w0;
-                    for (int e = elo; e < ehi; e++) sum += row[e];
-                }
-                int64_t div = avg_divisor(g, i, j);
-                yp[i * g->ow + j] = div ? sum / (float)div : 0.0f;
+    const float div = (float)(kh * kw);
+    for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+            const float *win = xp + i * sh * w + j * sw;
+            float sum = 0.0f;
+            for (int a = 0; a < kh; a++)
+                for (int e = 0; e < kw; e++) sum += win[a * w + e];
+            yp[i * ow + j] = sum / div;
+        }
+}
+
+static void avg_inside_plane_backward(float *dxp, const float *dyp, const cnn__pool_geom *g) {
+    const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+    const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && h == 2 * oh && w == 2 * ow) {
+        /* disjoint windows that cover the plane: each dx is 0 + dy / 4 */
+        for (int64_t i = 0; i < oh; i++) {
+            float *r0 = dxp + 2 * i * w, *r1 = r0 + w;
+            const float *dr = dyp + i * ow;
+            for (int64_t j = 0; j < ow; j++) {
+                float v = 0.0f + dr[j] / 4.0f;
+                r0[2 * j] = r0[2 * j + 1] = r1[2 * j] = r1[2 * j + 1] = v;
             }
+        }
+        return;
     }
+    const float div = (float)(kh * kw);
+    memset(dxp, 0, sizeof(float) * (size_t)(h * w));
+    for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+            float v = dyp[i * ow + j] / div, *win = dxp + i * sh * w + j * sw;
+            for (int a = 0; a < kh; a++)
+                for (int e = 0; e < kw; e++) win[a * w + e] += v;
+        }
+}
+
+/* One plane (h, w) -> (oh, ow). */
+static void plane_forward(float *yp, const float *xp, const cnn__pool_geom *g) {
+    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
+        avg_inside_plane_forward(yp, xp, g);
+        return;
+    }
+    for (int64_t i = 0; i < g->oh; i++)
+        for (int64_t j = 0; j < g->ow; j++) {
+            if (g->kind == CNN_POOL_MAX) {
+                max_window(&yp[i * g->ow + j], xp, g, i, j);
+                continue;
+            }
+            int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
+            int alo, ahi, elo, ehi;
+            window_range(&alo, &ahi, h0, g->h, g->kh, 1);
+            window_range(&elo, &ehi, w0, g->w, g->kw, 1);
+            float sum = 0.0f;
+            for (int a = alo; a < ahi; a++) {
+                const float *row = xp + (h0 + a) * g->w + w0;
+                for (int e = elo; e < ehi; e++) sum += row[e];
+            }
+            int64_t div = avg_divisor(g, i, j);
+            yp[i * g->ow + j] = div ? sum / (float)div : 0.0f;
+        }
+}
+
+/* One plane: dxp (overwritten) from dyp; max pooling reads the input xp. */
+static void plane_backward(float *dxp, const float *dyp, const float *xp, const cnn__pool_geom *g) {
+    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
+        avg_inside_plane_backward(dxp, dyp, g);
+        return;
+    }
+    memset(dxp, 0, sizeof(float) * (size_t)(g->h * g->w));
+    for (int64_t i = 0; i < g->oh; i++)
+        for (int64_t j = 0; j < g->ow; j++) {
+            float d = dyp[i * g->ow + j], m;
+            if (g->kind == CNN_POOL_MAX) {
+                int64_t idx = max_window(&m, xp, g, i, j);
+                if (idx >= 0) dxp[idx] += d;
+                continue;
+            }
+            int64_t div = avg_divisor(g, i, j);
+            if (!div) continue;
+            float v = d / (float)div;
+            int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
+            int alo, ahi, elo, ehi;
+            window_range(&alo, &ahi, h0, g->h, g->kh, 1);
+            window_range(&elo, &ehi, w0, g->w, g->kw, 1);
+            for (int a = alo; a < ahi; a++) {
+                float *row = dxp + (h0 + a) * g->w + w0;
+                for (int e = elo; e < ehi; e++) row[e] += v;
+            }
+        }
+}
+
+void cnn__pool2d_forward_serial(float *y, const float *x, const cnn__pool_geom *g) {
+    for (int64_t p = 0; p < g->n * g->c; p++)
+        plane_forward(y + p * g->oh * g->ow, x + p * g->h * g->w, g);
+}
+
+void cnn__pool2d_backward_serial(float *dx, const float *dy, const float *x, const cnn__pool_geom *g) {
+    for (int64_t p = 0; p < g->n * g->c; p++)
+        plane_backward(dx + p * g->h * g->w, dy + p * g->oh * g->ow, x ? x + p * g->h * g->w : NULL,
+                       g);
+}
+
+/* The planes split across threads; each writes its own. */
+void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g) {
+    #pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < g->n * g->c; p++)
+        plane_forward(y + p * g->oh * g->ow, x + p * g->h * g->w, g);
 }
 
 void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn__pool_geom *g) {
-    int64_t planes = g->n * g->c;
-    if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
-        avg_inside_backward(dx, dy, g);
-        return;
-    }
     #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = x + p * g->h * g->w, *dyp = dy + p * g->oh * g->ow;
-        float *dxp = dx + p * g->h * g->w;
-        memset(dxp, 0, sizeof(float) * (size_t)(g->h * g->w));
-        for (int64_t i = 0; i < g->oh; i++)
-            for (int64_t j = 0; j < g->ow; j++) {
-                float d = dyp[i * g->ow + j], m;
-                if (g->kind == CNN_POOL_MAX) {
-                    int64_t idx = max_window(&m, xp, g, i, j);
-                    if (idx >= 0) dxp[idx] += d;
-                    continue;
-                }
-                int64_t div = avg_divisor(g, i, j);
-                if (!div) continue;
-                float v = d / (float)div;
-                int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
-                int alo, ahi, elo, ehi;
-                window_range(&alo, &ahi, h0, g->h, g->kh, 1);
-                window_range(&elo, &ehi, w0, g->w, g->kw, 1);
-                for (int a = alo; a < ahi; a++) {
-                    float *row = dxp + (h0 + a) * g->w + w0;
-                    for (int e = elo; e < ehi; e++) row[e] += v;
-                }
-            }
+    for (int64_t p = 0; p < g->n * g->c; p++)
+        plane_backward(dx + p * g->h * g->w, dy + p * g->oh * g->ow, x ? x + p * g->h * g->w : NULL,
+                       g);
+}
+
+void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
+                            cnn_activation act) {
+    cnn__pool_geom g1 = *g;
+    g1.n = 1;
+    const int64_t in = g->c * g->h * g->w, out = g->c * g->oh * g->ow;
+    #pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g->n; n++) {
+        cnn__pool2d_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1);
+        cnn__act_backward_serial(dz + n * in, dz + n * in, NULL, a + n * in, (size_t)in, act);
     }
 }
 

@@ -1,0 +1,187 @@
+/* test_fusion.c — the model runs Conv2d + activation + pooling as one fused
+ * pass (forward) and pooling + activation as one (backward). Its logits and
+ * gradients must be the same bits as the layers' kernels called one after
+ * another, for the chapter's LeNet and for a ReLU / MaxPool / Tanh variant,
+ * with 1 and with 2 threads. */
+#include "test_util.h"
+
+#include "ops/ops.h"
+
+/* Layer-by-layer forward and backward of a Conv2d / activation / pooling /
+ * Flatten / Linear model with the raw kernels; params as in the model's
+ * buffer (each layer's weight, then its bias). grads are accumulated. */
+typedef struct {
+    const cnn_layer_desc *l;
+    int64_t in[4], out[4]; /* (N, C, H, W); Linear: (N, features, 1, 1) */
+    size_t pw, pb;         /* offsets of weight and bias in the parameter buffer */
+} step;
+
+static size_t numel4(const int64_t s[4]) { return (size_t)(s[0] * s[1] * s[2] * s[3]); }
+
+static int act_of(cnn_layer_kind k, cnn_activation *a) {
+    if (k == CNN_LAYER_SIGMOID) return *a = CNN_ACT_SIGMOID, 1;
+    if (k == CNN_LAYER_RELU) return *a = CNN_ACT_RELU, 1;
+    if (k == CNN_LAYER_TANH) return *a = CNN_ACT_TANH, 1;
+    return 0;
+}
+
+static void reference(cnn_model *m, int batch, const float *x, const float *dlogits,
+                      float *logits_out, float *grads) {
+    int nl = cnn_model_num_layers(m);
+    step st[16];
+    float *acts[17];
+    int64_t chw[3];
+    cnn_model_input_shape(m, chw);
+    int64_t cur[4] = {batch, chw[0], chw[1], chw[2]};
+    size_t off = 0;
+    acts[0] = (float *)x;
+    for (int i = 0; i < nl && i < 16; i++) {
+        step *s = &st[i];
+        s->l = cnn_model_layer(m, i);
+        memcpy(s->in, cur, sizeof cur);
+        memcpy(s->out, cur, sizeof cur);
+        int nd;
+        int64_t sh[CNN_MAX_DIMS];
+        cnn_model_layer_shape(m, i, &nd, sh);
+        s->out[0] = batch;
+        for (int d = 1; d < 4; d++) s->out[d] = d < nd ? sh[d] : 1;
+        s->pw = off;
+        if (s->l->kind == CNN_LAYER_CONV2D) {
+            const cnn_conv2d_desc *c = &s->l->u.conv;
+            off += (size_t)c->out_channels * (size_t)(c->in_channels / c->groups) *
+                   (size_t)c->kernel_size[0] * (size_t)c->kernel_size[1];
+            s->pb = off;
+            if (c->bias) off += (size_t)c->out_channels;
+        } else if (s->l->kind == CNN_LAYER_LINEAR) {
+            const cnn_linear_desc *c = &s->l->u.linear;
+            off += (size_t)c->out_features * (size_t)c->in_features;
+            s->pb = off;
+            if (c->bias) off += (size_t)c->out_features;
+        }
+        memcpy(cur, s->out, sizeof cur);
+        acts[i + 1] = calloc(numel4(s->out), sizeof(float));
+    }
+    CHECK_INT_EQ(off, cnn_model_num_params(m));
+    const float *p = cnn_model_params(m);
+    size_t ws_n = 1;
+    for (int i = 0; i < nl; i++) {
+        step *s = &st[i];
+        cnn_activation a;
+        if (s->l->kind == CNN_LAYER_CONV2D) {
+            cnn__conv_geom g;
+            CHECK_OK(cnn__conv_geom_make(&g, &s->l->u.conv, s->in));
+            size_t need = cnn__conv2d_workspace(&g);
+            if (need > ws_n) ws_n = need;
+        }
+        (void)a;
+    }
+    float *ws = malloc(ws_n * sizeof(float));
+    for (int i = 0; i < nl; i++) {
+        step *s = &st[i];
+        float *y = acts[i + 1];
+        const float *in = acts[i];
+        cnn_activation a;
+        if (s->l->kind == CNN_LAYER_CONV2D) {
+            cnn__conv_geom g;
+            cnn__conv_geom_make(&g, &s->l->u.conv, s->in);
+            cnn__conv2d_forward(y, in, p + s->pw, s->l->u.conv.bias ? p + s->pb : NULL, &g, ws);
+        } else if (act_of(s->l->kind, &a)) {
+            cnn__act_forward(y, in, numel4(s->out), a);
+        } else if (s->l->kind == CNN_LAYER_MAXPOOL2D || s->l->kind == CNN_LAYER_AVGPOOL2D) {
+            cnn__pool_geom g;
+            cnn__pool_geom_make(&g, &s->l->u.pool, s->in);
+            cnn__pool2d_forward(y, in, &g);
+        } else if (s->l->kind == CNN_LAYER_FLATTEN) {
+            memcpy(y, in, numel4(s->out) * sizeof(float));
+        } else if (s->l->kind == CNN_LAYER_LINEAR) {
+            const cnn_linear_desc *c = &s->l->u.linear;
+            cnn__linear_forward(y, in, p + s->pw, c->bias ? p + s->pb : NULL, batch,
+                                c->in_features, c->out_features);
+        }
+    }
+    memcpy(logits_out, acts[nl], numel4(st[nl - 1].out) * sizeof(float));
+    /* backward */
+    float *dy = malloc(numel4(st[nl - 1].out) * sizeof(float));
+    memcpy(dy, dlogits, numel4(st[nl - 1].out) * sizeof(float));
+    for (int i = nl - 1; i >= 0; i--) {
+        step *s = &st[i];
+        float *dx = i > 0 ? calloc(numel4(s->in), sizeof(float)) : NULL;
+        const float *x_in = acts[i], *y = acts[i + 1];
+        cnn_activation a;
+        if (s->l->kind == CNN_LAYER_CONV2D) {
+            cnn__conv_geom g;
+            cnn__conv_geom_make(&g, &s->l->u.conv, s->in);
+            cnn__conv2d_backward(dx, grads + s->pw, s->l->u.conv.bias ? grads + s->pb : NULL, dy,
+                                 x_in, p + s->pw, &g, ws);
+        } else if (act_of(s->l->kind, &a)) {
+            if (dx) cnn__act_backward(dx, dy, x_in, y, numel4(s->out), a);
+        } else if (s->l->kind == CNN_LAYER_MAXPOOL2D || s->l->kind == CNN_LAYER_AVGPOOL2D) {
+            cnn__pool_geom g;
+            cnn__pool_geom_make(&g, &s->l->u.pool, s->in);
+            if (dx) cnn__pool2d_backward(dx, dy, x_in, &g);
+        } else if (s->l->kind == CNN_LAYER_FLATTEN) {
+            if (dx) memcpy(dx, dy, numel4(s->in) * sizeof(float));
+        } else if (s->l->kind == CNN_LAYER_LINEAR) {
+            const cnn_linear_desc *c = &s->l->u.linear;
+            cnn__linear_backward(dx, grads + s->pw, c->bias ? grads + s->pb : NULL, dy, x_in,
+                                 p + s->pw, batch, c->in_features, c->out_features);
+        }
+        free(dy);
+        dy = dx;
+        if (!dy) break;
+    }
+    free(dy);
+    for (int i = 1; i <= nl; i++) free(acts[i]);
+    free(ws);
+}
+
+static void check_model(const char *name, const char *text, int batch) {
+    cnn_model *m = NULL;
+    CHECK_OK(cnn_model_create_from_text(&m, text, name, (int64_t[]){1, 28, 28}));
+    if (!m) return;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 7);
+    CHECK_OK(cnn_model_init_params(m, CNN_INIT_XAVIER, &rng));
+    int64_t c = cnn_model_num_outputs(m);
+    size_t nx = (size_t)batch * 784, nl = (size_t)batch * (size_t)c, np = cnn_model_num_params(m);
+    float *x = malloc(nx * sizeof(float)), *dl = malloc(nl * sizeof(float));
+    float *want_logits = malloc(nl * sizeof(float)), *want_grads = calloc(np, sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = cnn_rng_uniform(&rng);
+    for (size_t i = 0; i < nl; i++) dl[i] = cnn_rng_uniform(&rng) - 0.5f;
+    cnn_set_threads(1);
+    reference(m, batch, x, dl, want_logits, want_grads);
+    for (int threads = 1; threads <= 2; threads++) {
+        cnn_set_threads(threads);
+        const float *logits = NULL;
+        cnn_model_zero_grad(m);
+        CHECK_OK(cnn_model_forward(m, &logits, x, batch, 1, &rng));
+        CHECK_OK(cnn_model_backward(m, dl));
+        char what[128];
+        snprintf(what, sizeof what, "%s, %d threads: logits", name, threads);
+        if (logits) CHECK_CLOSE(what, logits, want_logits, nl, 0, 0);
+        snprintf(what, sizeof what, "%s, %d threads: gradients", name, threads);
+        CHECK_CLOSE(what, cnn_model_grads(m), want_grads, np, 0, 0);
+    }
+    cnn_set_threads(0);
+    free(x), free(dl), free(want_logits), free(want_grads);
+    cnn_model_free(m);
+}
+
+int main(void) {
+    check_model("lenet",
+                "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),\n"
+                "    nn.AvgPool2d(kernel_size=2, stride=2),\n"
+                "    nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),\n"
+                "    nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+                "    nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),\n"
+                "    nn.Linear(84, 10))",
+                37);
+    check_model("relu-max-tanh",
+                "nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),\n"
+                "    nn.MaxPool2d(kernel_size=3, stride=2, padding=1),\n"
+                "    nn.Conv2d(8, 5, kernel_size=3, dilation=2), nn.Tanh(),\n"
+                "    nn.AvgPool2d(kernel_size=3, stride=2, ceil_mode=True), nn.Flatten(),\n"
+                "    nn.Linear(125, 10))",
+                9);
+    return test_report();
+}
