@@ -8,11 +8,13 @@
  * Three layers:
  *   - descriptors and geometry: PyTorch's argument checks and shape rules
  *     (every size comes from cnn_out_size);
- *   - raw kernels: *_ref are plain loops; the fast kernels lower each sample
- *     to a matrix (im2col, (C*kh*kw, OH*OW)) and call cblas_sgemm per group,
- *     with a direct path for 1x1 stride-1 unpadded convolutions. Batches are
- *     processed in chunks whose size depends only on the geometry, so the
- *     workspace and the results never depend on the thread count. OpenMP
+ *   - raw kernels: *_ref are plain loops. Stride-1 convolutions with one
+ *     group go to conv2d_direct.c (AVX2 kernels without im2col). The others
+ *     lower each sample to a matrix (im2col, (C*kh*kw, OH*OW)) and call
+ *     cblas_sgemm per group, with a direct path for 1x1 stride-1 unpadded
+ *     convolutions. Batches are processed in chunks whose size depends
+ *     only on the geometry, so the workspace and the results never depend
+ *     on the thread count. OpenMP
  *     runs over the samples of a chunk (im2col, forward GEMM, input-gradient
  *     GEMM, col2im: disjoint writes); the weight gradient is one GEMM per
  *     fixed-width block of its columns over the whole chunk, chunks added in

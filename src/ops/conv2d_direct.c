@@ -16,10 +16,11 @@
  *
  *   dxp[c, n + off[k]] += T[k, n],   T[k, n] = sum_o w[o, k] * dyp[o, n],
  *
- * kern_rows again, adding each row of its tile at its offset; rows are taken
- * in (a, e, c) order so that the rows of one tile never overlap. dx is the
- * interior of dxp. The weight gradient is a product with the pixels as the
- * reduction (kern_dots), over a few samples at a time:
+ * kern_rows again, adding each row of its tile at its offset, one row after
+ * the other; rows are taken in (a, e, c) order so that the rows of a tile
+ * seldom overlap (C >= 6: never). dx is the interior of dxp. The weight
+ * gradient is a product with the pixels as the reduction (kern_dots),
+ * CONV_DIRECT_SUB samples per call (1: a sample's rows stay in L1):
  *
  *   dw[o, k] += sum_n dyp[o, n] * xp[n + off[k]].
  *
@@ -50,7 +51,7 @@
 #define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
-#define CONV_DIRECT_SUB 1      /* samples summed by one weight-gradient kernel call */
+#define CONV_DIRECT_SUB 1      /* samples summed by one kern_dots call */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
