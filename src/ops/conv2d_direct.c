@@ -66,6 +66,13 @@ typedef struct {
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/* ws moved up to the next 64-byte boundary (the workspace has room for it):
+ * every slot and row then starts on a cache line. */
+static float *align64(float *ws) {
+    uintptr_t a = ((uintptr_t)ws + 63) & ~(uintptr_t)63;
+    return ws + (a - (uintptr_t)ws) / sizeof(float);
+}
+
 static int64_t n_chunks(const cnn__conv_geom *g) {
     return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
 }
@@ -124,7 +131,7 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
     direct_plan p;
     plan_make(&p, g);
-    return (size_t)(p.shared + n_chunks(g) * p.slot);
+    return (size_t)(p.shared + n_chunks(g) * p.slot + CONV_DIRECT_NR); /* + room to align */
 }
 
 #if CONV_DIRECT
@@ -412,6 +419,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     if (pool) pg1 = *pg, pg1.n = 1;
     int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0;
     plan_make(&p, g);
+    ws = align64(ws);
     direct_shared d = shared_at(ws, &p, g);
     if (p.cols) {
         transpose_weights(d.wt, w, g->oc, p.k);
@@ -475,6 +483,7 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     if (!dx && !dw) return;
     direct_plan p;
     plan_make(&p, g);
+    ws = align64(ws);
     direct_shared d = shared_at(ws, &p, g);
     if (dx) {
         pack_taps(d.tpack, w, g);
