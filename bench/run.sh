@@ -35,10 +35,12 @@ field() { grep -oE "$2" "$tmp/$1.out" | tail -1 | grep -oE '[0-9]+(\.[0-9]+)?' |
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # FLOPs per training example: forward mult-adds from `cnn summary`, x2 FLOP per
-# mult-add, x3 for forward + backward (input and weight gradients).
-macs=$("$CNN" summary lenet | awk '/Mult-Adds/ { on = 1; next } /Total mult-adds/ { on = 0 }
-    on { v = $NF; gsub(",", "", v); if (v ~ /^[0-9]+$/) sum += v } END { printf "%.6f", sum / 1e6 }')
-flop_per_example=$(awk -v m="$macs" 'BEGIN { printf "%.0f", m * 1e6 * 2 * 3 }')
+# mult-add, x3 for forward + backward (input and weight gradients), less the
+# first layer's input gradient, which training never computes.
+read -r macs first_macs < <("$CNN" summary lenet | awk '/Mult-Adds/ { on = 1; next } /Total mult-adds/ { on = 0 }
+    on { v = $NF; gsub(",", "", v); if (v ~ /^[0-9]+$/) { sum += v; if (!first) first = v } }
+    END { printf "%.6f %.6f\n", sum / 1e6, first / 1e6 }')
+flop_per_example=$(awk -v m="$macs" -v f="$first_macs" 'BEGIN { printf "%.0f", (3 * m - f) * 1e6 * 2 }')
 mhz=$(grep -m1 -oE 'cpu MHz\s*:\s*[0-9.]+' /proc/cpuinfo | grep -oE '[0-9.]+$' || echo 0)
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, ${mhz} MHz"
 echo "LeNet: ${macs} M mult-adds forward per example, ~$(awk -v f="$flop_per_example" 'BEGIN{printf "%.2f", f/1e6}') MFLOP per training example"
