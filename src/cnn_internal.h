@@ -58,8 +58,11 @@ static inline int cnn__thread_num(void) { return 0; }
 static inline int cnn__num_threads(void) { return 1; }
 #endif
 
-/* cnn parallelizes with OpenMP itself and calls OpenBLAS from inside its
- * parallel regions, so OpenBLAS must not start threads of its own. */
+/* cnn parallelizes with OpenMP itself; OpenBLAS must never thread on its
+ * own, or results would depend on the thread count. So every cblas_ call is
+ * made from inside an OpenMP parallel region, where OpenBLAS's OpenMP build
+ * (preferred by CMakeLists.txt) runs single-threaded, and the pthread build
+ * is told to use one thread (below). */
 void cnn__blas_single_threaded(void);
 
 /* Largest tensor the library agrees to allocate, in elements (4 Gi floats). */

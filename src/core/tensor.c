@@ -531,6 +531,9 @@ int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
     CNN_TRY(check_shape(fn, "output", 2, shape, &numel));
     CNN_TRY(alloc_tensor(out, fn, 2, shape, numel, k == 0));
     if (numel == 0 || k == 0) return CNN_OK;
+    /* one thread does it, inside a parallel region (see cnn_internal.h) */
+    #pragma omp parallel
+    #pragma omp single
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
                 (int)k, b->data, (int)n, 0.0f, out->data, (int)n);
     return CNN_OK;

@@ -426,9 +426,11 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         return;
     }
     if (pointwise) {
-        /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample. */
-        for (int64_t n = 0; dw && n < g->n; n++)
-            for (int64_t gi = 0; gi < groups; gi++)
+        /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample;
+         * the groups in parallel (BLAS is only called from a parallel region). */
+        #pragma omp parallel for schedule(static)
+        for (int64_t gi = 0; gi < groups; gi++)
+            for (int64_t n = 0; dw && n < g->n; n++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim, (int)hw,
                             1.0f, dy + (n * g->oc + gi * ocg) * hw, (int)hw,
                             x + (n * g->c + gi * cg) * hw, (int)hw, 1.0f, dw + gi * ocg * kdim,

@@ -4,7 +4,8 @@
  *   backward  dx (n, in) = dy (n, out) @ w;  dw += dy^T @ x;  db += sum_n dy
  *
  * The reference kernels are plain loops accumulating in double; the fast ones
- * call cblas_sgemm. The bias gradient is summed over n in a fixed order (row
+ * call cblas_sgemm, always from inside an OpenMP parallel region (see
+ * cnn_internal.h: BLAS never threads on its own). The bias gradient is summed over n in a fixed order (row
  * 0 first, in double) by both, so it does not depend on the thread count.
  * Sizes too large for a BLAS int fall back to the reference loops.
  */
@@ -77,7 +78,7 @@ void cnn__linear_forward(float *y, const float *x, const float *w, const float *
         for (int64_t o = 0; o < out; o++) y[i * out + o] = b ? b[o] : 0.0f;
     if (in == 0) return; /* BLAS rejects a leading dimension of 0 */
     const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static) if (nblk > 1)
+#pragma omp parallel for schedule(static)
     for (int64_t bi = 0; bi < nblk; bi++) {
         int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
@@ -97,7 +98,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
         } else {
             /* dx (n, in) = dy (n, out) @ w (out, in), in blocks of LIN_ROWS rows */
             const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static) if (nblk > 1)
+#pragma omp parallel for schedule(static)
             for (int64_t bi = 0; bi < nblk; bi++) {
                 int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
@@ -109,7 +110,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
         /* dw (out, in) += dy^T (out, n) @ x (n, in), in blocks of LIN_ROWS rows of dw;
          * each block is one GEMM over all n, so the sums do not depend on threads. */
         const int64_t nblk = (out + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static) if (nblk > 1)
+#pragma omp parallel for schedule(static)
         for (int64_t bi = 0; bi < nblk; bi++) {
             int64_t o0 = bi * LIN_ROWS, rows = out - o0 < LIN_ROWS ? out - o0 : LIN_ROWS;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)n, 1.0f,
