@@ -391,13 +391,16 @@ void cnn_model_zero_grad(cnn_model *m);
  * backward then allocate nothing. */
 int cnn_model_reserve(cnn_model *m, int max_batch);
 /* x (batch, C, H, W) -> *logits (batch, num_outputs), owned by the model and
- * valid until the next forward. train != 0 enables Dropout (drawn from rng). */
+ * valid until the next forward. train != 0 enables Dropout (drawn from rng)
+ * and keeps every layer's output for cnn_model_backward; with train == 0 the
+ * model may keep only what inference needs (backward then fails). */
 int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
                       cnn_rng *rng);
 /* Accumulate parameter gradients of sum(logits * dlogits) for the last forward. */
 int cnn_model_backward(cnn_model *m, const float *dlogits);
 /* *layer <- index of the first layer whose output in the last forward holds a
- * NaN or an infinity, or -1 if every output is finite (divergence reports).
+ * NaN or an infinity, or -1 if every output is finite (divergence reports);
+ * outputs an inference forward did not keep are skipped.
  * Fails if there was no complete forward. */
 int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
 

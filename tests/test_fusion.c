@@ -2,7 +2,8 @@
  * pass (forward) and pooling + activation as one (backward). Its logits and
  * gradients must be the same bits as the layers' kernels called one after
  * another, for the chapter's LeNet and for a ReLU / MaxPool / Tanh variant,
- * with 1 and with 2 threads. */
+ * with 1 and with 2 threads; and an inference forward, which keeps only the
+ * pooled outputs, must give the same logits and refuse a backward. */
 #include "test_util.h"
 
 #include "ops/ops.h"
@@ -161,6 +162,14 @@ static void check_model(const char *name, const char *text, int batch) {
         if (logits) CHECK_CLOSE(what, logits, want_logits, nl, 0, 0);
         snprintf(what, sizeof what, "%s, %d threads: gradients", name, threads);
         CHECK_CLOSE(what, cnn_model_grads(m), want_grads, np, 0, 0);
+        /* inference keeps only what it needs: same logits, and no backward */
+        CHECK_OK(cnn_model_forward(m, &logits, x, batch, 0, NULL));
+        snprintf(what, sizeof what, "%s, %d threads: inference logits", name, threads);
+        if (logits) CHECK_CLOSE(what, logits, want_logits, nl, 0, 0);
+        CHECK_STATUS(cnn_model_backward(m, dl), CNN_EINVAL);
+        int layer = 0;
+        CHECK_OK(cnn_model_first_nonfinite_layer(m, &layer));
+        CHECK_INT_EQ(layer, -1);
     }
     cnn_set_threads(0);
     free(x), free(dl), free(want_logits), free(want_grads);

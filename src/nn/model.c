@@ -117,6 +117,7 @@ struct cnn_model {
     float *rscratch;                /* Residual backward: 3 outputs + 1 input, (batch, ...) */
     int batch;                      /* batch of the last forward; 0 if none */
     int train;                      /* mode of the last forward */
+    int dropped;                    /* the last forward kept no output of some layers */
 };
 
 const char *cnn_layer_kind_name(cnn_layer_kind kind) {
@@ -786,6 +787,7 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
     if (batch <= 0) return cnn__fail(CNN_ERANGE, "cnn_model_forward: batch size %d, expected >= 1", batch);
     if (batch > m->max_batch) CNN_TRY(cnn_model_reserve(m, batch));
     m->batch = 0; /* no valid forward until this one completes */
+    m->dropped = 0;
     m->act[0] = x;
     for (int i = 0; i < m->n_layers; i++) {
         const cnn_layer_desc *l = &m->layers[i];
@@ -808,10 +810,15 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
                 int pool = i + 2 < m->n_layers && (m->layers[i + 2].kind == CNN_LAYER_MAXPOOL2D ||
                                                    m->layers[i + 2].kind == CNN_LAYER_AVGPOOL2D);
                 float *aout = m->rt[i + 1].out, *pout = pool ? m->rt[i + 2].out : NULL;
-                cnn__conv2d_direct_forward_fused(out, aout, act, pout, pool ? &m->rt[i + 2].pool : NULL,
-                                                 in, cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, m->ws);
-                m->act[i + 1] = out;
-                if (pool) m->act[i + 2] = aout;
+                /* Inference needs only the pooled output: the convolution and
+                 * activation outputs stay in the kernel's scratch. */
+                int keep = train || !pool;
+                cnn__conv2d_direct_forward_fused(keep ? out : NULL, keep ? aout : NULL, act, pout,
+                                                 pool ? &m->rt[i + 2].pool : NULL, in, cnn__pp(m, rt, 0),
+                                                 cnn__pp(m, rt, 1), &g, m->ws);
+                m->act[i + 1] = keep ? out : NULL;
+                if (pool) m->act[i + 2] = keep ? aout : NULL;
+                m->dropped |= !keep;
                 i += pool ? 2 : 1;
                 out = pool ? pout : aout;
             } else if (rt->cols_valid)
@@ -912,6 +919,9 @@ static void cnn__residual_backward(cnn_model *m, const cnn__layer_rt *rt, const 
 int cnn_model_backward(cnn_model *m, const float *dlogits) {
     if (!m || !dlogits) return cnn__fail(CNN_EINVAL, "cnn_model_backward: NULL argument");
     if (m->batch <= 0) return cnn__fail(CNN_EINVAL, "cnn_model_backward: no forward pass to differentiate");
+    if (m->dropped)
+        return cnn__fail(CNN_EINVAL, "cnn_model_backward: the last forward (train=0) kept only the outputs "
+                                     "inference needs; run the forward with train=1 first");
     const int batch = m->batch;
     const float *dy = dlogits;
     for (int i = m->n_layers - 1; i >= 0; i--) {
@@ -1004,8 +1014,8 @@ int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer) {
     *layer = -1;
     if (m->batch <= 0) return cnn__fail(CNN_EINVAL, "cnn_model_first_nonfinite_layer: no forward to inspect");
     for (int i = 0; i < m->n_layers; i++) {
-        const float *y = m->act[i + 1]; /* (batch, numel) */
-        size_t n = (size_t)m->rt[i].numel * (size_t)m->batch;
+        const float *y = m->act[i + 1]; /* (batch, numel); NULL if not kept */
+        size_t n = y ? (size_t)m->rt[i].numel * (size_t)m->batch : 0;
         for (size_t k = 0; k < n; k++)
             if (!isfinite(y[k])) {
                 *layer = i;

@@ -402,11 +402,12 @@ static void cols_product(float *out, int64_t rows, const float *rbase, const int
     }
 }
 
-/* Sample n's activation a = act(yn) (len floats) and pooling of it, when fused. */
+/* Sample n's activation a = act(yn) (len floats) and pooling of it, when
+ * fused; without a, the activation goes over yn in place (pool is given). */
 static void fuse_tail(float *a, cnn_activation act, float *pool, const cnn__pool_geom *pg1,
-                      int64_t pooled, const float *yn, int64_t n, int64_t len) {
-    if (!a) return;
-    float *an = a + n * len;
+                      int64_t pooled, float *yn, int64_t n, int64_t len) {
+    if (!a && !pool) return;
+    float *an = a ? a + n * len : yn;
     cnn__act_forward_serial(an, yn, (size_t)len, act);
     if (pool) cnn__pool2d_forward_serial(pool + n * pooled, an, pg1);
 }
@@ -431,9 +432,10 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
-        float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp;
+        /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
+        float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp, *ys = yp + g->oc * p.np;
         for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
-            float *yn = y + n * g->oc * ohw;
+            float *yn = y ? y + n * g->oc * ohw : ys;
             pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
                        g->pad_left);
             if (p.cols) {

@@ -55,7 +55,7 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
 /* The same, then the activation and the pooling layers that follow it,
  * sample by sample while the sample is in cache: a = act(y), p = pool(a)
  * (p and pg may be NULL; pg->n is ignored). Same results as the layers one
- * after another. */
+ * after another. With p given, y and a may be NULL: they are then not kept. */
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const struct cnn__pool_geom *pg, const float *x, const float *w,
                                       const float *b, const cnn__conv_geom *g, float *ws);
