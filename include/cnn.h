@@ -399,9 +399,10 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
 /* Accumulate parameter gradients of sum(logits * dlogits) for the last forward. */
 int cnn_model_backward(cnn_model *m, const float *dlogits);
 /* *layer <- index of the first layer whose output in the last forward holds a
- * NaN or an infinity, or -1 if every output is finite (divergence reports);
- * outputs an inference forward did not keep are skipped.
- * Fails if there was no complete forward. */
+ * NaN or an infinity, or -1 if every output is finite (divergence reports).
+ * Outputs the forward did not keep (a Conv2d followed by an activation, and
+ * in inference the activation and pooling after it) are judged by the next
+ * kept output. Fails if there was no complete forward. */
 int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
 
 /* torchsummary's table (as the chapter prints it) plus torchinfo's mult-adds

@@ -171,6 +171,14 @@ static void check_model(const char *name, const char *text, int batch) {
         CHECK_OK(cnn_model_first_nonfinite_layer(m, &layer));
         CHECK_INT_EQ(layer, -1);
     }
+    /* A NaN weight in the first Conv2d: its output was not kept, yet the
+     * divergence report names it (layer 0), not the activation after it. */
+    cnn_model_params(m)[0] = NAN;
+    const float *logits = NULL;
+    CHECK_OK(cnn_model_forward(m, &logits, x, batch, 1, &rng));
+    int layer = -1;
+    CHECK_OK(cnn_model_first_nonfinite_layer(m, &layer));
+    CHECK_INT_EQ(layer, 0);
     cnn_set_threads(0);
     free(x), free(dl), free(want_logits), free(want_grads);
     cnn_model_free(m);

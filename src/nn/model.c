@@ -810,13 +810,15 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
                 int pool = i + 2 < m->n_layers && (m->layers[i + 2].kind == CNN_LAYER_MAXPOOL2D ||
                                                    m->layers[i + 2].kind == CNN_LAYER_AVGPOOL2D);
                 float *aout = m->rt[i + 1].out, *pout = pool ? m->rt[i + 2].out : NULL;
-                /* Inference needs only the pooled output: the convolution and
-                 * activation outputs stay in the kernel's scratch. */
+                /* No backward needs the convolution's output (the
+                 * activation's gradient is computed from its own output), so
+                 * it stays in the kernel's scratch; inference needs only the
+                 * pooled output, so the activation's stays there too. */
                 int keep = train || !pool;
-                cnn__conv2d_direct_forward_fused(keep ? out : NULL, keep ? aout : NULL, act, pout,
+                cnn__conv2d_direct_forward_fused(NULL, keep ? aout : NULL, act, pout,
                                                  pool ? &m->rt[i + 2].pool : NULL, in, cnn__pp(m, rt, 0),
                                                  cnn__pp(m, rt, 1), &g, m->ws);
-                m->act[i + 1] = keep ? out : NULL;
+                m->act[i + 1] = NULL;
                 if (pool) m->act[i + 2] = keep ? aout : NULL;
                 m->dropped |= !keep;
                 i += pool ? 2 : 1;
@@ -1018,7 +1020,11 @@ int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer) {
         size_t n = y ? (size_t)m->rt[i].numel * (size_t)m->batch : 0;
         for (size_t k = 0; k < n; k++)
             if (!isfinite(y[k])) {
-                *layer = i;
+                /* Sigmoid, ReLU and Tanh map finite inputs to finite outputs:
+                 * after a Conv2d whose output was not kept, the Conv2d's
+                 * output was already non-finite. */
+                cnn_activation act;
+                *layer = i > 0 && !m->act[i] && cnn__layer_act(m->layers[i].kind, &act) ? i - 1 : i;
                 return CNN_OK;
             }
     }
