@@ -151,6 +151,10 @@ static void check_model(const char *name, const char *text, int batch) {
     for (size_t i = 0; i < nl; i++) dl[i] = cnn_rng_uniform(&rng) - 0.5f;
     cnn_set_threads(1);
     reference(m, batch, x, dl, want_logits, want_grads);
+    /* the model fuses its first Conv2d with what follows it on the direct path */
+    cnn__conv_geom g1;
+    CHECK_OK(cnn__conv_geom_make(&g1, &cnn_model_layer(m, 0)->u.conv, (int64_t[]){batch, 1, 28, 28}));
+    int fused = cnn__conv2d_direct_ok(&g1);
     for (int threads = 1; threads <= 2; threads++) {
         cnn_set_threads(threads);
         const float *logits = NULL;
@@ -166,7 +170,10 @@ static void check_model(const char *name, const char *text, int batch) {
         CHECK_OK(cnn_model_forward(m, &logits, x, batch, 0, NULL));
         snprintf(what, sizeof what, "%s, %d threads: inference logits", name, threads);
         if (logits) CHECK_CLOSE(what, logits, want_logits, nl, 0, 0);
-        CHECK_STATUS(cnn_model_backward(m, dl), CNN_EINVAL);
+        if (fused) { /* without AVX2 + FMA nothing is fused and backward works */
+            CHECK_STATUS(cnn_model_backward(m, dl), CNN_EINVAL);
+            CHECK(strstr(cnn_last_error(), "train=1") != NULL);
+        }
         int layer = 0;
         CHECK_OK(cnn_model_first_nonfinite_layer(m, &layer));
         CHECK_INT_EQ(layer, -1);

@@ -66,12 +66,6 @@ typedef struct {
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-/* ws moved up to the next 64-byte boundary (the workspace has room for it):
- * every slot and row then starts on a cache line. */
-static float *align64(float *ws) {
-    uintptr_t a = ((uintptr_t)ws + 63) & ~(uintptr_t)63;
-    return ws + (a - (uintptr_t)ws) / sizeof(float);
-}
 
 static int64_t n_chunks(const cnn__conv_geom *g) {
     return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
@@ -99,23 +93,6 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
                        CONV_DIRECT_NR);
 }
 
-/* Where the shared part of the workspace keeps what plan_make counts. */
-typedef struct {
-    float *apack, *tpack, *wt;
-    int *off, *toff, *yoff, *pix;
-} direct_shared;
-
-static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_geom *g) {
-    direct_shared d;
-    d.apack = ws;
-    d.tpack = d.apack + round_up(g->oc, CONV_DIRECT_MR) * p->k;
-    d.wt = d.tpack + round_up(p->k, CONV_DIRECT_MR) * g->oc;
-    d.off = (int *)(d.wt + p->k * g->oc);
-    d.toff = d.off + p->k;
-    d.yoff = d.toff + p->k;
-    d.pix = d.yoff + g->oc;
-    return d;
-}
 
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
     if (!CONV_DIRECT) return 0;
@@ -135,6 +112,31 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
 }
 
 #if CONV_DIRECT
+
+/* ws moved up to the next 64-byte boundary (the workspace has room for it):
+ * every slot and row then starts on a cache line. */
+static float *align64(float *ws) {
+    uintptr_t a = ((uintptr_t)ws + 63) & ~(uintptr_t)63;
+    return ws + (a - (uintptr_t)ws) / sizeof(float);
+}
+
+/* Where the shared part of the workspace keeps what plan_make counts. */
+typedef struct {
+    float *apack, *tpack, *wt;
+    int *off, *toff, *yoff, *pix;
+} direct_shared;
+
+static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_geom *g) {
+    direct_shared d;
+    d.apack = ws;
+    d.tpack = d.apack + round_up(g->oc, CONV_DIRECT_MR) * p->k;
+    d.wt = d.tpack + round_up(p->k, CONV_DIRECT_MR) * g->oc;
+    d.off = (int *)(d.wt + p->k * g->oc);
+    d.toff = d.off + p->k;
+    d.yoff = d.toff + p->k;
+    d.pix = d.yoff + g->oc;
+    return d;
+}
 
 /* ---- micro-kernels ------------------------------------------------------- */
 
