@@ -66,7 +66,6 @@ typedef struct {
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-
 static int64_t n_chunks(const cnn__conv_geom *g) {
     return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
 }
@@ -81,7 +80,6 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     int64_t chunk = (g->n + n_chunks(g) - 1) / n_chunks(g);
     p->sub = chunk < CONV_DIRECT_SUB ? chunk : CONV_DIRECT_SUB;
     int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mt = round_up(p->k, CONV_DIRECT_MR);
-    /* packed w for the forward and for T, offsets: forward, by (a, e, c), of dyp rows */
     p->cols = g->oc % 8 == 0;
     /* packed w for the forward and for T, w as (K, OC); offsets: forward, by
      * (a, e, c), of dyp rows, of the real pixels */
@@ -93,12 +91,15 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
                        CONV_DIRECT_NR);
 }
 
-
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
     if (!CONV_DIRECT) return 0;
     if (g->sh != 1 || g->sw != 1 || g->groups != 1 || g->n <= 0) return 0;
     if (g->kh == 1 && g->kw == 1) return 0; /* 1x1: the GEMM path has no im2col either */
     if (g->c * g->kh * g->kw > CONV_DIRECT_MAX_K || g->oc * g->kh * g->kw > CONV_DIRECT_MAX_K)
+        return 0;
+    /* padded planes of at most 2^20 x 2^20, so that plan_make cannot overflow */
+    if (g->oh + (int64_t)(g->kh - 1) * g->dh > ((int64_t)1 << 20) ||
+        g->ow + (int64_t)(g->kw - 1) * g->dw > ((int64_t)1 << 20))
         return 0;
     direct_plan p;
     plan_make(&p, g);
