@@ -19,8 +19,8 @@
  * kern_rows again, adding each row of its tile at its offset, one row after
  * the other; rows are taken in (a, e, c) order so that the rows of a tile
  * seldom overlap (C >= 6: never). dx is the interior of dxp. The weight
- * gradient is a product with the pixels as the reduction (kern_dots),
- * CONV_DIRECT_SUB samples per call (1: a sample's rows stay in L1):
+ * gradient is a product with the pixels as the reduction (kern_dots), one
+ * sample at a time (its rows stay in L1):
  *
  *   dw[o, k] += sum_n dyp[o, n] * xp[n + off[k]].
  *
@@ -51,7 +51,6 @@
 #define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
-#define CONV_DIRECT_SUB 1      /* samples summed by one kern_dots call */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
@@ -59,7 +58,6 @@
 typedef struct {
     int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
     int64_t k;               /* C*kh*kw */
-    int64_t sub;             /* samples whose weight gradient one kern_dots call sums */
     int cols;                /* OC % 8 == 0: kern_cols for the forward and dw */
     int64_t shared, slot;    /* floats: packed weights + offsets; one chunk's scratch */
 } direct_plan;
@@ -77,17 +75,14 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     /* the kernels touch up to xp[np - 1 + max off]: one plane stack plus NR + ekw */
     p->xp = round_up(g->c * p->hp * p->wp + CONV_DIRECT_NR + ekw, CONV_DIRECT_NR);
     p->k = g->c * g->kh * g->kw;
-    int64_t chunk = (g->n + n_chunks(g) - 1) / n_chunks(g);
-    p->sub = chunk < CONV_DIRECT_SUB ? chunk : CONV_DIRECT_SUB;
     int64_t mf = round_up(g->oc, CONV_DIRECT_MR), mt = round_up(p->k, CONV_DIRECT_MR);
     p->cols = g->oc % 8 == 0;
     /* packed w for the forward and for T, w as (K, OC); offsets: forward, by
      * (a, e, c), of dyp rows, of the real pixels */
     p->shared = round_up(mf * p->k + mt * g->oc + p->k * g->oc + 2 * p->k + g->oc + g->oh * g->ow,
                          CONV_DIRECT_NR);
-    /* sub x (xp, dyp, dy pixel-major), dxp, the dw partial */
-    p->slot = round_up(p->sub * (p->xp + g->oc * p->np + g->oc * g->oh * g->ow) + p->xp +
-                           g->oc * p->k,
+    /* xp, dyp, dy pixel-major (dyt), dxp, the dw partial */
+    p->slot = round_up(2 * p->xp + g->oc * p->np + g->oc * g->oh * g->ow + g->oc * p->k,
                        CONV_DIRECT_NR);
 }
 
@@ -209,12 +204,12 @@ static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* d[i*ldd + j] += sum_{s < ns} sum_{n < np} a[s*sa + i*lda + n] * x[s*sx + off_j + n]
- * for rows i < mr and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
+/* d[i*ldd + j] += sum_{n < np} a[i*lda + n] * x[off_j + n] for rows i < mr
+ * and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
 #define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
 #define DOT_FMA(i)                                                        \
     if (mr > i) {                                                         \
-        __m256 ai = _mm256_loadu_ps(as + i * lda + n);                    \
+        __m256 ai = _mm256_loadu_ps(a + i * lda + n);                     \
         d##i##0 = _mm256_fmadd_ps(ai, x0, d##i##0);                       \
         if (kr > 1) d##i##1 = _mm256_fmadd_ps(ai, x1, d##i##1);           \
     }
@@ -224,16 +219,14 @@ static inline float hsum(__m256 v) {
         if (kr > 1) d[i * ldd + 1] += hsum(d##i##1);                      \
     }
 static inline __attribute__((always_inline)) void
-kern_dots_mr(int mr, int kr, const float *a, int64_t lda, int64_t sa, const float *x, int64_t sx,
-             int64_t ns, int64_t off0, int64_t off1, int64_t np, float *d, int64_t ldd) {
+kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
+             int64_t off1, int64_t np, float *d, int64_t ldd) {
     DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
-    for (int64_t s = 0; s < ns; s++) {
-        const float *as = a + s * sa, *x0p = x + s * sx + off0, *x1p = x + s * sx + off1;
-        for (int64_t n = 0; n < np; n += 8) {
-            __m256 x0 = _mm256_loadu_ps(x0p + n);
-            __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
-            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
-        }
+    const float *x0p = x + off0, *x1p = x + off1;
+    for (int64_t n = 0; n < np; n += 8) {
+        __m256 x0 = _mm256_loadu_ps(x0p + n);
+        __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
+        DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
     }
     DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
 }
@@ -241,12 +234,11 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, int64_t sa, const floa
 #undef DOT_FMA
 #undef DOT_STORE
 
-static void kern_dots(int mr, int kr, const float *a, int64_t lda, int64_t sa, const float *x,
-                      int64_t sx, int64_t ns, int64_t off0, int64_t off1, int64_t np, float *d,
-                      int64_t ldd) {
+static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
+                      int64_t off1, int64_t np, float *d, int64_t ldd) {
 #define DOTS(m)                                                                          \
-    if (kr > 1) kern_dots_mr(m, 2, a, lda, sa, x, sx, ns, off0, off1, np, d, ldd);       \
-    else kern_dots_mr(m, 1, a, lda, sa, x, sx, ns, off0, off1, np, d, ldd);              \
+    if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, np, d, ldd);                   \
+    else kern_dots_mr(m, 1, a, lda, x, off0, off1, np, d, ldd);                          \
     break;
     switch (mr) {
     case 6: DOTS(6)
@@ -501,53 +493,44 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     int need_dyp = dx || !p.cols, need_dyt = dw && p.cols;
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
-        float *xps = ws + p.shared + q * p.slot, *dyps = xps + p.sub * p.xp,
-              *dyts = dyps + p.sub * ydp, *dxp = dyts + p.sub * g->oc * ohw, *part = dxp + p.xp;
+        float *xp = ws + p.shared + q * p.slot, *dyp = xp + p.xp, *dyt = dyp + ydp,
+              *dxp = dyt + g->oc * ohw, *part = dxp + p.xp;
         if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
-        int64_t lo = q * g->n / chunks, hi = (q + 1) * g->n / chunks;
-        for (int64_t n0 = lo; n0 < hi; n0 += p.sub) {
-            int64_t ns = hi - n0 < p.sub ? hi - n0 : p.sub;
-            for (int64_t s = 0; s < ns; s++) {
-                const float *dyn = dy + (n0 + s) * g->oc * ohw;
-                /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
-                for (int64_t o = 0; need_dyp && o < g->oc; o++)
-                    pad_planes(dyps + s * ydp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow,
-                               g->oh, p.wp, 0, 0);
-                /* dyt[p, o] = dy[n, o, p] */
-                float *dyt = dyts + s * g->oc * ohw;
-                for (int64_t o = 0; need_dyt && o < g->oc; o++)
-                    for (int64_t q2 = 0; q2 < ohw; q2++) dyt[q2 * g->oc + o] = dyn[o * ohw + q2];
-                if (dw)
-                    pad_planes(xps + s * p.xp, p.xp, x + (n0 + s) * g->c * hw, g->c, g->h, g->w,
-                               p.hp, p.wp, g->pad_top, g->pad_left);
-            }
+        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+            const float *dyn = dy + n * g->oc * ohw;
+            /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
+            for (int64_t o = 0; need_dyp && o < g->oc; o++)
+                pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp, 0, 0);
+            /* dyt[p, o] = dy[n, o, p] */
+            for (int64_t o = 0; need_dyt && o < g->oc; o++)
+                for (int64_t q2 = 0; q2 < ohw; q2++) dyt[q2 * g->oc + o] = dyn[o * ohw + q2];
+            if (dw)
+                pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
+                           g->pad_left);
             if (dw && p.cols) {
-                /* part (K, OC) += the patches of the real pixels^T @ dyt, sample by sample */
-                for (int64_t s = 0; s < ns; s++)
-                    cols_product(part, p.k, xps + s * p.xp, d.off, d.pix, ohw,
-                                 dyts + s * g->oc * ohw, g->oc, 1);
+                /* part (K, OC) += the patches of the real pixels^T @ dyt */
+                cols_product(part, p.k, xp, d.off, d.pix, ohw, dyt, g->oc, 1);
             } else if (dw) {
-                /* part[o, k] += sum over the ns samples and n of dyp[o, n] * xp[n + off[k]] */
+                /* part[o, k] += sum_n dyp[o, n] * xp[n + off[k]] */
                 for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
                     int kr = p.k - k0 < 2 ? 1 : 2;
                     for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                        kern_dots(mr, kr, dyps + m0 * p.np, p.np, ydp, xps, p.xp, ns, d.off[k0],
+                        kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, d.off[k0],
                                   kr > 1 ? d.off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
                     }
                 }
             }
-            for (int64_t s = 0; dx && s < ns; s++) {
+            if (dx) {
                 /* dxp[c, n + toff[r]] += T[r, n], T = A_taps (C*kh*kw, OC) @ dyp; dx = interior */
                 memset(dxp, 0, sizeof(float) * (size_t)p.xp);
-                const float *dyp = dyps + s * ydp;
                 for (int64_t n1 = 0; n1 < p.np; n1 += CONV_DIRECT_NR)
                     for (int64_t m0 = 0; m0 < p.k; m0 += CONV_DIRECT_MR) {
                         int mr = (int)(p.k - m0 < CONV_DIRECT_MR ? p.k - m0 : CONV_DIRECT_MR);
                         kern_rows_add(mr, d.tpack + m0 * g->oc, dyp + n1, d.yoff, g->oc,
                                       dxp + n1, d.toff + m0);
                     }
-                float *dxn = dx + (n0 + s) * g->c * hw;
+                float *dxn = dx + n * g->c * hw;
                 for (int64_t c = 0; c < g->c; c++)
                     for (int64_t i = 0; i < g->h; i++)
                         memcpy(dxn + (c * g->h + i) * g->w,
@@ -558,7 +541,7 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     }
     if (!dw) return;
     /* dw += the chunks' partials, in chunk order; (K, OC) partials are transposed */
-    int64_t nw = g->oc * p.k, poff = p.sub * (p.xp + ydp + g->oc * ohw) + p.xp;
+    int64_t nw = g->oc * p.k, poff = 2 * p.xp + ydp + g->oc * ohw;
     #pragma omp parallel for schedule(static)
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
