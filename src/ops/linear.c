@@ -5,8 +5,9 @@
  *
  * The reference kernels are plain loops accumulating in double; the fast ones
  * call cblas_sgemm, always from inside an OpenMP parallel region (see
- * cnn_internal.h: BLAS never threads on its own). The bias gradient is summed over n in a fixed order (row
- * 0 first, in double) by both, so it does not depend on the thread count.
+ * cnn_internal.h: BLAS never threads on its own). The bias gradient is
+ * summed over n in a fixed order (row 0 first, in double) by both, so it
+ * does not depend on the thread count.
  * Sizes too large for a BLAS int fall back to the reference loops.
  */
 #include "ops/dense.h"
