@@ -74,8 +74,10 @@ for t in 1 2; do
     printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "inference examples/s" "$c_inf" "$p_inf" "$(ratio "$c_inf" "$p_inf")"
     printf "%-8s %-28s %12s %12s %8s\n" "$t" "peak RSS (MiB)" "$((c_rss / 1024))" "$((p_rss / 1024))" "$(ratio "$p_rss" "$c_rss")x less"
     gflops=$(awk -v r="$c_train" -v f="$flop_per_example" 'BEGIN { printf "%.1f", r * f / 1e9 }')
-    peak=$(awk -v t="$t" -v m="$mhz" 'BEGIN { printf "%.1f", t * 32 * m / 1e3 }')
-    echo "         cnn: $gflops GFLOP/s of a $peak GFLOP/s FMA peak ($t cores x 32 FLOP/cycle x ${mhz} MHz): $(awk -v g="$gflops" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p; else print "-" }')"
+    # the FMA peak measured now (turbo clock), else cores x 32 FLOP/cycle x the nominal clock
+    peak=$(./build/bench/fma_peak --threads "$t" 2>/dev/null | grep -oE '[0-9.]+ GFLOP' | grep -oE '[0-9.]+' ||
+        awk -v t="$t" -v m="$mhz" 'BEGIN { printf "%.1f", t * 32 * m / 1e3 }')
+    echo "         cnn: $gflops GFLOP/s of a $peak GFLOP/s FMA peak ($t threads, bench/fma_peak): $(awk -v g="$gflops" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p; else print "-" }')"
     eval "c_train_$t=$c_train"
 done
 echo "cnn 2 threads vs 1 thread: $(ratio "$c_train_2" "$c_train_1")x"
