@@ -954,6 +954,20 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
              * backward in one pass over each sample (x is the activation's output) */
             cnn_activation act;
             if (i >= 2 && cnn__layer_act(m->layers[i - 1].kind, &act)) {
+                /* and the Conv2d before them, when the forward fused all three:
+                 * one pass over each sample for the three layers' backward */
+                const cnn__layer_rt *crt = &m->rt[i - 2];
+                cnn__conv_geom cg = crt->conv;
+                cg.n = batch;
+                if (m->layers[i - 2].kind == CNN_LAYER_CONV2D && !m->act[i - 1] &&
+                    cnn__conv2d_direct_ok(&cg)) {
+                    float *cdx = i == 2 ? NULL : dx;
+                    cnn__conv2d_direct_backward_fused(cdx, cnn__gp(m, crt, 0), cnn__gp(m, crt, 1), dy, x, act,
+                                                      &g, m->act[i - 2], cnn__pp(m, crt, 0), &cg, m->ws);
+                    dx = cdx;
+                    i -= 2;
+                    break;
+                }
                 cnn__pool_act_backward(dx, dy, x, &g, act);
                 i--;
                 break;

@@ -402,6 +402,10 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
     int pointwise = is_pointwise(g);
     int64_t chunk = pointwise ? g->n : chunk_samples(g);
 
+    if (cnn__conv2d_direct_ok(g)) { /* db too */
+        cnn__conv2d_direct_backward(dx, dw, db, dy, x, w, g, ws);
+        return;
+    }
     /* db[o] += sum over n, i, j of dy[n, o, i, j], in a fixed order per o:
      * each plane in 8 float lanes (vectorized), the planes in double. */
     if (db) {
@@ -421,10 +425,6 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         }
     }
     if (!dw && !dx) return;
-    if (cnn__conv2d_direct_ok(g)) {
-        cnn__conv2d_direct_backward(dx, dw, dy, x, w, g, ws);
-        return;
-    }
     if (pointwise) {
         /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample;
          * the groups in parallel (BLAS is only called from a parallel region). */

@@ -81,8 +81,10 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * (a, e, c), of dyp rows, of the real pixels */
     p->shared = round_up(mf * p->k + mt * g->oc + p->k * g->oc + 2 * p->k + g->oc + g->oh * g->ow,
                          CONV_DIRECT_NR);
-    /* xp, dyp, dy pixel-major (dyt), dxp, the dw partial */
-    p->slot = round_up(2 * p->xp + g->oc * p->np + g->oc * g->oh * g->ow + g->oc * p->k,
+    /* xp, dyp, dy pixel-major (dyt), dxp, the dw partial, a sample's dy when
+     * the backward makes it (dz), the db partial (OC doubles) */
+    p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow + g->oc * p->k +
+                           2 * g->oc + 1,
                        CONV_DIRECT_NR);
 }
 
@@ -377,6 +379,53 @@ static void make_pixels(int *pix, const cnn__conv_geom *g, int64_t wp) {
         for (int64_t j = 0; j < g->ow; j++) pix[p++] = (int)(i * wp + j);
 }
 
+/* d[c*ldd + r] = s[r*lds + c] for r < 8, c < 8 */
+static inline void transpose8(float *d, int64_t ldd, const float *s, int64_t lds) {
+    __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + lds), r2 = _mm256_loadu_ps(s + 2 * lds),
+           r3 = _mm256_loadu_ps(s + 3 * lds), r4 = _mm256_loadu_ps(s + 4 * lds),
+           r5 = _mm256_loadu_ps(s + 5 * lds), r6 = _mm256_loadu_ps(s + 6 * lds),
+           r7 = _mm256_loadu_ps(s + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+           t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+           t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* d[c*ldd + r] = s[r*lds + c] for r < rows, c < cols: 8 x 8 blocks, then the edges */
+static void transpose(float *d, int64_t ldd, const float *s, int64_t lds, int64_t rows,
+                      int64_t cols) {
+    int64_t r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int64_t r = 0; r < r8; r += 8)
+        for (int64_t c = 0; c < c8; c += 8) transpose8(d + c * ldd + r, ldd, s + r * lds + c, lds);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = r < r8 ? c8 : 0; c < cols; c++) d[c * ldd + r] = s[r * lds + c];
+}
+
+/* sum of p[0:len] in 8 float lanes (the tail in lane 0), the lanes added in double */
+static double plane_sum(const float *p, int64_t len) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t q = 0;
+    for (; q + 8 <= len; q += 8) acc = _mm256_add_ps(acc, _mm256_loadu_ps(p + q));
+    float lane[8];
+    _mm256_storeu_ps(lane, acc);
+    for (; q < len; q++) lane[0] += p[q];
+    double sum = 0.0;
+    for (int l = 0; l < 8; l++) sum += lane[l];
+    return sum;
+}
+
 /* wt[k, o] = w[o, k] */
 static void transpose_weights(float *wt, const float *w, int64_t oc, int64_t K) {
     for (int64_t k = 0; k < K; k++)
@@ -436,10 +485,9 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
             if (p.cols) {
                 /* yp (OH*OW, OC) = the pixels' patches @ wt; y[n, o, p] = yp[p, o] + b[o] */
                 cols_product(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0);
-                for (int64_t o = 0; o < g->oc; o++) {
-                    float bo = b ? b[o] : 0.0f;
-                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] = yp[q2 * g->oc + o] + bo;
-                }
+                transpose(yn, ohw, yp, g->oc, ohw, g->oc);
+                for (int64_t o = 0; b && o < g->oc; o++)
+                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
                 fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
                 continue;
             }
@@ -475,9 +523,14 @@ void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, fl
     direct_forward(y, a, act, p, pg, x, w, b, g, ws);
 }
 
-void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
-                                 const float *w, const cnn__conv_geom *g, float *ws) {
-    if (!dx && !dw) return;
+/* The backward of one chunk of samples after another. dy is given, or made
+ * per sample from the gradient dp of a pooling that follows activation act
+ * (a = the activation's output, the pooling's input): then dy never leaves
+ * the slot. */
+static void direct_backward(float *dx, float *dw, float *db, const float *dy, const float *dp,
+                            const float *a, cnn_activation act, const cnn__pool_geom *pg,
+                            const float *x, const float *w, const cnn__conv_geom *g, float *ws) {
+    if (!dx && !dw && !db) return;
     direct_plan p;
     plan_make(&p, g);
     ws = align64(ws);
@@ -489,21 +542,37 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
     }
     if (dw) make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
     if (dw && p.cols) make_pixels(d.pix, g, p.wp);
+    cnn__pool_geom pg1; /* the pooling of one sample */
+    if (dp) pg1 = *pg, pg1.n = 1;
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow, ydp = g->oc * p.np;
-    int need_dyp = dx || !p.cols, need_dyt = dw && p.cols;
+    int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0;
+    int need_dyp = dx || (dw && !p.cols), need_dyt = dw && p.cols;
+    /* where a slot keeps each part (plan_make) */
+    const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw,
+                  s_part = s_dxp + p.xp, s_dz = s_part + g->oc * p.k,
+                  s_db = round_up(s_dz + g->oc * ohw, 2); /* 8-byte aligned */
     #pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < chunks; q++) {
-        float *xp = ws + p.shared + q * p.slot, *dyp = xp + p.xp, *dyt = dyp + ydp,
-              *dxp = dyt + g->oc * ohw, *part = dxp + p.xp;
+        float *slot = ws + p.shared + q * p.slot;
+        float *xp = slot, *dyp = slot + s_dyp, *dyt = slot + s_dyt, *dxp = slot + s_dxp,
+              *part = slot + s_part, *dz = slot + s_dz;
+        double *dbp = (double *)(slot + s_db);
         if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
+        for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
         for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
-            const float *dyn = dy + n * g->oc * ohw;
+            const float *dyn = dy ? dy + n * g->oc * ohw : dz;
+            if (dp) {
+                /* dz = act'(z) * pool_backward(dp), as cnn__pool_act_backward */
+                cnn__pool2d_backward_serial(dz, dp + n * pooled, a + n * g->oc * ohw, &pg1);
+                cnn__act_backward_serial(dz, dz, NULL, a + n * g->oc * ohw, (size_t)(g->oc * ohw),
+                                         act);
+            }
+            for (int64_t o = 0; db && o < g->oc; o++) dbp[o] += plane_sum(dyn + o * ohw, ohw);
             /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
             for (int64_t o = 0; need_dyp && o < g->oc; o++)
                 pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp, 0, 0);
             /* dyt[p, o] = dy[n, o, p] */
-            for (int64_t o = 0; need_dyt && o < g->oc; o++)
-                for (int64_t q2 = 0; q2 < ohw; q2++) dyt[q2 * g->oc + o] = dyn[o * ohw + q2];
+            if (need_dyt) transpose(dyt, g->oc, dyn, ohw, g->oc, ohw);
             if (dw)
                 pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
                            g->pad_left);
@@ -539,20 +608,38 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const fl
             }
         }
     }
+    /* db += the chunks' partials, in chunk order */
+    for (int64_t o = 0; db && o < g->oc; o++) {
+        double sum = 0.0;
+        for (int64_t q = 0; q < chunks; q++) sum += ((double *)(ws + p.shared + q * p.slot + s_db))[o];
+        db[o] += (float)sum;
+    }
     if (!dw) return;
     /* dw += the chunks' partials, in chunk order; (K, OC) partials are transposed */
-    int64_t nw = g->oc * p.k, poff = 2 * p.xp + ydp + g->oc * ohw;
+    int64_t nw = g->oc * p.k;
     #pragma omp parallel for schedule(static)
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
         for (int64_t q = 0; q < chunks; q++) {
-            const float *part = ws + p.shared + q * p.slot + poff;
+            const float *part = ws + p.shared + q * p.slot + s_part;
             if (p.cols)
                 for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p.k) * g->oc + j / p.k];
             else
                 for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
         }
     }
+}
+
+void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, const cnn__conv_geom *g, float *ws) {
+    direct_backward(dx, dw, db, dy, NULL, NULL, CNN_ACT_SIGMOID, NULL, x, w, g, ws);
+}
+
+void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
+                                       const float *a, cnn_activation act,
+                                       const cnn__pool_geom *pg, const float *x, const float *w,
+                                       const cnn__conv_geom *g, float *ws) {
+    direct_backward(dx, dw, db, NULL, dp, a, act, pg, x, w, g, ws);
 }
 
 #else /* no AVX2 + FMA: cnn__conv2d_direct_ok() is false and these are never called */
@@ -568,9 +655,17 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
     (void)y, (void)x, (void)w, (void)b, (void)g, (void)ws;
 }
 
-void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws) {
-    (void)dx, (void)dw, (void)dy, (void)x, (void)w, (void)g, (void)ws;
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)g, (void)ws;
+}
+
+void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
+                                       const float *a, cnn_activation act,
+                                       const cnn__pool_geom *pg, const float *x, const float *w,
+                                       const cnn__conv_geom *g, float *ws) {
+    (void)dx, (void)dw, (void)db, (void)dp, (void)a, (void)act, (void)pg, (void)x, (void)w, (void)g,
+        (void)ws;
 }
 
 #endif

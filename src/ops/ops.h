@@ -59,8 +59,17 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const struct cnn__pool_geom *pg, const float *x, const float *w,
                                       const float *b, const cnn__conv_geom *g, float *ws);
-void cnn__conv2d_direct_backward(float *dx, float *dw, const float *dy, const float *x,
+/* db (may be NULL) += sum of dy, per chunk of samples and the chunks in order */
+void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws);
+/* The same with dy = act'(z) * pool_backward(dp) made sample by sample and
+ * never stored (a = act(z), the pooling's input; pg->n is ignored): the
+ * backward of Conv2d -> activation -> pooling, same results as
+ * cnn__pool_act_backward followed by cnn__conv2d_backward. */
+void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
+                                       const float *a, cnn_activation act,
+                                       const struct cnn__pool_geom *pg, const float *x,
+                                       const float *w, const cnn__conv_geom *g, float *ws);
 
 /* ---- pool2d ------------------------------------------------------------ */
 typedef struct cnn__pool_geom {
