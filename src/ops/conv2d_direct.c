@@ -474,7 +474,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
     int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t q = 0; q < chunks; q++) {
         /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
         float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp, *ys = yp + g->oc * p.np;
@@ -551,7 +551,7 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
     const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw,
                   s_part = s_dxp + p.xp, s_dz = s_part + g->oc * p.k,
                   s_db = round_up(s_dz + g->oc * ohw, 2); /* 8-byte aligned */
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t q = 0; q < chunks; q++) {
         float *slot = ws + p.shared + q * p.slot;
         float *xp = slot, *dyp = slot + s_dyp, *dyt = slot + s_dyt, *dxp = slot + s_dxp,

@@ -79,7 +79,7 @@ void cnn__linear_forward(float *y, const float *x, const float *w, const float *
         for (int64_t o = 0; o < out; o++) y[i * out + o] = b ? b[o] : 0.0f;
     if (in == 0) return; /* BLAS rejects a leading dimension of 0 */
     const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bi = 0; bi < nblk; bi++) {
         int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
@@ -99,7 +99,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
         } else {
             /* dx (n, in) = dy (n, out) @ w (out, in), in blocks of LIN_ROWS rows */
             const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
             for (int64_t bi = 0; bi < nblk; bi++) {
                 int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
@@ -111,7 +111,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
         /* dw (out, in) += dy^T (out, n) @ x (n, in), in blocks of LIN_ROWS rows of dw;
          * each block is one GEMM over all n, so the sums do not depend on threads. */
         const int64_t nblk = (out + LIN_ROWS - 1) / LIN_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1)
         for (int64_t bi = 0; bi < nblk; bi++) {
             int64_t o0 = bi * LIN_ROWS, rows = out - o0 < LIN_ROWS ? out - o0 : LIN_ROWS;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)n, 1.0f,
