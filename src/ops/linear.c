@@ -61,7 +61,7 @@ void cnn__linear_backward_ref(float *dx, float *dw, float *db, const float *dy, 
 
 /* Rows per GEMM block: a fixed size, so the blocks (and the sums) are the same
  * for any thread count, and threads share the work of one layer. */
-#define LIN_ROWS 32
+#define LIN_ROWS 64
 
 static int fits_blas(int64_t n, int64_t in, int64_t out) {
     return n <= INT_MAX && in <= INT_MAX && out <= INT_MAX;
