@@ -563,9 +563,7 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
             const float *dyn = dy ? dy + n * g->oc * ohw : dz;
             if (dp) {
                 /* dz = act'(z) * pool_backward(dp), as cnn__pool_act_backward */
-                cnn__pool2d_backward_serial(dz, dp + n * pooled, a + n * g->oc * ohw, &pg1);
-                cnn__act_backward_serial(dz, dz, NULL, a + n * g->oc * ohw, (size_t)(g->oc * ohw),
-                                         act);
+                cnn__pool_act_backward_serial(dz, dp + n * pooled, a + n * g->oc * ohw, &pg1, act);
             }
             for (int64_t o = 0; db && o < g->oc; o++) dbp[o] += plane_sum(dyn + o * ohw, ohw);
             /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */

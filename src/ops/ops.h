@@ -95,6 +95,9 @@ void cnn__pool2d_backward_serial(float *dx, const float *dy, const float *x, con
  * input; g->n samples). Same results as the two backward passes in turn. */
 void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
                             cnn_activation act);
+/* The same on the calling thread only (for fused kernels). */
+void cnn__pool_act_backward_serial(float *dz, const float *dp, const float *a,
+                                   const cnn__pool_geom *g, cnn_activation act);
 
 /* ---- activations ------------------------------------------------------- */
 void cnn__act_forward(float *y, const float *x, size_t n, cnn_activation act);

@@ -23,6 +23,10 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 /* ---- descriptors ------------------------------------------------------- */
 
 cnn_pool2d_desc cnn_pool2d_desc_make(cnn_pool_kind kind, int kh, int kw) {
@@ -263,7 +267,21 @@ static void avg_inside_plane_forward(float *yp, const float *xp, const cnn__pool
         for (int64_t i = 0; i < oh; i++) {
             const float *r0 = xp + 2 * i * w, *r1 = r0 + w;
             float *yr = yp + i * ow;
-            for (int64_t j = 0; j < ow; j++)
+            int64_t j = 0;
+#if defined(__AVX2__)
+            /* 4 windows at a time: each row's 8 inputs split into even and odd columns */
+            const __m256i eo = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+            for (; j + 4 <= ow; j += 4) {
+                __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r0 + 2 * j), eo);
+                __m256 b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r1 + 2 * j), eo);
+                __m128 t = _mm_add_ps(_mm_setzero_ps(), _mm256_castps256_ps128(a));
+                t = _mm_add_ps(t, _mm256_extractf128_ps(a, 1));
+                t = _mm_add_ps(t, _mm256_castps256_ps128(b));
+                t = _mm_add_ps(t, _mm256_extractf128_ps(b, 1));
+                _mm_storeu_ps(yr + j, _mm_div_ps(t, _mm_set1_ps(4.0f)));
+            }
+#endif
+            for (; j < ow; j++)
                 yr[j] = (0.0f + r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
         }
         return;
@@ -384,6 +402,42 @@ void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn_
                        g);
 }
 
+void cnn__pool_act_backward_serial(float *dz, const float *dp, const float *a,
+                                   const cnn__pool_geom *g, cnn_activation act) {
+    const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow;
+    if (act != CNN_ACT_SIGMOID || g->kind != CNN_POOL_AVG || !windows_inside(g) || g->kh != 2 ||
+        g->kw != 2 || g->sh != 2 || g->sw != 2 || h != 2 * oh || w != 2 * ow) {
+        cnn__pool2d_backward_serial(dz, dp, a, g);
+        cnn__act_backward_serial(dz, dz, NULL, a, (size_t)(g->n * g->c * h * w), act);
+        return;
+    }
+    /* 2x2 windows that tile the plane, then sigmoid: each dz is
+     * ((0 + dp/4) * (1 - a)) * a, the same operations as the two passes */
+    for (int64_t r = 0; r < g->n * g->c * oh; r++) { /* r: a row of windows */
+        const float *dr = dp + r * ow, *a0 = a + 2 * r * w, *a1 = a0 + w;
+        float *z0 = dz + 2 * r * w, *z1 = z0 + w;
+        int64_t j = 0;
+#if defined(__AVX2__)
+        const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+        const __m256 one = _mm256_set1_ps(1.0f);
+        for (; j + 4 <= ow; j += 4) {
+            __m128 v4 = _mm_add_ps(_mm_setzero_ps(), _mm_div_ps(_mm_loadu_ps(dr + j), _mm_set1_ps(4.0f)));
+            __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v4), dup);
+            __m256 y0 = _mm256_loadu_ps(a0 + 2 * j), y1 = _mm256_loadu_ps(a1 + 2 * j);
+            _mm256_storeu_ps(z0 + 2 * j, _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y0)), y0));
+            _mm256_storeu_ps(z1 + 2 * j, _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y1)), y1));
+        }
+#endif
+        for (; j < ow; j++) {
+            float v = 0.0f + dr[j] / 4.0f;
+            for (int e = 0; e < 2; e++) {
+                z0[2 * j + e] = v * (1.0f - a0[2 * j + e]) * a0[2 * j + e];
+                z1[2 * j + e] = v * (1.0f - a1[2 * j + e]) * a1[2 * j + e];
+            }
+        }
+    }
+}
+
 void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
                             cnn_activation act) {
     cnn__pool_geom g1 = *g;
@@ -391,8 +445,7 @@ void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cn
     const int64_t in = g->c * g->h * g->w, out = g->c * g->oh * g->ow;
     #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g->n; n++) {
-        cnn__pool2d_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1);
-        cnn__act_backward_serial(dz + n * in, dz + n * in, NULL, a + n * in, (size_t)in, act);
+        cnn__pool_act_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1, act);
     }
 }
 
