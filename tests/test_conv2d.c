@@ -249,11 +249,16 @@ static void test_ref_vs_fast(void) {
     ref_vs_fast(&d, in, &rng, 1e-2); /* dweight sums 65*64*64 products in float */
 
     /* Stride-1 shapes of the direct kernels: LeNet's two convolutions, and
-     * channel counts that leave partial 6-row tiles (7, 13) and many rows. */
+     * channel counts that leave partial 6-row tiles (7, 13) and many rows.
+     * The lanes layout (8 samples a vector; n >= 8 and kw - 1 > OW/4): LeNet's
+     * conv2 with a last block of 3 samples, odd widths, padding, partial
+     * tiles of input and output channels, exactly one block. */
     static const int direct[][8] = {
         /* n, c, h, w, oc, k, pad, dilation */
         {5, 1, 28, 28, 6, 5, 2, 1},  {5, 6, 14, 14, 16, 5, 0, 1}, {3, 7, 9, 11, 13, 3, 1, 1},
         {2, 13, 6, 5, 7, 3, 2, 2},   {2, 3, 8, 8, 40, 3, 1, 1},   {33, 2, 5, 5, 3, 2, 1, 1},
+        {19, 6, 14, 14, 16, 5, 0, 1}, {11, 7, 9, 7, 13, 5, 1, 1}, {9, 3, 6, 5, 5, 3, 2, 1},
+        {8, 2, 4, 4, 2, 3, 0, 1},     {40, 1, 7, 7, 6, 5, 2, 1},
     };
     for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
         const int *t = direct[i];

@@ -59,16 +59,35 @@ typedef struct {
     int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
     int64_t k;               /* C*kh*kw */
     int cols;                /* OC % 8 == 0: kern_cols for the forward and dw */
+    int lanes;               /* the lanes layout (below) instead of the grid */
+    int64_t owp, wy, wx;     /* lanes: row lengths of Y8, dY8, dX8 */
+    int64_t x8, y8, dx8;     /* lanes: floats of X8, of Y8 or dY8, of dX8 */
     int64_t shared, slot;    /* floats: packed weights + offsets; one chunk's scratch */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-static int64_t n_chunks(const cnn__conv_geom *g) {
-    return g->n < CONV_DIRECT_SLOTS ? g->n : CONV_DIRECT_SLOTS;
+/* Work items the batch is cut into: samples, or blocks of 8 samples (lanes). */
+static int64_t n_items(const direct_plan *p, const cnn__conv_geom *g) {
+    return p->lanes ? (g->n + 7) / 8 : g->n;
 }
 
+static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t items = n_items(p, g);
+    return items < CONV_DIRECT_SLOTS ? items : CONV_DIRECT_SLOTS;
+}
+
+static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
+
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
+    /* the lanes layout where the padded-width grid wastes over a quarter of
+     * the work (kw - 1 > OW / 4: LeNet's second convolution) */
+    int64_t ekw0 = (int64_t)(g->kw - 1) * g->dw;
+    if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64 && 4 * ekw0 > g->ow) {
+        plan_lanes(p, g);
+        return;
+    }
+    p->lanes = 0;
     int64_t ekh = (int64_t)(g->kh - 1) * g->dh, ekw = (int64_t)(g->kw - 1) * g->dw;
     p->hp = g->oh + ekh, p->wp = g->ow + ekw;
     p->np = round_up(g->oh * p->wp, CONV_DIRECT_NR);
@@ -84,6 +103,33 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     /* xp, dyp, dy pixel-major (dyt), dxp, the dw partial, a sample's dy when
      * the backward makes it (dz), the db partial (OC doubles) */
     p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow + g->oc * p->k +
+                           2 * g->oc + 1,
+                       CONV_DIRECT_NR);
+}
+
+/* The lanes layout: 8 samples side by side, a pixel is one vector of 8
+ * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
+ * output, dY8 (OC, OH, Wy, 8) the output gradient with kw - 1 zero columns
+ * on each side, dX8 (C, H, Wx, 8) the input gradient. */
+static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
+    int64_t ekw = g->kw - 1, taps = (int64_t)g->kh * g->kw * g->oc;
+    p->lanes = 1, p->cols = 0, p->np = 0, p->xp = 0;
+    p->hp = g->oh + g->kh - 1, p->wp = g->ow + ekw;
+    p->k = g->c * g->kh * g->kw;
+    p->owp = round_up(g->ow, 2), p->wy = g->ow + 2 * ekw, p->wx = round_up(g->w, 2);
+    /* a tile reads up to two pixels past a row's end: 4 pixels of room */
+    p->x8 = round_up((g->c * p->hp * p->wp + 4) * 8, CONV_DIRECT_NR);
+    int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 4) * 8;
+    p->y8 = round_up(y8 > dy8 ? y8 : dy8, CONV_DIRECT_NR);
+    p->dx8 = round_up(g->c * g->h * p->wx * 8, CONV_DIRECT_NR);
+    /* packed w for the forward (rows o, taps (c, a, e)) and for the input
+     * gradient (rows c, taps (a, e, o)); their offsets */
+    p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + round_up(g->c, CONV_DIRECT_MR) * taps +
+                             p->k + taps,
+                         CONV_DIRECT_NR);
+    /* X8, Y8 or dY8, dX8, 8 samples' outputs or output gradients, the dw
+     * partial, the db partial (OC doubles) */
+    p->slot = round_up(p->x8 + p->y8 + p->dx8 + 8 * g->oc * g->oh * g->ow + g->oc * p->k +
                            2 * g->oc + 1,
                        CONV_DIRECT_NR);
 }
@@ -106,7 +152,7 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
     direct_plan p;
     plan_make(&p, g);
-    return (size_t)(p.shared + n_chunks(g) * p.slot + CONV_DIRECT_NR); /* + room to align */
+    return (size_t)(p.shared + n_chunks(&p, g) * p.slot + CONV_DIRECT_NR); /* + room to align */
 }
 
 #if CONV_DIRECT
@@ -171,9 +217,37 @@ kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, in
     }
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
 }
+/* The same over the rows k of nseg segments [lo[s], hi[s]), stored. */
+static inline __attribute__((always_inline)) void
+kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *lo,
+             const int *hi, int nseg, float *c, int64_t ldc) {
+    const int add = 0;
+    const int *coff = NULL;
+    (void)coff;
+    ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
+    for (int sg = 0; sg < nseg; sg++)
+        for (int64_t k = lo[sg]; k < hi[sg]; k++) {
+            const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
+            __m256 b0 = _mm256_loadu_ps(xk), b1 = _mm256_loadu_ps(xk + 8);
+            ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+        }
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+}
 #undef ROW_ZERO
 #undef ROW_FMA
 #undef ROW_STORE
+
+static void kern_segs(int mr, const float *a, const float *x, const int *off, const int *lo,
+                      const int *hi, int nseg, float *c, int64_t ldc) {
+    switch (mr) {
+    case 6: kern_segs_mr(6, a, x, off, lo, hi, nseg, c, ldc); break;
+    case 5: kern_segs_mr(5, a, x, off, lo, hi, nseg, c, ldc); break;
+    case 4: kern_segs_mr(4, a, x, off, lo, hi, nseg, c, ldc); break;
+    case 3: kern_segs_mr(3, a, x, off, lo, hi, nseg, c, ldc); break;
+    case 2: kern_segs_mr(2, a, x, off, lo, hi, nseg, c, ldc); break;
+    default: kern_segs_mr(1, a, x, off, lo, hi, nseg, c, ldc); break;
+    }
+}
 
 static void kern_rows(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
                       int64_t ldc) {
@@ -462,6 +536,335 @@ static void fuse_tail(float *a, cnn_activation act, float *pool, const cnn__pool
     if (pool) cnn__pool2d_forward_serial(pool + n * pooled, an, pg1);
 }
 
+/* ---- the lanes layout ------------------------------------------------------ */
+
+/* dst8[(p*8 + l] = src[l*ls + p] for p < count, lanes l < nb (others untouched) */
+static void to_lanes(float *dst8, const float *src, int64_t ls, int64_t count, int nb) {
+    int64_t p = 0;
+    if (nb == 8)
+        for (; p + 8 <= count; p += 8) transpose8(dst8 + p * 8, 8, src + p, ls);
+    for (; p < count; p++)
+        for (int l = 0; l < nb; l++) dst8[p * 8 + l] = src[l * ls + p];
+}
+
+/* dst[l*ls + p] = src8[p*8 + l] for p < count, l < nb */
+static void from_lanes(float *dst, int64_t ls, const float *src8, int64_t count, int nb) {
+    int64_t p = 0;
+    if (nb == 8)
+        for (; p + 8 <= count; p += 8) transpose8(dst + p, ls, src8 + p * 8, 8);
+    for (; p < count; p++)
+        for (int l = 0; l < nb; l++) dst[l * ls + p] = src8[p * 8 + l];
+}
+
+/* Zero the pixels of rows (rows, len, 8 lanes) outside columns [lo, hi),
+ * then `tail` floats after the last row. */
+static void zero_borders(float *v8, int64_t rows, int64_t len, int64_t lo, int64_t hi, int64_t tail) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = v8 + r * len * 8;
+        memset(row, 0, sizeof(float) * (size_t)(lo * 8));
+        memset(row + hi * 8, 0, sizeof(float) * (size_t)((len - hi) * 8));
+    }
+    memset(v8 + rows * len * 8, 0, sizeof(float) * (size_t)tail);
+}
+
+/* X8's zero padding: rows above and below the input, columns beside it */
+static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t top = g->pad_top, bottom = p->hp - top - g->h;
+    if (bottom < 0) bottom = 0;
+    for (int64_t c = 0; c < g->c; c++) {
+        float *pl = x8 + c * p->hp * p->wp * 8;
+        memset(pl, 0, sizeof(float) * (size_t)(top * p->wp * 8));
+        memset(pl + (p->hp - bottom) * p->wp * 8, 0, sizeof(float) * (size_t)(bottom * p->wp * 8));
+        zero_borders(pl + top * p->wp * 8, p->hp - top - bottom, p->wp, g->pad_left,
+                     g->pad_left + g->w < p->wp ? g->pad_left + g->w : p->wp, 0);
+    }
+    memset(x8 + g->c * p->hp * p->wp * 8, 0, sizeof(float) * (size_t)(p->x8 - g->c * p->hp * p->wp * 8));
+}
+
+/* X8 <- the padded input of samples n0 .. n0+nb-1 (the zero border is
+ * already there; lanes past nb are zero) */
+static void fill_x8(float *x8, const float *x, int64_t n0, int nb, const direct_plan *p,
+                    const cnn__conv_geom *g) {
+    int64_t chw = g->c * g->h * g->w;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t i = 0; i < g->h; i++)
+            to_lanes(x8 + ((c * p->hp + i + g->pad_top) * p->wp + g->pad_left) * 8,
+                     x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
+}
+
+/* part[(o0 + r)*K + k0 + t] += sum over lanes and pixels (i, j) of
+ * dY8[o0 + r, i, kw-1 + j] * X8[xoff[k0 + t] + (i*Wp + j)*8], r < mr, t < kr */
+#define LDW_ZERO(r) __m256 d##r##0 = _mm256_setzero_ps(), d##r##1 = d##r##0;
+#define LDW_FMA(r)                                                        \
+    if (mr > r) {                                                         \
+        __m256 yr = _mm256_loadu_ps(yrow + r * ostride + j * 8);          \
+        IN_REGISTER(yr);                                                  \
+        d##r##0 = _mm256_fmadd_ps(yr, x0, d##r##0);                       \
+        if (kr > 1) d##r##1 = _mm256_fmadd_ps(yr, x1, d##r##1);           \
+    }
+#define LDW_STORE(r)                                                      \
+    if (mr > r) {                                                         \
+        part[r * K] += hsum(d##r##0);                                     \
+        if (kr > 1) part[r * K + 1] += hsum(d##r##1);                     \
+    }
+static inline __attribute__((always_inline)) void
+kern_lanes_dw_mr(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
+                 const float *x1p, const direct_plan *p, const cnn__conv_geom *g, float *part,
+                 int64_t K) {
+    LDW_ZERO(0) LDW_ZERO(1) LDW_ZERO(2) LDW_ZERO(3) LDW_ZERO(4) LDW_ZERO(5)
+    for (int64_t i = 0; i < g->oh; i++) {
+        const float *yrow = dy8 + (i * p->wy + g->kw - 1) * 8;
+        const float *xr0 = x0p + i * p->wp * 8, *xr1 = x1p + i * p->wp * 8;
+        for (int64_t j = 0; j < g->ow; j++) {
+            __m256 x0 = _mm256_loadu_ps(xr0 + j * 8);
+            __m256 x1 = kr > 1 ? _mm256_loadu_ps(xr1 + j * 8) : x0;
+            IN_REGISTER(x0);
+            IN_REGISTER(x1);
+            LDW_FMA(0) LDW_FMA(1) LDW_FMA(2) LDW_FMA(3) LDW_FMA(4) LDW_FMA(5)
+        }
+    }
+    LDW_STORE(0) LDW_STORE(1) LDW_STORE(2) LDW_STORE(3) LDW_STORE(4) LDW_STORE(5)
+}
+#undef LDW_ZERO
+#undef LDW_FMA
+#undef LDW_STORE
+
+static void kern_lanes_dw(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
+                          const float *x1p, const direct_plan *p, const cnn__conv_geom *g,
+                          float *part, int64_t K) {
+#define LDW(m)                                                                           \
+    if (kr > 1) kern_lanes_dw_mr(m, 2, dy8, ostride, x0p, x1p, p, g, part, K);           \
+    else kern_lanes_dw_mr(m, 1, dy8, ostride, x0p, x1p, p, g, part, K);                  \
+    break;
+    switch (mr) {
+    case 6: LDW(6)
+    case 5: LDW(5)
+    case 4: LDW(4)
+    case 3: LDW(3)
+    case 2: LDW(2)
+    default: LDW(1)
+    }
+#undef LDW
+}
+
+/* The shared part of the lanes workspace. */
+typedef struct {
+    float *wf, *wb; /* packed weights: forward (rows o), input gradient (rows c) */
+    int *xoff, *doff;
+} lanes_shared;
+
+static lanes_shared lanes_shared_at(float *ws, const direct_plan *p, const cnn__conv_geom *g) {
+    lanes_shared d;
+    int64_t taps = (int64_t)g->kh * g->kw * g->oc;
+    d.wf = ws;
+    d.wb = d.wf + round_up(g->oc, CONV_DIRECT_MR) * p->k;
+    d.xoff = (int *)(d.wb + round_up(g->c, CONV_DIRECT_MR) * taps);
+    d.doff = d.xoff + p->k;
+    return d;
+}
+
+/* xoff[k] = where tap k = (c, a, e) reads X8, from a pixel's position */
+static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g) {
+    make_offsets(xoff, g->c, g, p->hp, p->wp, 0);
+    for (int64_t k = 0; k < p->k; k++) xoff[k] *= 8;
+}
+
+/* The forward in the lanes layout: Y8 = the product of the packed weights
+ * and X8 read at the taps' offsets (kern_rows: 6 channels x 2 pixels x 8
+ * lanes), then each sample's y (+ b) and the fused tail as in the grid
+ * layout. */
+static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
+                          const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
+                          const cnn__conv_geom *g, const direct_plan *p, float *ws) {
+    cnn__pool_geom pg1;
+    if (pool) pg1 = *pg, pg1.n = 1;
+    int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
+    lanes_shared d = lanes_shared_at(ws, p, g);
+    pack_rows(d.wf, w, g->oc, p->k);
+    lanes_xoff(d.xoff, p, g);
+    int64_t items = n_items(p, g), chunks = n_chunks(p, g), ldc = g->oh * p->owp * 8;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t q = 0; q < chunks; q++) {
+        float *x8 = ws + p->shared + q * p->slot, *y8 = x8 + p->x8, *stage = y8 + p->y8 + p->dx8;
+        zero_x8(x8, p, g);
+        for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
+            int64_t n0 = bk * 8;
+            int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
+            fill_x8(x8, x, n0, nb, p, g); /* lanes past nb: stale, and never read back */
+            for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                for (int64_t i = 0; i < g->oh; i++)
+                    for (int64_t j = 0; j < g->ow; j += 2)
+                        kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
+                                  y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+            }
+            /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
+            float *yb = y ? y + n0 * out : stage;
+            for (int64_t o = 0; o < g->oc; o++)
+                for (int64_t i = 0; i < g->oh; i++)
+                    from_lanes(yb + (o * g->oh + i) * g->ow, out, y8 + (o * g->oh + i) * p->owp * 8,
+                               g->ow, nb);
+            for (int l = 0; l < nb; l++) {
+                float *yn = yb + l * out;
+                for (int64_t o = 0; b && o < g->oc; o++)
+                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+                fuse_tail(a, act, pool, &pg1, pooled, yn, n0 + l, out);
+            }
+        }
+    }
+}
+
+/* wb[(c0/6)*6*T + t*6 + i] = w[o, c0 + i, a, e] for t = (a*kw + e)*OC + o, and
+ * doff[t]: where tap t reads dY8 from the input-gradient pixel (h, q):
+ * row h + pad_top - a, column q + pad_left - e + kw - 1. */
+static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_plan *p,
+                          const cnn__conv_geom *g) {
+    int64_t T = (int64_t)g->kh * g->kw * g->oc, khw = (int64_t)g->kh * g->kw;
+    for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR)
+        for (int64_t t = 0; t < T; t++) {
+            int64_t o = t % g->oc, ae = t / g->oc;
+            for (int i = 0; i < CONV_DIRECT_MR; i++)
+                d->wb[c0 * T + t * CONV_DIRECT_MR + i] =
+                    c0 + i < g->c ? w[(o * g->c + c0 + i) * khw + ae] : 0.0f;
+        }
+    for (int64_t t = 0; t < T; t++) {
+        int64_t o = t % g->oc, a = t / g->oc / g->kw, e = t / g->oc % g->kw;
+        d->doff[t] = (int)(((o * g->oh + g->pad_top - a) * p->wy + g->pad_left - e + g->kw - 1) * 8);
+    }
+}
+
+/* dX8[c, h, q and q+1] = sum over the taps (a, e, o) that reach dy of
+ * w[o, c, a, e] * dY8[o, h + pt - a, q + pl - e + kw - 1]: rows a exactly,
+ * columns e for either pixel (the other reads the zero border). */
+static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const direct_plan *p,
+                     const cnn__conv_geom *g) {
+    int64_t T = (int64_t)g->kh * g->kw * g->oc, ldc = g->h * p->wx * 8;
+    int lo[64], hi[64];
+    for (int64_t h = 0; h < g->h; h++) {
+        int64_t alo = h + g->pad_top - g->oh + 1, ahi = h + g->pad_top; /* inclusive */
+        if (alo < 0) alo = 0;
+        if (ahi > g->kh - 1) ahi = g->kh - 1;
+        for (int64_t q = 0; q < g->w; q += 2) {
+            int64_t last = q + 1 < g->w ? q + 1 : q;
+            int64_t elo = q + g->pad_left - g->ow + 1, ehi = last + g->pad_left;
+            if (elo < 0) elo = 0;
+            if (ehi > g->kw - 1) ehi = g->kw - 1;
+            int nseg = 0;
+            for (int64_t a = alo; a <= ahi && elo <= ehi; a++, nseg++) {
+                lo[nseg] = (int)((a * g->kw + elo) * g->oc);
+                hi[nseg] = (int)((a * g->kw + ehi + 1) * g->oc);
+            }
+            for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR) {
+                int mr = (int)(g->c - c0 < CONV_DIRECT_MR ? g->c - c0 : CONV_DIRECT_MR);
+                kern_segs(mr, d->wb + c0 * T, dy8 + (h * p->wy + q) * 8, d->doff, lo, hi, nseg,
+                          dx8 + ((c0 * g->h + h) * p->wx + q) * 8, ldc);
+            }
+        }
+    }
+}
+
+/* Slot offsets of the partials (both layouts). */
+static int64_t part_at(const direct_plan *p, const cnn__conv_geom *g) {
+    if (p->lanes) return p->x8 + p->y8 + p->dx8 + 8 * g->oc * g->oh * g->ow;
+    return 2 * p->xp + g->oc * p->np + g->oc * g->oh * g->ow; /* after xp, dyp, dyt, dxp */
+}
+static int64_t db_at(const direct_plan *p, const cnn__conv_geom *g) {
+    return round_up(part_at(p, g) + g->oc * p->k + (p->lanes ? 0 : g->oc * g->oh * g->ow), 2);
+}
+
+/* dw, db += the chunks' partials, in chunk order; (K, OC) partials are transposed */
+static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
+                         const cnn__conv_geom *g, int64_t chunks) {
+    const int64_t s_part = part_at(p, g), s_db = db_at(p, g);
+    for (int64_t o = 0; db && o < g->oc; o++) {
+        double sum = 0.0;
+        for (int64_t q = 0; q < chunks; q++) sum += ((double *)(ws + p->shared + q * p->slot + s_db))[o];
+        db[o] += (float)sum;
+    }
+    if (!dw) return;
+    int64_t nw = g->oc * p->k;
+    #pragma omp parallel for schedule(static)
+    for (int64_t j0 = 0; j0 < nw; j0 += 64) {
+        int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
+        for (int64_t q = 0; q < chunks; q++) {
+            const float *part = ws + p->shared + q * p->slot + s_part;
+            if (p->cols)
+                for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p->k) * g->oc + j / p->k];
+            else
+                for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
+        }
+    }
+}
+
+/* The backward in the lanes layout, 8 samples at a time: each sample's dy
+ * (given, or made from the pooling's gradient as in the grid layout) goes
+ * into dY8; the weight gradient is a product over the lanes and pixels
+ * (kern_lanes_dw), the input gradient a gather (lanes_dx). */
+static void lanes_backward(float *dx, float *dw, float *db, const float *dy, const float *dp,
+                           const float *a, cnn_activation act, const cnn__pool_geom *pg,
+                           const float *x, const float *w, const cnn__conv_geom *g,
+                           const direct_plan *p, float *ws) {
+    lanes_shared d = lanes_shared_at(ws, p, g);
+    if (dw) lanes_xoff(d.xoff, p, g);
+    if (dx) lanes_pack_dx(&d, w, p, g);
+    cnn__pool_geom pg1;
+    if (dp) pg1 = *pg, pg1.n = 1;
+    int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
+    int64_t items = n_items(p, g), chunks = n_chunks(p, g), chw = g->c * g->h * g->w;
+    const int64_t s_part = part_at(p, g), s_db = db_at(p, g), ostride = g->oh * p->wy * 8;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t q = 0; q < chunks; q++) {
+        float *slot = ws + p->shared + q * p->slot;
+        float *x8 = slot, *dy8 = x8 + p->x8, *dx8 = dy8 + p->y8, *stage = dx8 + p->dx8;
+        float *part = slot + s_part;
+        double *dbp = (double *)(slot + s_db);
+        if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p->k));
+        for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
+        /* the zero borders; a last block of fewer than 8 samples zeroes all */
+        int64_t ny = g->oc * g->oh * p->wy * 8;
+        zero_borders(dy8, g->oc * g->oh, p->wy, g->kw - 1, g->kw - 1 + g->ow, p->y8 - ny);
+        if (dw) zero_x8(x8, p, g);
+        for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
+            int64_t n0 = bk * 8;
+            int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
+            const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
+            for (int l = 0; dp && l < nb; l++)
+                cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
+                                              a + (n0 + l) * out, &pg1, act);
+            for (int l = 0; db && l < nb; l++)
+                for (int64_t o = 0; o < g->oc; o++) dbp[o] += plane_sum(dyb + l * out + o * ohw, ohw);
+            if (nb < 8) {
+                memset(dy8, 0, sizeof(float) * (size_t)p->y8);
+                if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
+            }
+            for (int64_t o = 0; o < g->oc; o++)
+                for (int64_t i = 0; i < g->oh; i++)
+                    to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
+                             dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
+            if (dw) {
+                fill_x8(x8, x, n0, nb, p, g);
+                for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                    for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
+                        int kr = p->k - k0 < 2 ? 1 : 2;
+                        kern_lanes_dw(mr, kr, dy8 + o0 * ostride, ostride, x8 + d.xoff[k0],
+                                      x8 + d.xoff[kr > 1 ? k0 + 1 : k0], p, g,
+                                      part + o0 * p->k + k0, p->k);
+                    }
+                }
+            }
+            if (dx) {
+                lanes_dx(dx8, dy8, &d, p, g);
+                for (int64_t c = 0; c < g->c; c++)
+                    for (int64_t h = 0; h < g->h; h++)
+                        from_lanes(dx + n0 * chw + (c * g->h + h) * g->w, chw,
+                                   dx8 + (c * g->h + h) * p->wx * 8, g->w, nb);
+            }
+        }
+    }
+    sum_partials(dw, db, ws, p, g, chunks);
+}
+
 static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                            const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
                            const cnn__conv_geom *g, float *ws) {
@@ -471,6 +874,10 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0;
     plan_make(&p, g);
     ws = align64(ws);
+    if (p.lanes) {
+        lanes_forward(y, a, act, pool, pg, x, w, b, g, &p, ws);
+        return;
+    }
     direct_shared d = shared_at(ws, &p, g);
     if (p.cols) {
         transpose_weights(d.wt, w, g->oc, p.k);
@@ -479,7 +886,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
         pack_rows(d.apack, w, g->oc, p.k);
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
-    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow;
+    int64_t chunks = n_chunks(&p, g), hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t q = 0; q < chunks; q++) {
         /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
@@ -540,6 +947,10 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
     direct_plan p;
     plan_make(&p, g);
     ws = align64(ws);
+    if (p.lanes) {
+        lanes_backward(dx, dw, db, dy, dp, a, act, pg, x, w, g, &p, ws);
+        return;
+    }
     direct_shared d = shared_at(ws, &p, g);
     if (dx) {
         pack_taps(d.tpack, w, g);
@@ -550,13 +961,12 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
     if (dw && p.cols) make_pixels(d.pix, g, p.wp);
     cnn__pool_geom pg1; /* the pooling of one sample */
     if (dp) pg1 = *pg, pg1.n = 1;
-    int64_t chunks = n_chunks(g), hw = g->h * g->w, ohw = g->oh * g->ow, ydp = g->oc * p.np;
+    int64_t chunks = n_chunks(&p, g), hw = g->h * g->w, ohw = g->oh * g->ow, ydp = g->oc * p.np;
     int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0;
     int need_dyp = dx || (dw && !p.cols), need_dyt = dw && p.cols;
     /* where a slot keeps each part (plan_make) */
     const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw,
-                  s_part = s_dxp + p.xp, s_dz = s_part + g->oc * p.k,
-                  s_db = round_up(s_dz + g->oc * ohw, 2); /* 8-byte aligned */
+                  s_part = part_at(&p, g), s_dz = s_part + g->oc * p.k, s_db = db_at(&p, g);
     #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t q = 0; q < chunks; q++) {
         float *slot = ws + p.shared + q * p.slot;
@@ -612,26 +1022,7 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
             }
         }
     }
-    /* db += the chunks' partials, in chunk order */
-    for (int64_t o = 0; db && o < g->oc; o++) {
-        double sum = 0.0;
-        for (int64_t q = 0; q < chunks; q++) sum += ((double *)(ws + p.shared + q * p.slot + s_db))[o];
-        db[o] += (float)sum;
-    }
-    if (!dw) return;
-    /* dw += the chunks' partials, in chunk order; (K, OC) partials are transposed */
-    int64_t nw = g->oc * p.k;
-    #pragma omp parallel for schedule(static)
-    for (int64_t j0 = 0; j0 < nw; j0 += 64) {
-        int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
-        for (int64_t q = 0; q < chunks; q++) {
-            const float *part = ws + p.shared + q * p.slot + s_part;
-            if (p.cols)
-                for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p.k) * g->oc + j / p.k];
-            else
-                for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
-        }
-    }
+    sum_partials(dw, db, ws, &p, g, chunks);
 }
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
