@@ -207,5 +207,14 @@ int main(void) {
                 "    nn.AvgPool2d(kernel_size=3, stride=2, ceil_mode=True), nn.Flatten(),\n"
                 "    nn.Linear(125, 10))",
                 9);
+    /* ReLU and 2 x 2 average pooling on the lanes layout (the second Conv2d;
+     * a last block of 4 samples) */
+    check_model("relu-avg-lanes",
+                "nn.Sequential(nn.Conv2d(1, 4, kernel_size=5, padding=2), nn.ReLU(),\n"
+                "    nn.AvgPool2d(kernel_size=2, stride=2),\n"
+                "    nn.Conv2d(4, 6, kernel_size=5), nn.ReLU(),\n"
+                "    nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+                "    nn.Linear(150, 10))",
+                12);
     return test_report();
 }

@@ -38,6 +38,7 @@
  */
 #include "cnn_internal.h"
 #include "ops.h"
+#include "vmath.h"
 
 #include <string.h>
 
@@ -669,6 +670,51 @@ static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g)
     for (int64_t k = 0; k < p->k; k++) xoff[k] *= 8;
 }
 
+/* Sigmoid or ReLU followed by 2 x 2, stride-2 average pooling that tiles the
+ * output exactly (LeNet's pattern): the lanes layout applies the bias, the
+ * activation and the pooling to whole vectors of 8 samples. */
+static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_geom *pg,
+                         const cnn__conv_geom *g) {
+    return pool && (act == CNN_ACT_SIGMOID || act == CNN_ACT_RELU) && pg->kind == CNN_POOL_AVG &&
+           pg->kh == 2 && pg->kw == 2 && pg->sh == 2 && pg->sw == 2 && pg->ph == 0 &&
+           pg->pw == 0 && pg->divisor_override == 0 && 2 * pg->oh == g->oh && 2 * pg->ow == g->ow;
+}
+
+/* Y8 <- act(Y8 + b) in place, a (if kept) <- it, pool <- its 2 x 2 averages:
+ * per element the same operations as the layers one after another
+ * (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4). */
+static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
+                       float *p8, int64_t n0, int nb, const direct_plan *p,
+                       const cnn__conv_geom *g, const cnn__pool_geom *pg) {
+    int64_t out = g->oc * g->oh * g->ow, pooled = g->oc * pg->oh * pg->ow;
+    const __m256 zero = _mm256_setzero_ps(), four = _mm256_set1_ps(4.0f);
+    for (int64_t o = 0; o < g->oc; o++) {
+        const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
+        for (int64_t i = 0; i < g->oh; i++) {
+            float *row = y8 + (o * g->oh + i) * p->owp * 8;
+            for (int64_t j = 0; j < g->ow; j++) {
+                __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j * 8), bo);
+                v = act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v)
+                                           : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
+                _mm256_storeu_ps(row + j * 8, v);
+            }
+            if (a) from_lanes(a + n0 * out + (o * g->oh + i) * g->ow, out, row, g->ow, nb);
+        }
+        for (int64_t i = 0; i < pg->oh; i++) {
+            const float *r0 = y8 + (o * g->oh + 2 * i) * p->owp * 8, *r1 = r0 + p->owp * 8;
+            float *pr = p8 + (o * pg->oh + i) * pg->ow * 8;
+            for (int64_t j = 0; j < pg->ow; j++) {
+                __m256 t = _mm256_add_ps(zero, _mm256_loadu_ps(r0 + 2 * j * 8));
+                t = _mm256_add_ps(t, _mm256_loadu_ps(r0 + (2 * j + 1) * 8));
+                t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + 2 * j * 8));
+                t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + (2 * j + 1) * 8));
+                _mm256_storeu_ps(pr + j * 8, _mm256_div_ps(t, four));
+            }
+        }
+    }
+    from_lanes(pool + n0 * pooled, pooled, p8, pooled, nb);
+}
+
 /* The forward in the lanes layout: Y8 = the product of the packed weights
  * and X8 read at the taps' offsets (kern_rows: 6 channels x 2 pixels x 8
  * lanes), then each sample's y (+ b) and the fused tail as in the grid
@@ -697,6 +743,10 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                     for (int64_t j = 0; j < g->ow; j += 2)
                         kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
                                   y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+            }
+            if (!y && lanes_tail_ok(act, pool, &pg1, g)) {
+                lanes_tail(y8, b, act, a, pool, stage, n0, nb, p, g, &pg1);
+                continue;
             }
             /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
             float *yb = y ? y + n0 * out : stage;
