@@ -55,6 +55,7 @@
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
+#define LANES_ALL 1
 
 typedef struct {
     int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
@@ -84,7 +85,7 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     /* the lanes layout where the padded-width grid wastes over a quarter of
      * the work (kw - 1 > OW / 4: LeNet's second convolution) */
     int64_t ekw0 = (int64_t)(g->kw - 1) * g->dw;
-    if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64 && 4 * ekw0 > g->ow) {
+    if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64 && (LANES_ALL || 4 * ekw0 > g->ow)) {
         plan_lanes(p, g);
         return;
     }
@@ -560,10 +561,11 @@ static void from_lanes(float *dst, int64_t ls, const float *src8, int64_t count,
 /* Zero the pixels of rows (rows, len, 8 lanes) outside columns [lo, hi),
  * then `tail` floats after the last row. */
 static void zero_borders(float *v8, int64_t rows, int64_t len, int64_t lo, int64_t hi, int64_t tail) {
+    const __m256 z = _mm256_setzero_ps();
     for (int64_t r = 0; r < rows; r++) {
         float *row = v8 + r * len * 8;
-        memset(row, 0, sizeof(float) * (size_t)(lo * 8));
-        memset(row + hi * 8, 0, sizeof(float) * (size_t)((len - hi) * 8));
+        for (int64_t j = 0; j < lo; j++) _mm256_storeu_ps(row + j * 8, z); /* a pixel: 8 lanes */
+        for (int64_t j = hi; j < len; j++) _mm256_storeu_ps(row + j * 8, z);
     }
     memset(v8 + rows * len * 8, 0, sizeof(float) * (size_t)tail);
 }
@@ -593,7 +595,7 @@ static void fill_x8(float *x8, const float *x, int64_t n0, int nb, const direct_
                      x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
 }
 
-/* part[(o0 + r)*K + k0 + t] += sum over lanes and pixels (i, j) of
+/* part[(o0 + r)*K + k0 + t] += sum over lanes and pixels (i, j), i0 <= i < i1, of
  * dY8[o0 + r, i, kw-1 + j] * X8[xoff[k0 + t] + (i*Wp + j)*8], r < mr, t < kr */
 #define LDW_ZERO(r) __m256 d##r##0 = _mm256_setzero_ps(), d##r##1 = d##r##0;
 #define LDW_FMA(r)                                                        \
@@ -610,10 +612,10 @@ static void fill_x8(float *x8, const float *x, int64_t n0, int nb, const direct_
     }
 static inline __attribute__((always_inline)) void
 kern_lanes_dw_mr(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
-                 const float *x1p, const direct_plan *p, const cnn__conv_geom *g, float *part,
-                 int64_t K) {
+                 const float *x1p, const direct_plan *p, const cnn__conv_geom *g, int64_t i0,
+                 int64_t i1, float *part, int64_t K) {
     LDW_ZERO(0) LDW_ZERO(1) LDW_ZERO(2) LDW_ZERO(3) LDW_ZERO(4) LDW_ZERO(5)
-    for (int64_t i = 0; i < g->oh; i++) {
+    for (int64_t i = i0; i < i1; i++) {
         const float *yrow = dy8 + (i * p->wy + g->kw - 1) * 8;
         const float *xr0 = x0p + i * p->wp * 8, *xr1 = x1p + i * p->wp * 8;
         for (int64_t j = 0; j < g->ow; j++) {
@@ -632,10 +634,10 @@ kern_lanes_dw_mr(int mr, int kr, const float *dy8, int64_t ostride, const float 
 
 static void kern_lanes_dw(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
                           const float *x1p, const direct_plan *p, const cnn__conv_geom *g,
-                          float *part, int64_t K) {
+                          int64_t i0, int64_t i1, float *part, int64_t K) {
 #define LDW(m)                                                                           \
-    if (kr > 1) kern_lanes_dw_mr(m, 2, dy8, ostride, x0p, x1p, p, g, part, K);           \
-    else kern_lanes_dw_mr(m, 1, dy8, ostride, x0p, x1p, p, g, part, K);                  \
+    if (kr > 1) kern_lanes_dw_mr(m, 2, dy8, ostride, x0p, x1p, p, g, i0, i1, part, K);   \
+    else kern_lanes_dw_mr(m, 1, dy8, ostride, x0p, x1p, p, g, i0, i1, part, K);          \
     break;
     switch (mr) {
     case 6: LDW(6)
@@ -893,13 +895,18 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                              dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
             if (dw) {
                 fill_x8(x8, x, n0, nb, p, g);
-                for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
-                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
-                    for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
-                        int kr = p->k - k0 < 2 ? 1 : 2;
-                        kern_lanes_dw(mr, kr, dy8 + o0 * ostride, ostride, x8 + d.xoff[k0],
-                                      x8 + d.xoff[kr > 1 ? k0 + 1 : k0], p, g,
-                                      part + o0 * p->k + k0, p->k);
+                /* bands of rows whose output gradient (6 channels) stays in L1 */
+                int64_t band = 96 / g->ow > 1 ? 96 / g->ow : 1;
+                for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
+                    int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+                    for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                        for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
+                            int kr = p->k - k0 < 2 ? 1 : 2;
+                            kern_lanes_dw(mr, kr, dy8 + o0 * ostride, ostride, x8 + d.xoff[k0],
+                                          x8 + d.xoff[kr > 1 ? k0 + 1 : k0], p, g, i0, i1,
+                                          part + o0 * p->k + k0, p->k);
+                        }
                     }
                 }
             }
