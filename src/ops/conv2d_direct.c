@@ -109,6 +109,10 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
                        CONV_DIRECT_NR);
 }
 
+/* floats of the lanes layout's stage: 8 samples' outputs, and room for
+ * their pooled gradient (a quarter as many) */
+static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8; }
+
 /* The lanes layout: 8 samples side by side, a pixel is one vector of 8
  * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
  * output, dY8 (OC, OH, Wy, 8) the output gradient with kw - 1 zero columns
@@ -129,10 +133,10 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + round_up(g->c, CONV_DIRECT_MR) * taps +
                              p->k + taps,
                          CONV_DIRECT_NR);
-    /* X8, Y8 or dY8, dX8, 8 samples' outputs or output gradients, the dw
+    /* X8, Y8 or dY8, dX8, the stage (8 samples' outputs or output gradients,
+     * or the activation's output and the pooling's gradient in lanes), the dw
      * partial, the db partial (OC doubles) */
-    p->slot = round_up(p->x8 + p->y8 + p->dx8 + 8 * g->oc * g->oh * g->ow + g->oc * p->k +
-                           2 * g->oc + 1,
+    p->slot = round_up(p->x8 + p->y8 + p->dx8 + lanes_stage(g) + g->oc * p->k + 2 * g->oc + 1,
                        CONV_DIRECT_NR);
 }
 
@@ -817,7 +821,7 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
 
 /* Slot offsets of the partials (both layouts). */
 static int64_t part_at(const direct_plan *p, const cnn__conv_geom *g) {
-    if (p->lanes) return p->x8 + p->y8 + p->dx8 + 8 * g->oc * g->oh * g->ow;
+    if (p->lanes) return p->x8 + p->y8 + p->dx8 + lanes_stage(g);
     return 2 * p->xp + g->oc * p->np + g->oc * g->oh * g->ow; /* after xp, dyp, dyt, dxp */
 }
 static int64_t db_at(const direct_plan *p, const cnn__conv_geom *g) {
@@ -845,6 +849,44 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
             else
                 for (int64_t j = j0; j < j1; j++) dw[j] += part[j];
         }
+    }
+}
+
+/* dY8 <- act'(z) * the 2 x 2 average pooling's backward of P8, from A8 =
+ * act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2, 8): per element the same
+ * operations as cnn__pool_act_backward_serial. */
+static void lanes_tail_backward(float *dy8, const float *a8, const float *p8, cnn_activation act,
+                                const direct_plan *p, const cnn__conv_geom *g,
+                                const cnn__pool_geom *pg) {
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), four = _mm256_set1_ps(4.0f);
+    for (int64_t o = 0; o < g->oc; o++)
+        for (int64_t pi = 0; pi < pg->oh; pi++)
+            for (int64_t pj = 0; pj < pg->ow; pj++) {
+                __m256 v = _mm256_add_ps(zero, _mm256_div_ps(
+                                                   _mm256_loadu_ps(p8 + ((o * pg->oh + pi) * pg->ow + pj) * 8), four));
+                for (int64_t i = 2 * pi; i < 2 * pi + 2; i++)
+                    for (int64_t j = 2 * pj; j < 2 * pj + 2; j++) {
+                        __m256 y = _mm256_loadu_ps(a8 + ((o * g->oh + i) * g->ow + j) * 8);
+                        __m256 z = act == CNN_ACT_SIGMOID
+                                       ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y)), y)
+                                       : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
+                        _mm256_storeu_ps(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1 + j) * 8, z);
+                    }
+            }
+}
+
+/* dbp[o] += the sum of dY8's channel o: per lane over the pixels in order,
+ * then the lanes in order (in double) */
+static void lanes_db(double *dbp, const float *dy8, const direct_plan *p, const cnn__conv_geom *g) {
+    for (int64_t o = 0; o < g->oc; o++) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t i = 0; i < g->oh; i++) {
+            const float *row = dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8;
+            for (int64_t j = 0; j < g->ow; j++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + j * 8));
+        }
+        float lane[8];
+        _mm256_storeu_ps(lane, acc);
+        for (int l = 0; l < 8; l++) dbp[o] += lane[l];
     }
 }
 
@@ -879,20 +921,28 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
         for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
             int64_t n0 = bk * 8;
             int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
-            const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
-            for (int l = 0; dp && l < nb; l++)
-                cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
-                                              a + (n0 + l) * out, &pg1, act);
-            for (int l = 0; db && l < nb; l++)
-                for (int64_t o = 0; o < g->oc; o++) dbp[o] += plane_sum(dyb + l * out + o * ohw, ohw);
             if (nb < 8) {
                 memset(dy8, 0, sizeof(float) * (size_t)p->y8);
                 if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
             }
-            for (int64_t o = 0; o < g->oc; o++)
-                for (int64_t i = 0; i < g->oh; i++)
-                    to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
-                             dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
+            if (dp && lanes_tail_ok(act, dp, &pg1, g)) {
+                /* the pooling's and the activation's backward on whole vectors */
+                float *a8 = stage, *p8 = stage + 8 * out;
+                if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(8 * out + 8 * pooled));
+                to_lanes(a8, a + n0 * out, out, out, nb);
+                to_lanes(p8, dp + n0 * pooled, pooled, pooled, nb);
+                lanes_tail_backward(dy8, a8, p8, act, p, g, &pg1);
+            } else {
+                const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
+                for (int l = 0; dp && l < nb; l++)
+                    cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
+                                                  a + (n0 + l) * out, &pg1, act);
+                for (int64_t o = 0; o < g->oc; o++)
+                    for (int64_t i = 0; i < g->oh; i++)
+                        to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
+                                 dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
+            }
+            if (db) lanes_db(dbp, dy8, p, g);
             if (dw) {
                 fill_x8(x8, x, n0, nb, p, g);
                 /* bands of rows whose output gradient (6 channels) stays in L1 */
