@@ -55,7 +55,6 @@
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
 #define CONV_DIRECT_MAX_K 4096
-#define LANES_ALL 1
 
 typedef struct {
     int64_t hp, wp, np, xp;  /* padded planes, grid pixels (rounded up), floats of xp */
@@ -82,12 +81,11 @@ static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
 
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
-    /* the lanes layout where the padded-width grid wastes over a quarter of
-     * the work (kw - 1 > OW / 4: LeNet's second convolution) */
-    int64_t ekw0 = (int64_t)(g->kw - 1) * g->dw;
-    if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64 && (LANES_ALL || 4 * ekw0 > g->ow)) {
+    /* the lanes layout for batches of 8 or more without dilation, when a
+     * chunk's scratch fits */
+    if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64) {
         plan_lanes(p, g);
-        return;
+        if (p->slot <= CONV_DIRECT_MAX_SLOT && p->shared <= CONV_DIRECT_MAX_SLOT) return;
     }
     p->lanes = 0;
     int64_t ekh = (int64_t)(g->kh - 1) * g->dh, ekw = (int64_t)(g->kw - 1) * g->dw;
