@@ -30,10 +30,24 @@
  * xp[pix[p] + off[k]], pix[p] = i*Wp + j; the output is pixel-major and is
  * transposed to NCHW (y), or the weight gradient is kept as (K, OC).
  *
+ * The lanes layout (batches of 8 or more, no dilation, when its scratch
+ * fits) puts 8 samples side by side, a pixel being one vector of 8 lanes:
+ * X8 (C, Hp, Wp, 8). The forward is kern_rows again with 2 pixels x 8 lanes
+ * per tile row and no padded-width grid; bias, activation and 2 x 2 average
+ * pooling run on whole vectors. The weight gradient sums over lanes and
+ * pixels (kern_lanes_dw); the input gradient is a gather over the taps that
+ * reach each input pixel (kern_segs):
+ *
+ *   dx[c, h, q] = sum_{a, e, o} w[o, c, a, e] * dy[o, h + pt - a, q + pl - e],
+ *
+ * rows a exactly, columns e over a pixel pair's range, dy with kw - 1 zero
+ * columns on each side (dY8).
+ *
  * Parallelism: the batch is cut into at most CONV_DIRECT_SLOTS chunks whose
- * bounds depend only on the batch size; a chunk is processed by one thread in
- * its own slot of the workspace, and sums its weight gradient into its own
- * partial, which are added in chunk order. The results therefore do not
+ * bounds depend only on the batch size (samples, or blocks of 8 with lanes);
+ * a chunk is processed by one thread in its own slot of the workspace, and
+ * sums its weight gradient into its own partial, which are added in chunk
+ * order. The results therefore do not
  * depend on the thread count.
  */
 #include "cnn_internal.h"
