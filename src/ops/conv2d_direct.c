@@ -35,7 +35,7 @@
  * X8 (C, Hp, Wp, 8). The forward is kern_rows again with 2 pixels x 8 lanes
  * per tile row and no padded-width grid; bias, activation and 2 x 2 average
  * pooling run on whole vectors. The weight gradient sums over lanes and
- * pixels (kern_lanes_dw); the input gradient is a gather over the taps that
+ * pixels (kern_dots over rows); the input gradient is a gather over the taps that
  * reach each input pixel (kern_segs):
  *
  *   dx[c, h, q] = sum_{a, e, o} w[o, c, a, e] * dy[o, h + pt - a, q + pl - e],
@@ -303,12 +303,14 @@ static inline float hsum(__m256 v) {
  * instead of 8, and 1.25x slower). */
 #define IN_REGISTER(v) __asm__("" : "+x"(v))
 
-/* d[i*ldd + j] += sum_{n < np} a[i*lda + n] * x[off_j + n] for rows i < mr
- * and the kr (1 or 2) offsets off0, off1; np is a multiple of 8. */
+/* d[i*ldd + j] += sum over r < rows, n < np of a[i*lda + r*ars + n] *
+ * x[off_j + r*xrs + n] for rows i < mr and the kr (1 or 2) offsets off0,
+ * off1; np is a multiple of 8. The grid layout reduces over one run of
+ * pixels (rows = 1), the lanes layout over `rows` rows of pixels x 8 lanes. */
 #define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
 #define DOT_FMA(i)                                                        \
     if (mr > i) {                                                         \
-        __m256 ai = _mm256_loadu_ps(a + i * lda + n);                     \
+        __m256 ai = _mm256_loadu_ps(ar + i * lda + n);                    \
         IN_REGISTER(ai);                                                  \
         d##i##0 = _mm256_fmadd_ps(ai, x0, d##i##0);                       \
         if (kr > 1) d##i##1 = _mm256_fmadd_ps(ai, x1, d##i##1);           \
@@ -320,13 +322,18 @@ static inline float hsum(__m256 v) {
     }
 static inline __attribute__((always_inline)) void
 kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
-             int64_t off1, int64_t np, float *d, int64_t ldd) {
+             int64_t off1, int64_t rows, int64_t ars, int64_t xrs, int64_t np, float *d,
+             int64_t ldd) {
     DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
-    const float *x0p = x + off0, *x1p = x + off1;
-    for (int64_t n = 0; n < np; n += 8) {
-        __m256 x0 = _mm256_loadu_ps(x0p + n);
-        __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
-        DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * ars, *x0p = x + off0 + r * xrs, *x1p = x + off1 + r * xrs;
+        for (int64_t n = 0; n < np; n += 8) {
+            __m256 x0 = _mm256_loadu_ps(x0p + n);
+            __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
+            IN_REGISTER(x0);
+            IN_REGISTER(x1);
+            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+        }
     }
     DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
 }
@@ -335,10 +342,11 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_
 #undef DOT_STORE
 
 static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
-                      int64_t off1, int64_t np, float *d, int64_t ldd) {
+                      int64_t off1, int64_t rows, int64_t ars, int64_t xrs, int64_t np, float *d,
+                      int64_t ldd) {
 #define DOTS(m)                                                                          \
-    if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, np, d, ldd);                   \
-    else kern_dots_mr(m, 1, a, lda, x, off0, off1, np, d, ldd);                          \
+    if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, rows, ars, xrs, np, d, ldd);   \
+    else kern_dots_mr(m, 1, a, lda, x, off0, off1, rows, ars, xrs, np, d, ldd);          \
     break;
     switch (mr) {
     case 6: DOTS(6)
@@ -611,61 +619,6 @@ static void fill_x8(float *x8, const float *x, int64_t n0, int nb, const direct_
                      x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
 }
 
-/* part[(o0 + r)*K + k0 + t] += sum over lanes and pixels (i, j), i0 <= i < i1, of
- * dY8[o0 + r, i, kw-1 + j] * X8[xoff[k0 + t] + (i*Wp + j)*8], r < mr, t < kr */
-#define LDW_ZERO(r) __m256 d##r##0 = _mm256_setzero_ps(), d##r##1 = d##r##0;
-#define LDW_FMA(r)                                                        \
-    if (mr > r) {                                                         \
-        __m256 yr = _mm256_loadu_ps(yrow + r * ostride + j * 8);          \
-        IN_REGISTER(yr);                                                  \
-        d##r##0 = _mm256_fmadd_ps(yr, x0, d##r##0);                       \
-        if (kr > 1) d##r##1 = _mm256_fmadd_ps(yr, x1, d##r##1);           \
-    }
-#define LDW_STORE(r)                                                      \
-    if (mr > r) {                                                         \
-        part[r * K] += hsum(d##r##0);                                     \
-        if (kr > 1) part[r * K + 1] += hsum(d##r##1);                     \
-    }
-static inline __attribute__((always_inline)) void
-kern_lanes_dw_mr(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
-                 const float *x1p, const direct_plan *p, const cnn__conv_geom *g, int64_t i0,
-                 int64_t i1, float *part, int64_t K) {
-    LDW_ZERO(0) LDW_ZERO(1) LDW_ZERO(2) LDW_ZERO(3) LDW_ZERO(4) LDW_ZERO(5)
-    for (int64_t i = i0; i < i1; i++) {
-        const float *yrow = dy8 + (i * p->wy + g->kw - 1) * 8;
-        const float *xr0 = x0p + i * p->wp * 8, *xr1 = x1p + i * p->wp * 8;
-        for (int64_t j = 0; j < g->ow; j++) {
-            __m256 x0 = _mm256_loadu_ps(xr0 + j * 8);
-            __m256 x1 = kr > 1 ? _mm256_loadu_ps(xr1 + j * 8) : x0;
-            IN_REGISTER(x0);
-            IN_REGISTER(x1);
-            LDW_FMA(0) LDW_FMA(1) LDW_FMA(2) LDW_FMA(3) LDW_FMA(4) LDW_FMA(5)
-        }
-    }
-    LDW_STORE(0) LDW_STORE(1) LDW_STORE(2) LDW_STORE(3) LDW_STORE(4) LDW_STORE(5)
-}
-#undef LDW_ZERO
-#undef LDW_FMA
-#undef LDW_STORE
-
-static void kern_lanes_dw(int mr, int kr, const float *dy8, int64_t ostride, const float *x0p,
-                          const float *x1p, const direct_plan *p, const cnn__conv_geom *g,
-                          int64_t i0, int64_t i1, float *part, int64_t K) {
-#define LDW(m)                                                                           \
-    if (kr > 1) kern_lanes_dw_mr(m, 2, dy8, ostride, x0p, x1p, p, g, i0, i1, part, K);   \
-    else kern_lanes_dw_mr(m, 1, dy8, ostride, x0p, x1p, p, g, i0, i1, part, K);          \
-    break;
-    switch (mr) {
-    case 6: LDW(6)
-    case 5: LDW(5)
-    case 4: LDW(4)
-    case 3: LDW(3)
-    case 2: LDW(2)
-    default: LDW(1)
-    }
-#undef LDW
-}
-
 /* The shared part of the lanes workspace. */
 typedef struct {
     float *wf, *wb; /* packed weights: forward (rows o), input gradient (rows c) */
@@ -693,9 +646,8 @@ static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g)
  * activation and the pooling to whole vectors of 8 samples. */
 static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_geom *pg,
                          const cnn__conv_geom *g) {
-    return pool && (act == CNN_ACT_SIGMOID || act == CNN_ACT_RELU) && pg->kind == CNN_POOL_AVG &&
-           pg->kh == 2 && pg->kw == 2 && pg->sh == 2 && pg->sw == 2 && pg->ph == 0 &&
-           pg->pw == 0 && pg->divisor_override == 0 && 2 * pg->oh == g->oh && 2 * pg->ow == g->ow;
+    return pool && (act == CNN_ACT_SIGMOID || act == CNN_ACT_RELU) && cnn__pool_avg2x2_tiles(pg) &&
+           pg->h == g->oh && pg->w == g->ow;
 }
 
 /* Y8 <- act(Y8 + b) in place, a (if kept) <- it, pool <- its 2 x 2 averages:
@@ -905,7 +857,7 @@ static void lanes_db(double *dbp, const float *dy8, const direct_plan *p, const 
 /* The backward in the lanes layout, 8 samples at a time: each sample's dy
  * (given, or made from the pooling's gradient as in the grid layout) goes
  * into dY8; the weight gradient is a product over the lanes and pixels
- * (kern_lanes_dw), the input gradient a gather (lanes_dx). */
+ * (kern_dots over rows of pixels), the input gradient a gather (lanes_dx). */
 static void lanes_backward(float *dx, float *dw, float *db, const float *dy, const float *dp,
                            const float *a, cnn_activation act, const cnn__pool_geom *pg,
                            const float *x, const float *w, const cnn__conv_geom *g,
@@ -965,9 +917,11 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
                             int kr = p->k - k0 < 2 ? 1 : 2;
-                            kern_lanes_dw(mr, kr, dy8 + o0 * ostride, ostride, x8 + d.xoff[k0],
-                                          x8 + d.xoff[kr > 1 ? k0 + 1 : k0], p, g, i0, i1,
-                                          part + o0 * p->k + k0, p->k);
+                            /* over rows i0..i1 of OW pixels x 8 lanes */
+                            kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8,
+                                      ostride, x8 + i0 * p->wp * 8, d.xoff[k0],
+                                      d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0, p->wy * 8,
+                                      p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
                         }
                     }
                 }
@@ -1119,7 +1073,8 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
                     for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
                         kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, d.off[k0],
-                                  kr > 1 ? d.off[k0 + 1] : 0, p.np, part + m0 * p.k + k0, p.k);
+                                  kr > 1 ? d.off[k0 + 1] : 0, 1, 0, 0, p.np, part + m0 * p.k + k0,
+                                  p.k);
                     }
                 }
             }
