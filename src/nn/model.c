@@ -87,6 +87,7 @@ typedef struct cnn__layer_rt {
     float *res[4];                  /* Residual: c1, r1, c2, c3 (batch, C, H', W') */
     float *cols;                    /* CONV2D: kept im2col columns, or NULL */
     int cols_valid;                 /* CONV2D: cols hold the last forward's columns */
+    int blk;                        /* CONV2D fused: CNN__BLK_* of the last forward */
     int used_batch_stats;           /* BatchNorm: the last forward normalised with batch stats */
 } cnn__layer_rt;
 
@@ -781,6 +782,19 @@ static int cnn__layer_act(cnn_layer_kind kind, cnn_activation *act) {
     }
 }
 
+/* Layers i, i+1, i+2 are a Conv2d, an activation and a pooling that the
+ * direct path fuses with its tensors in blocks of 8 (cnn__conv2d_direct_blocks_ok). */
+static int cnn__fused_blocks(const cnn_model *m, int i, int batch) {
+    cnn_activation act;
+    if (i + 2 >= m->n_layers || m->layers[i].kind != CNN_LAYER_CONV2D ||
+        !cnn__layer_act(m->layers[i + 1].kind, &act) || m->layers[i + 2].kind != CNN_LAYER_AVGPOOL2D)
+        return 0;
+    cnn__conv_geom g = m->rt[i].conv;
+    cnn__pool_geom pg = m->rt[i + 2].pool;
+    g.n = pg.n = batch;
+    return cnn__conv2d_direct_blocks_ok(&g, act, &pg);
+}
+
 int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
                       cnn_rng *rng) {
     if (!m || !logits || !x) return cnn__fail(CNN_EINVAL, "cnn_model_forward: NULL argument");
@@ -789,6 +803,7 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
     m->batch = 0; /* no valid forward until this one completes */
     m->dropped = 0;
     m->act[0] = x;
+    int in_blk = 0; /* the input of layer i is in blocks of 8 */
     for (int i = 0; i < m->n_layers; i++) {
         const cnn_layer_desc *l = &m->layers[i];
         cnn__layer_rt *rt = &m->rt[i];
@@ -815,9 +830,18 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
                  * it stays in the kernel's scratch; inference needs only the
                  * pooled output, so the activation's stays there too. */
                 int keep = train || !pool;
-                cnn__conv2d_direct_forward_fused(NULL, keep ? aout : NULL, act, pout,
-                                                 pool ? &m->rt[i + 2].pool : NULL, in, cnn__pp(m, rt, 0),
-                                                 cnn__pp(m, rt, 1), &g, m->ws);
+                /* Between this forward and its backward, and into a next
+                 * such layer, tensors stay in blocks of 8 (the kernel's
+                 * layout) where both sides take them so. */
+                rt->blk = 0;
+                if (cnn__fused_blocks(m, i, batch))
+                    rt->blk = (in_blk ? CNN__BLK_X : 0) | (keep ? CNN__BLK_A : 0) |
+                              (cnn__fused_blocks(m, i + 3, batch) ? CNN__BLK_P : 0);
+                in_blk = (rt->blk & CNN__BLK_P) != 0;
+                cnn__pool_geom pg = pool ? m->rt[i + 2].pool : (cnn__pool_geom){0};
+                pg.n = batch;
+                cnn__conv2d_direct_forward_fused(NULL, keep ? aout : NULL, act, pout, pool ? &pg : NULL, in,
+                                                 cnn__pp(m, rt, 0), cnn__pp(m, rt, 1), &g, rt->blk, m->ws);
                 m->act[i + 1] = NULL;
                 if (pool) m->act[i + 2] = keep ? aout : NULL;
                 m->dropped |= !keep;
@@ -962,8 +986,10 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
                 if (m->layers[i - 2].kind == CNN_LAYER_CONV2D && !m->act[i - 1] &&
                     cnn__conv2d_direct_ok(&cg)) {
                     float *cdx = i == 2 ? NULL : dx;
+                    /* dx in blocks of 8 where x was: the layer before reads it as its dp */
+                    int blk = crt->blk | (crt->blk & CNN__BLK_X ? CNN__BLK_DX : 0);
                     cnn__conv2d_direct_backward_fused(cdx, cnn__gp(m, crt, 0), cnn__gp(m, crt, 1), dy, x, act,
-                                                      &g, m->act[i - 2], cnn__pp(m, crt, 0), &cg, m->ws);
+                                                      &g, m->act[i - 2], cnn__pp(m, crt, 0), &cg, blk, m->ws);
                     dx = cdx;
                     i -= 2;
                     break;

@@ -609,14 +609,19 @@ static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
 }
 
 /* X8 <- the padded input of samples n0 .. n0+nb-1 (the zero border is
- * already there; lanes past nb are zero) */
-static void fill_x8(float *x8, const float *x, int64_t n0, int nb, const direct_plan *p,
+ * already there; lanes past nb are zero); with xblk, x is in blocks of 8 and
+ * a full block's rows are copied as they are. */
+static void fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, const direct_plan *p,
                     const cnn__conv_geom *g) {
     int64_t chw = g->c * g->h * g->w;
     for (int64_t c = 0; c < g->c; c++)
-        for (int64_t i = 0; i < g->h; i++)
-            to_lanes(x8 + ((c * p->hp + i + g->pad_top) * p->wp + g->pad_left) * 8,
-                     x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
+        for (int64_t i = 0; i < g->h; i++) {
+            float *row = x8 + ((c * p->hp + i + g->pad_top) * p->wp + g->pad_left) * 8;
+            if (xblk && nb == 8)
+                memcpy(row, x + n0 * chw + (c * g->h + i) * g->w * 8, sizeof(float) * (size_t)(g->w * 8));
+            else
+                to_lanes(row, x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
+        }
 }
 
 /* The shared part of the lanes workspace. */
@@ -652,12 +657,17 @@ static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_
 
 /* Y8 <- act(Y8 + b) in place, a (if kept) <- it, pool <- its 2 x 2 averages:
  * per element the same operations as the layers one after another
- * (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4). */
+ * (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4). A full block of
+ * a or pool in blocks of 8 (blk) is written as it is, else through the stage
+ * p8 and a transpose. */
 static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
-                       float *p8, int64_t n0, int nb, const direct_plan *p,
+                       float *p8, int blk, int64_t n0, int nb, const direct_plan *p,
                        const cnn__conv_geom *g, const cnn__pool_geom *pg) {
     int64_t out = g->oc * g->oh * g->ow, pooled = g->oc * pg->oh * pg->ow;
     const __m256 zero = _mm256_setzero_ps(), four = _mm256_set1_ps(4.0f);
+    float *ab = a && (blk & CNN__BLK_A) && nb == 8 ? a + n0 * out : NULL;
+    int pblk = (blk & CNN__BLK_P) && nb == 8;
+    if (pblk) p8 = pool + n0 * pooled;
     for (int64_t o = 0; o < g->oc; o++) {
         const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
         for (int64_t i = 0; i < g->oh; i++) {
@@ -667,8 +677,9 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
                 v = act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v)
                                            : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
                 _mm256_storeu_ps(row + j * 8, v);
+                if (ab) _mm256_storeu_ps(ab + ((o * g->oh + i) * g->ow + j) * 8, v);
             }
-            if (a) from_lanes(a + n0 * out + (o * g->oh + i) * g->ow, out, row, g->ow, nb);
+            if (a && !ab) from_lanes(a + n0 * out + (o * g->oh + i) * g->ow, out, row, g->ow, nb);
         }
         for (int64_t i = 0; i < pg->oh; i++) {
             const float *r0 = y8 + (o * g->oh + 2 * i) * p->owp * 8, *r1 = r0 + p->owp * 8;
@@ -682,7 +693,7 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
             }
         }
     }
-    from_lanes(pool + n0 * pooled, pooled, p8, pooled, nb);
+    if (!pblk) from_lanes(pool + n0 * pooled, pooled, p8, pooled, nb);
 }
 
 /* The forward in the lanes layout: Y8 = the product of the packed weights
@@ -691,7 +702,7 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
  * layout. */
 static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                           const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
-                          const cnn__conv_geom *g, const direct_plan *p, float *ws) {
+                          const cnn__conv_geom *g, int blk, const direct_plan *p, float *ws) {
     cnn__pool_geom pg1;
     if (pool) pg1 = *pg, pg1.n = 1;
     int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
@@ -706,7 +717,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
         for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
             int64_t n0 = bk * 8;
             int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
-            fill_x8(x8, x, n0, nb, p, g); /* lanes past nb: stale, and never read back */
+            fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g); /* lanes past nb: stale, never read back */
             for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
                 int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                 for (int64_t i = 0; i < g->oh; i++)
@@ -715,7 +726,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                                   y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
             }
             if (!y && lanes_tail_ok(act, pool, &pg1, g)) {
-                lanes_tail(y8, b, act, a, pool, stage, n0, nb, p, g, &pg1);
+                lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, p, g, &pg1);
                 continue;
             }
             /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
@@ -860,7 +871,7 @@ static void lanes_db(double *dbp, const float *dy8, const direct_plan *p, const 
  * (kern_dots over rows of pixels), the input gradient a gather (lanes_dx). */
 static void lanes_backward(float *dx, float *dw, float *db, const float *dy, const float *dp,
                            const float *a, cnn_activation act, const cnn__pool_geom *pg,
-                           const float *x, const float *w, const cnn__conv_geom *g,
+                           const float *x, const float *w, const cnn__conv_geom *g, int blk,
                            const direct_plan *p, float *ws) {
     lanes_shared d = lanes_shared_at(ws, p, g);
     if (dw) lanes_xoff(d.xoff, p, g);
@@ -890,11 +901,14 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                 if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
             }
             if (dp && lanes_tail_ok(act, dp, &pg1, g)) {
-                /* the pooling's and the activation's backward on whole vectors */
-                float *a8 = stage, *p8 = stage + 8 * out;
+                /* the pooling's and the activation's backward on whole vectors;
+                 * a full block in blocks of 8 is read as it is */
+                const float *a8 = stage, *p8 = stage + 8 * out;
                 if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(8 * out + 8 * pooled));
-                to_lanes(a8, a + n0 * out, out, out, nb);
-                to_lanes(p8, dp + n0 * pooled, pooled, pooled, nb);
+                if ((blk & CNN__BLK_A) && nb == 8) a8 = a + n0 * out;
+                else to_lanes(stage, a + n0 * out, out, out, nb);
+                if ((blk & CNN__BLK_P) && nb == 8) p8 = dp + n0 * pooled;
+                else to_lanes(stage + 8 * out, dp + n0 * pooled, pooled, pooled, nb);
                 lanes_tail_backward(dy8, a8, p8, act, p, g, &pg1);
             } else {
                 const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
@@ -908,7 +922,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
             }
             if (db) lanes_db(dbp, dy8, p, g);
             if (dw) {
-                fill_x8(x8, x, n0, nb, p, g);
+                fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
                 /* bands of rows whose output gradient (6 channels) stays in L1 */
                 int64_t band = 96 / g->ow > 1 ? 96 / g->ow : 1;
                 for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
@@ -928,10 +942,16 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
             }
             if (dx) {
                 lanes_dx(dx8, dy8, &d, p, g);
+                int dxblk = (blk & CNN__BLK_DX) && nb == 8;
                 for (int64_t c = 0; c < g->c; c++)
-                    for (int64_t h = 0; h < g->h; h++)
-                        from_lanes(dx + n0 * chw + (c * g->h + h) * g->w, chw,
-                                   dx8 + (c * g->h + h) * p->wx * 8, g->w, nb);
+                    for (int64_t h = 0; h < g->h; h++) {
+                        const float *row = dx8 + (c * g->h + h) * p->wx * 8;
+                        if (dxblk)
+                            memcpy(dx + n0 * chw + (c * g->h + h) * g->w * 8, row,
+                                   sizeof(float) * (size_t)(g->w * 8));
+                        else
+                            from_lanes(dx + n0 * chw + (c * g->h + h) * g->w, chw, row, g->w, nb);
+                    }
             }
         }
     }
@@ -940,7 +960,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
 
 static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                            const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
-                           const cnn__conv_geom *g, float *ws) {
+                           const cnn__conv_geom *g, int blk, float *ws) {
     direct_plan p;
     cnn__pool_geom pg1; /* the pooling of one sample */
     if (pool) pg1 = *pg, pg1.n = 1;
@@ -948,7 +968,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     plan_make(&p, g);
     ws = align64(ws);
     if (p.lanes) {
-        lanes_forward(y, a, act, pool, pg, x, w, b, g, &p, ws);
+        lanes_forward(y, a, act, pool, pg, x, w, b, g, blk, &p, ws);
         return;
     }
     direct_shared d = shared_at(ws, &p, g);
@@ -1000,13 +1020,23 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws) {
-    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, g, ws);
+    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, g, 0, ws);
+}
+
+int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
+                                 const cnn__pool_geom *pg) {
+    if (!pg || !cnn__conv2d_direct_ok(g)) return 0;
+    direct_plan p;
+    plan_make(&p, g);
+    float pool; /* lanes_tail_ok only asks whether there is one */
+    return p.lanes && lanes_tail_ok(act, &pool, pg, g);
 }
 
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, float *ws) {
-    direct_forward(y, a, act, p, pg, x, w, b, g, ws);
+                                      const float *b, const cnn__conv_geom *g, int blk, float *ws) {
+    CNN_ASSERT(!blk || (!y && cnn__conv2d_direct_blocks_ok(g, act, pg)));
+    direct_forward(y, a, act, p, pg, x, w, b, g, blk, ws);
 }
 
 /* The backward of one chunk of samples after another. dy is given, or made
@@ -1015,13 +1045,14 @@ void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, fl
  * the slot. */
 static void direct_backward(float *dx, float *dw, float *db, const float *dy, const float *dp,
                             const float *a, cnn_activation act, const cnn__pool_geom *pg,
-                            const float *x, const float *w, const cnn__conv_geom *g, float *ws) {
+                            const float *x, const float *w, const cnn__conv_geom *g, int blk,
+                            float *ws) {
     if (!dx && !dw && !db) return;
     direct_plan p;
     plan_make(&p, g);
     ws = align64(ws);
     if (p.lanes) {
-        lanes_backward(dx, dw, db, dy, dp, a, act, pg, x, w, g, &p, ws);
+        lanes_backward(dx, dw, db, dy, dp, a, act, pg, x, w, g, blk, &p, ws);
         return;
     }
     direct_shared d = shared_at(ws, &p, g);
@@ -1101,22 +1132,30 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws) {
-    direct_backward(dx, dw, db, dy, NULL, NULL, CNN_ACT_SIGMOID, NULL, x, w, g, ws);
+    direct_backward(dx, dw, db, dy, NULL, NULL, CNN_ACT_SIGMOID, NULL, x, w, g, 0, ws);
 }
 
 void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
                                        const float *a, cnn_activation act,
                                        const cnn__pool_geom *pg, const float *x, const float *w,
-                                       const cnn__conv_geom *g, float *ws) {
-    direct_backward(dx, dw, db, NULL, dp, a, act, pg, x, w, g, ws);
+                                       const cnn__conv_geom *g, int blk, float *ws) {
+    CNN_ASSERT(!blk || cnn__conv2d_direct_blocks_ok(g, act, pg));
+    direct_backward(dx, dw, db, NULL, dp, a, act, pg, x, w, g, blk, ws);
 }
 
 #else /* no AVX2 + FMA: cnn__conv2d_direct_ok() is false and these are never called */
 
+int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
+                                 const cnn__pool_geom *pg) {
+    (void)g, (void)act, (void)pg;
+    return 0;
+}
+
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, float *ws) {
-    (void)y, (void)a, (void)act, (void)p, (void)pg, (void)x, (void)w, (void)b, (void)g, (void)ws;
+                                      const float *b, const cnn__conv_geom *g, int blk, float *ws) {
+    (void)y, (void)a, (void)act, (void)p, (void)pg, (void)x, (void)w, (void)b, (void)g, (void)blk,
+        (void)ws;
 }
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
@@ -1132,9 +1171,9 @@ void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *d
 void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
                                        const float *a, cnn_activation act,
                                        const cnn__pool_geom *pg, const float *x, const float *w,
-                                       const cnn__conv_geom *g, float *ws) {
+                                       const cnn__conv_geom *g, int blk, float *ws) {
     (void)dx, (void)dw, (void)db, (void)dp, (void)a, (void)act, (void)pg, (void)x, (void)w, (void)g,
-        (void)ws;
+        (void)blk, (void)ws;
 }
 
 #endif

@@ -52,24 +52,39 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g);
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g);
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws);
+/* Tensors "in blocks of 8": each full block of 8 samples n0 .. n0+7 holds
+ * (C, H, W, 8) at n0*C*H*W, the sample the fastest index; a last block of
+ * fewer than 8 samples stays NCHW. The lanes layout of the fused direct
+ * convolution reads and writes such blocks without transposing them, so the
+ * model keeps a fused Conv2d -> activation -> pooling's tensors in blocks
+ * between its forward and its backward, and between two such fused layers:
+ * x the input, a the activation's output, p the pooled output (forward) or
+ * its gradient (backward), dx the input gradient. */
+enum { CNN__BLK_X = 1, CNN__BLK_A = 2, CNN__BLK_P = 4, CNN__BLK_DX = 8 };
+/* 1 when the fused forward and backward below honor CNN__BLK_* flags for
+ * this convolution, activation and pooling (else the flags must be 0). */
+int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
+                                 const struct cnn__pool_geom *pg);
 /* The same, then the activation and the pooling layers that follow it,
  * sample by sample while the sample is in cache: a = act(y), p = pool(a)
  * (p and pg may be NULL; pg->n is ignored). Same results as the layers one
- * after another. With p given, y and a may be NULL: they are then not kept. */
+ * after another. With p given, y and a may be NULL: they are then not kept.
+ * blk: which of x, a, p are in blocks of 8 (CNN__BLK_X | _A | _P). */
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const struct cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, float *ws);
+                                      const float *b, const cnn__conv_geom *g, int blk, float *ws);
 /* db (may be NULL) += sum of dy, per chunk of samples and the chunks in order */
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws);
 /* The same with dy = act'(z) * pool_backward(dp) made sample by sample and
  * never stored (a = act(z), the pooling's input; pg->n is ignored): the
  * backward of Conv2d -> activation -> pooling, same results as
- * cnn__pool_act_backward followed by cnn__conv2d_backward. */
+ * cnn__pool_act_backward followed by cnn__conv2d_backward. blk: which of
+ * x, a, dp (CNN__BLK_P), dx are in blocks of 8. */
 void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
                                        const float *a, cnn_activation act,
                                        const struct cnn__pool_geom *pg, const float *x,
-                                       const float *w, const cnn__conv_geom *g, float *ws);
+                                       const float *w, const cnn__conv_geom *g, int blk, float *ws);
 
 /* ---- pool2d ------------------------------------------------------------ */
 typedef struct cnn__pool_geom {
