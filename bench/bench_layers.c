@@ -92,12 +92,12 @@ int main(int argc, char **argv) {
            reps);
     printf("forward\n");
     TIME("  conv1 + sigmoid + avgpool (fused)", c1,
-         cnn__conv2d_direct_forward_fused(z1, a1, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, &g1, 0, ws));
+         cnn__conv2d_direct_forward_fused(NULL, a1, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, &g1, CNN__BLK_A | CNN__BLK_P, ws));
     TIME("  conv1 alone", c1, cnn__conv2d_forward(z1, x, w1, b1, &g1, ws));
     TIME("  sigmoid (6x28x28)", 0, cnn__act_forward(a1, z1, N * 4704, CNN_ACT_SIGMOID));
     TIME("  avgpool 2x2 (6x28x28)", 0, cnn__pool2d_forward(q1, a1, &p1));
     TIME("  conv2 + sigmoid + avgpool (fused)", c2,
-         cnn__conv2d_direct_forward_fused(z2, a2, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, &g2, 0, ws));
+         cnn__conv2d_direct_forward_fused(NULL, a2, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, &g2, CNN__BLK_X | CNN__BLK_A, ws));
     TIME("  conv2 alone", c2, cnn__conv2d_forward(z2, q1, w2, b2, &g2, ws));
     TIME("  linear 400->120", (double)n * 48000,
          cnn__linear_forward(h1, q2, l1, lb, n, 400, 120));
@@ -112,6 +112,12 @@ int main(int argc, char **argv) {
     TIME("  conv2 dx", c2, cnn__conv2d_backward(dq1, NULL, NULL, z2, q1, w2, &g2, ws));
     TIME("  avgpool + sigmoid (6x28x28)", 0, cnn__pool_act_backward(z1, dq1, a1, &p1, CNN_ACT_SIGMOID));
     TIME("  conv1 dw + db", c1, cnn__conv2d_backward(NULL, gw, gb, z1, x, w1, &g1, ws));
+    TIME("  conv2 + sigmoid + avgpool (fused)", 2 * c2,
+         cnn__conv2d_direct_backward_fused(dq1, gw, gb, dq2, a2, CNN_ACT_SIGMOID, &p2, q1, w2, &g2,
+                                           CNN__BLK_X | CNN__BLK_A | CNN__BLK_DX, ws));
+    TIME("  conv1 + sigmoid + avgpool (fused)", c1,
+         cnn__conv2d_direct_backward_fused(NULL, gw, gb, dq1, a1, CNN_ACT_SIGMOID, &p1, x, w1, &g1,
+                                           CNN__BLK_A | CNN__BLK_P, ws));
     free(ws), free(x), free(z1), free(a1), free(q1), free(z2), free(a2), free(q2), free(h1);
     free(h2), free(o), free(w1), free(b1), free(w2), free(b2), free(l1), free(l2), free(l3);
     free(lb), free(gw), free(gb), free(dq1), free(dq2);

@@ -123,7 +123,14 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
 
 /* floats of the lanes layout's stage: 8 samples' outputs, and room for
  * their pooled gradient (a quarter as many) */
-static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8; }
+static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8 * g->oc + 8; }
+
+/* Rows of output per band: the weight gradient's output gradient (6
+ * channels) stays in L1, and the 2 x 2 pooling's rows stay whole (even). */
+static int64_t lanes_band(const cnn__conv_geom *g) {
+    int64_t band = 96 / g->ow / 2 * 2;
+    return band > 2 ? band : 2;
+}
 
 /* The lanes layout: 8 samples side by side, a pixel is one vector of 8
  * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
@@ -655,45 +662,53 @@ static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_
            pg->h == g->oh && pg->w == g->ow;
 }
 
-/* Y8 <- act(Y8 + b) in place, a (if kept) <- it, pool <- its 2 x 2 averages:
- * per element the same operations as the layers one after another
- * (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4). A full block of
- * a or pool in blocks of 8 (blk) is written as it is, else through the stage
- * p8 and a transpose. */
+/* Rows [i0, i1) (even) of Y8 <- act(Y8 + b) in place, a (if kept) <- them,
+ * pool <- their 2 x 2 averages: per element the same operations as the
+ * layers one after another (y + b, the activation, (0 + y00 + y01 + y10 +
+ * y11) / 4). A full block of a or pool in blocks of 8 (blk) is written as
+ * it is; else pool goes to the stage p8 (moved out by lanes_tail_out) and
+ * a row by row through a transpose. */
 static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
-                       float *p8, int blk, int64_t n0, int nb, const direct_plan *p,
-                       const cnn__conv_geom *g, const cnn__pool_geom *pg) {
-    int64_t out = g->oc * g->oh * g->ow, pooled = g->oc * pg->oh * pg->ow;
-    const __m256 zero = _mm256_setzero_ps(), four = _mm256_set1_ps(4.0f);
+                       float *p8, int blk, int64_t n0, int nb, int64_t i0, int64_t i1,
+                       const direct_plan *p, const cnn__conv_geom *g, const cnn__pool_geom *pg) {
+    const int64_t oh = g->oh, ow = g->ow, owp = p->owp, poh = pg->oh, pw = pg->ow;
+    const int64_t out = g->oc * oh * ow, pooled = g->oc * poh * pw;
+    const __m256 zero = _mm256_setzero_ps(), quarter = _mm256_set1_ps(0.25f);
     float *ab = a && (blk & CNN__BLK_A) && nb == 8 ? a + n0 * out : NULL;
-    int pblk = (blk & CNN__BLK_P) && nb == 8;
-    if (pblk) p8 = pool + n0 * pooled;
+    if ((blk & CNN__BLK_P) && nb == 8) p8 = pool + n0 * pooled;
     for (int64_t o = 0; o < g->oc; o++) {
         const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
-        for (int64_t i = 0; i < g->oh; i++) {
-            float *row = y8 + (o * g->oh + i) * p->owp * 8;
-            for (int64_t j = 0; j < g->ow; j++) {
+        for (int64_t i = i0; i < i1; i++) {
+            float *row = y8 + (o * oh + i) * owp * 8, *arow = ab ? ab + (o * oh + i) * ow * 8 : NULL;
+            for (int64_t j = 0; j < ow; j++) {
                 __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j * 8), bo);
                 v = act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v)
                                            : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
                 _mm256_storeu_ps(row + j * 8, v);
-                if (ab) _mm256_storeu_ps(ab + ((o * g->oh + i) * g->ow + j) * 8, v);
+                if (arow) _mm256_storeu_ps(arow + j * 8, v);
             }
-            if (a && !ab) from_lanes(a + n0 * out + (o * g->oh + i) * g->ow, out, row, g->ow, nb);
+            if (a && !ab) from_lanes(a + n0 * out + (o * oh + i) * ow, out, row, ow, nb);
         }
-        for (int64_t i = 0; i < pg->oh; i++) {
-            const float *r0 = y8 + (o * g->oh + 2 * i) * p->owp * 8, *r1 = r0 + p->owp * 8;
-            float *pr = p8 + (o * pg->oh + i) * pg->ow * 8;
-            for (int64_t j = 0; j < pg->ow; j++) {
+        /* x / 4 and x * 0.25 are the same float */
+        for (int64_t i = i0 / 2; i < i1 / 2; i++) {
+            const float *r0 = y8 + (o * oh + 2 * i) * owp * 8, *r1 = r0 + owp * 8;
+            float *pr = p8 + (o * poh + i) * pw * 8;
+            for (int64_t j = 0; j < pw; j++) {
                 __m256 t = _mm256_add_ps(zero, _mm256_loadu_ps(r0 + 2 * j * 8));
                 t = _mm256_add_ps(t, _mm256_loadu_ps(r0 + (2 * j + 1) * 8));
                 t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + 2 * j * 8));
                 t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + (2 * j + 1) * 8));
-                _mm256_storeu_ps(pr + j * 8, _mm256_div_ps(t, four));
+                _mm256_storeu_ps(pr + j * 8, _mm256_mul_ps(t, quarter));
             }
         }
     }
-    if (!pblk) from_lanes(pool + n0 * pooled, pooled, p8, pooled, nb);
+}
+
+/* pool <- the stage p8 unless lanes_tail wrote pool's block as it is */
+static void lanes_tail_out(float *pool, const float *p8, int blk, int64_t n0, int nb,
+                           const cnn__conv_geom *g, const cnn__pool_geom *pg) {
+    int64_t pooled = g->oc * pg->oh * pg->ow;
+    if (!((blk & CNN__BLK_P) && nb == 8)) from_lanes(pool + n0 * pooled, pooled, p8, pooled, nb);
 }
 
 /* The forward in the lanes layout: Y8 = the product of the packed weights
@@ -718,15 +733,22 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
             int64_t n0 = bk * 8;
             int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
             fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g); /* lanes past nb: stale, never read back */
-            for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
-                int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
-                for (int64_t i = 0; i < g->oh; i++)
-                    for (int64_t j = 0; j < g->ow; j += 2)
-                        kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
-                                  y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+            /* with the tail, in bands of rows that it takes while they are in cache */
+            int tail = !y && lanes_tail_ok(act, pool, &pg1, g);
+            int64_t band = tail ? lanes_band(g) : g->oh;
+            for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
+                int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+                for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                    for (int64_t i = i0; i < i1; i++)
+                        for (int64_t j = 0; j < g->ow; j += 2)
+                            kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
+                                      y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+                }
+                if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
             }
-            if (!y && lanes_tail_ok(act, pool, &pg1, g)) {
-                lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, p, g, &pg1);
+            if (tail) {
+                lanes_tail_out(pool, stage, blk, n0, nb, g, &pg1);
                 continue;
             }
             /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
@@ -827,42 +849,53 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
     }
 }
 
-/* dY8 <- act'(z) * the 2 x 2 average pooling's backward of P8, from A8 =
- * act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2, 8): per element the same
- * operations as cnn__pool_act_backward_serial. */
+/* Rows [i0, i1) (even) of dY8 <- act'(z) * the 2 x 2 average pooling's
+ * backward of P8, from A8 = act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2,
+ * 8): per element the same operations as cnn__pool_act_backward_serial (x / 4
+ * and x * 0.25 are the same float). A8 is read in order, one stream. */
 static void lanes_tail_backward(float *dy8, const float *a8, const float *p8, cnn_activation act,
-                                const direct_plan *p, const cnn__conv_geom *g,
-                                const cnn__pool_geom *pg) {
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), four = _mm256_set1_ps(4.0f);
+                                int64_t i0, int64_t i1, const direct_plan *p,
+                                const cnn__conv_geom *g, const cnn__pool_geom *pg) {
+    const int64_t oh = g->oh, ow = g->ow, wy = p->wy, left = g->kw - 1, poh = pg->oh, pw = pg->ow;
+    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), quarter = _mm256_set1_ps(0.25f);
     for (int64_t o = 0; o < g->oc; o++)
-        for (int64_t pi = 0; pi < pg->oh; pi++)
-            for (int64_t pj = 0; pj < pg->ow; pj++) {
-                __m256 v = _mm256_add_ps(zero, _mm256_div_ps(
-                                                   _mm256_loadu_ps(p8 + ((o * pg->oh + pi) * pg->ow + pj) * 8), four));
-                for (int64_t i = 2 * pi; i < 2 * pi + 2; i++)
-                    for (int64_t j = 2 * pj; j < 2 * pj + 2; j++) {
-                        __m256 y = _mm256_loadu_ps(a8 + ((o * g->oh + i) * g->ow + j) * 8);
-                        __m256 z = act == CNN_ACT_SIGMOID
-                                       ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y)), y)
-                                       : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
-                        _mm256_storeu_ps(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1 + j) * 8, z);
-                    }
+        for (int64_t i = i0; i < i1; i++) {
+            const float *arow = a8 + (o * oh + i) * ow * 8, *prow = p8 + (o * poh + i / 2) * pw * 8;
+            float *drow = dy8 + ((o * oh + i) * wy + left) * 8;
+            for (int64_t j = 0; j < ow; j++) {
+                __m256 v = _mm256_add_ps(zero, _mm256_mul_ps(_mm256_loadu_ps(prow + j / 2 * 8), quarter));
+                __m256 y = _mm256_loadu_ps(arow + j * 8);
+                __m256 z = act == CNN_ACT_SIGMOID ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y)), y)
+                                                  : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
+                _mm256_storeu_ps(drow + j * 8, z);
             }
+        }
 }
 
-/* dbp[o] += the sum of dY8's channel o: per lane over the pixels in order,
- * then the lanes in order (in double) */
-static void lanes_db(double *dbp, const float *dy8, const direct_plan *p, const cnn__conv_geom *g) {
+/* Bring rows [i0, i1) of A8 (OC, OH, OW, 8) towards the cache while other work runs. */
+static void lanes_prefetch_rows(const float *a8, int64_t i0, int64_t i1, const cnn__conv_geom *g) {
     for (int64_t o = 0; o < g->oc; o++) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t i = 0; i < g->oh; i++) {
+        const char *r = (const char *)(a8 + (o * g->oh + i0) * g->ow * 8);
+        for (int64_t k = 0; k < (i1 - i0) * g->ow * 32; k += 64) _mm_prefetch(r + k, _MM_HINT_T0);
+    }
+}
+
+/* acc8[o] += the pixels of rows [i0, i1) of dY8's channel o, per lane in
+ * order; lanes_db_out adds the lanes in order (in double) to dbp */
+static void lanes_db_rows(float *acc8, const float *dy8, int64_t i0, int64_t i1, const direct_plan *p,
+                          const cnn__conv_geom *g) {
+    for (int64_t o = 0; o < g->oc; o++) {
+        __m256 acc = _mm256_loadu_ps(acc8 + o * 8);
+        for (int64_t i = i0; i < i1; i++) {
             const float *row = dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8;
             for (int64_t j = 0; j < g->ow; j++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + j * 8));
         }
-        float lane[8];
-        _mm256_storeu_ps(lane, acc);
-        for (int l = 0; l < 8; l++) dbp[o] += lane[l];
+        _mm256_storeu_ps(acc8 + o * 8, acc);
     }
+}
+static void lanes_db_out(double *dbp, const float *acc8, int64_t oc) {
+    for (int64_t o = 0; o < oc; o++)
+        for (int l = 0; l < 8; l++) dbp[o] += acc8[o * 8 + l];
 }
 
 /* The backward in the lanes layout, 8 samples at a time: each sample's dy
@@ -900,16 +933,17 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                 memset(dy8, 0, sizeof(float) * (size_t)p->y8);
                 if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
             }
-            if (dp && lanes_tail_ok(act, dp, &pg1, g)) {
-                /* the pooling's and the activation's backward on whole vectors;
-                 * a full block in blocks of 8 is read as it is */
-                const float *a8 = stage, *p8 = stage + 8 * out;
+            /* the pooling's and the activation's backward on whole vectors,
+             * band by band (below); a full block in blocks of 8 is read as it is */
+            int tail = dp && lanes_tail_ok(act, dp, &pg1, g);
+            const float *a8 = stage, *p8 = stage + 8 * out;
+            float *acc8 = stage + 10 * out; /* db's per-lane sums */
+            if (tail) {
                 if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(8 * out + 8 * pooled));
                 if ((blk & CNN__BLK_A) && nb == 8) a8 = a + n0 * out;
                 else to_lanes(stage, a + n0 * out, out, out, nb);
                 if ((blk & CNN__BLK_P) && nb == 8) p8 = dp + n0 * pooled;
                 else to_lanes(stage + 8 * out, dp + n0 * pooled, pooled, pooled, nb);
-                lanes_tail_backward(dy8, a8, p8, act, p, g, &pg1);
             } else {
                 const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
                 for (int l = 0; dp && l < nb; l++)
@@ -920,26 +954,31 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                         to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
                                  dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
             }
-            if (db) lanes_db(dbp, dy8, p, g);
-            if (dw) {
-                fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
-                /* bands of rows whose output gradient (6 channels) stays in L1 */
-                int64_t band = 96 / g->ow > 1 ? 96 / g->ow : 1;
-                for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
-                    int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
-                    for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
-                        int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
-                        for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
-                            int kr = p->k - k0 < 2 ? 1 : 2;
-                            /* over rows i0..i1 of OW pixels x 8 lanes */
-                            kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8,
-                                      ostride, x8 + i0 * p->wp * 8, d.xoff[k0],
-                                      d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0, p->wy * 8,
-                                      p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
-                        }
+            if (dw) fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
+            if (db) memset(acc8, 0, sizeof(float) * (size_t)(8 * g->oc));
+            /* bands of rows whose output gradient (6 channels) stays in L1:
+             * made (tail), summed (db) and used (dw) one after the other,
+             * while the next band's activation comes from memory */
+            int64_t band = lanes_band(g);
+            for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
+                int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+                if (tail) {
+                    if (i1 < g->oh) lanes_prefetch_rows(a8, i1, i1 + band < g->oh ? i1 + band : g->oh, g);
+                    lanes_tail_backward(dy8, a8, p8, act, i0, i1, p, g, &pg1);
+                }
+                if (db) lanes_db_rows(acc8, dy8, i0, i1, p, g);
+                for (int64_t o0 = 0; dw && o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                    for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
+                        int kr = p->k - k0 < 2 ? 1 : 2;
+                        /* over rows i0..i1 of OW pixels x 8 lanes */
+                        kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
+                                  x8 + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
+                                  p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
                     }
                 }
             }
+            if (db) lanes_db_out(dbp, acc8, g->oc);
             if (dx) {
                 lanes_dx(dx8, dy8, &d, p, g);
                 int dxblk = (blk & CNN__BLK_DX) && nb == 8;
