@@ -125,10 +125,11 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
  * their pooled gradient (a quarter as many) */
 static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8 * g->oc + 8; }
 
-/* Rows of output per band: the weight gradient's output gradient (6
- * channels) stays in L1, and the 2 x 2 pooling's rows stay whole (even). */
+/* Rows of output per band, about 128 pixels: the weight gradient's output
+ * gradient (6 channels, 24 KiB) stays in L1, and the 2 x 2 pooling's rows
+ * stay whole (even). */
 static int64_t lanes_band(const cnn__conv_geom *g) {
-    int64_t band = 96 / g->ow / 2 * 2;
+    int64_t band = 128 / g->ow / 2 * 2;
     return band > 2 ? band : 2;
 }
 

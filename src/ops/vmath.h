@@ -52,33 +52,34 @@ static inline float cnn__sigmoidf(float x) {
 #define CNN_HAVE_SIGMOID8 1
 
 /* sigma(x) on 8 lanes: e = e^-|x| as e^t = 2^n (1 + t p(t)), n = round(t/ln2)
- * read off the bits of t*log2(e) + 1.5*2^23 + 127, t the Cody-Waite
- * remainder, p a degree-4 minimax fit (|relative error of e^t| < 1e-7 on
- * [-ln2/2, ln2/2]); then e/(1+e) with the reciprocal estimate refined by one
- * Newton step (r += r*(1 - d*r)), and 1 - e/(1+e) for x >= 0. Relative error
- * below 4e-7 against double; e = 0 below -87 (so sigma(-inf) = 0,
- * sigma(inf) = 1); NaN stays NaN. Short dependency chains: the loop over
- * it is bound by latency, not by the FMA pipes. */
+ * read off the bits of t*log2(e) + 1.5*2^23 + 127, t = -|x| - n ln2 (ln2
+ * rounded to float), p a degree-4 minimax fit (|relative error of e^t| < 1e-7
+ * on [-ln2/2, ln2/2]) in Estrin's form; then e/(1+e) = sigma(-|x|) with the
+ * reciprocal estimate refined by one Newton step (r += r*(1 - d*r)), and
+ * 1 - e/(1+e) for x >= 0 (exactly 1 once e is 0). Relative error below 4e-7
+ * against double; e = 0 below -87 (so sigma(-inf) = 0, sigma(inf) = 1); NaN
+ * stays NaN. A loop over it is bound by the latency of this chain (the
+ * out-of-order window holds a few sigmoids at once), so the chain is short. */
 static inline __m256 cnn__sigmoid8(__m256 x) {
     const __m256 magic = _mm256_set1_ps(0x1.8000FEp23f), lo = _mm256_set1_ps(-87.0f);
     const __m256 one = _mm256_set1_ps(1.0f);
-    __m256 t0 = _mm256_or_ps(x, _mm256_set1_ps(-0.0f)); /* -|x| */
-    __m256 z = _mm256_max_ps(lo, t0);                    /* NaN passes (second operand) */
+    /* z = -|x|; below -87 (-inf included) what follows is garbage and e is set to 0 */
+    __m256 z = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));
     __m256 n = _mm256_fmadd_ps(z, _mm256_set1_ps(1.44269504088896341f), magic);
     __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(n), 23)); /* 2^n */
     n = _mm256_sub_ps(n, magic);
-    __m256 t = _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693359375f), z); /* ln2 = 0.693359375 */
-    t = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), t);        /*   - 2.12194440e-4 */
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(8.2903148013e-3f), t, _mm256_set1_ps(4.1897930093e-2f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.6667636199e-1f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(4.9999149525e-1f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(9.9999970719e-1f));
+    __m256 t = _mm256_fmadd_ps(n, _mm256_set1_ps(-0x1.62E430p-1f), z);
+    /* p = (c0 + c1 t) + t^2 ((c2 + c3 t) + c4 t^2) */
+    __m256 t2 = _mm256_mul_ps(t, t);
+    __m256 p01 = _mm256_fmadd_ps(_mm256_set1_ps(4.9999149525e-1f), t, _mm256_set1_ps(9.9999970719e-1f));
+    __m256 p23 = _mm256_fmadd_ps(_mm256_set1_ps(4.1897930093e-2f), t, _mm256_set1_ps(1.6667636199e-1f));
+    __m256 p = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.2903148013e-3f), t2, p23), t2, p01);
     __m256 e = _mm256_fmadd_ps(_mm256_mul_ps(t, s), p, s);
-    e = _mm256_andnot_ps(_mm256_cmp_ps(t0, lo, _CMP_LT_OQ), e); /* e^t = 0 below -87 */
+    e = _mm256_andnot_ps(_mm256_cmp_ps(z, lo, _CMP_LT_OQ), e); /* e^z = 0 below -87; NaN stays */
     __m256 d = _mm256_add_ps(one, e), r = _mm256_rcp_ps(d);
     r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, one), r);
-    __m256 f = _mm256_mul_ps(e, r); /* e/(1+e) = sigma(-|x|) */
-    return _mm256_blendv_ps(_mm256_sub_ps(one, f), f, x); /* x's sign bit picks sigma(-|x|) */
+    /* e/(1+e) = sigma(-|x|), 1 - e/(1+e) in one rounding; x's sign bit picks */
+    return _mm256_blendv_ps(_mm256_fnmadd_ps(e, r, one), _mm256_mul_ps(e, r), x);
 }
 #endif
 
