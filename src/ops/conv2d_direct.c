@@ -43,12 +43,13 @@
  * rows a exactly, columns e over a pixel pair's range, dy with kw - 1 zero
  * columns on each side (dY8).
  *
- * Parallelism: the batch is cut into at most CONV_DIRECT_SLOTS chunks whose
+ * Parallelism: the batch is cut into at most CONV_DIRECT_CHUNKS chunks whose
  * bounds depend only on the batch size (samples, or blocks of 8 with lanes);
- * a chunk is processed by one thread in its own slot of the workspace, and
- * sums its weight gradient into its own partial, which are added in chunk
- * order. The results therefore do not
- * depend on the thread count.
+ * a chunk is processed by one thread, in that thread's scratch slot of the
+ * workspace (one per thread, so the scratch a call touches stays in cache),
+ * and sums its weight gradient into the chunk's own partial; the partials
+ * are added in chunk order. The results therefore do not depend on the
+ * thread count.
  */
 #include "cnn_internal.h"
 #include "ops.h"
@@ -63,7 +64,8 @@
 #define CONV_DIRECT 0
 #endif
 
-#define CONV_DIRECT_SLOTS 32   /* most chunks a batch is cut into */
+#define CONV_DIRECT_CHUNKS 32  /* most chunks a batch is cut into */
+#define CONV_DIRECT_TEAM 16    /* most threads (scratch slots) a call uses */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
@@ -77,7 +79,8 @@ typedef struct {
     int lanes;               /* the lanes layout (below) instead of the grid */
     int64_t owp, wy, wx;     /* lanes: row lengths of Y8, dY8, dX8 */
     int64_t x8, y8, dx8;     /* lanes: floats of X8, of Y8 or dY8, of dX8 */
-    int64_t shared, slot;    /* floats: packed weights + offsets; one chunk's scratch */
+    int64_t shared, slot;    /* floats: packed weights + offsets; one thread's scratch */
+    int64_t pslot;           /* floats: one chunk's partials (dw, then db in doubles) */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -89,7 +92,24 @@ static int64_t n_items(const direct_plan *p, const cnn__conv_geom *g) {
 
 static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
     int64_t items = n_items(p, g);
-    return items < CONV_DIRECT_SLOTS ? items : CONV_DIRECT_SLOTS;
+    return items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS;
+}
+
+/* Scratch slots: one per thread of a call's team (a count that does not
+ * depend on the thread count, so the workspace does not either). */
+static int64_t n_slots(const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t chunks = n_chunks(p, g);
+    return chunks < CONV_DIRECT_TEAM ? chunks : CONV_DIRECT_TEAM;
+}
+
+static int team_size(const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t slots = n_slots(p, g), t = cnn_get_threads();
+    return (int)(t < slots ? t : slots);
+}
+
+/* A chunk's partials: dw, then db as OC doubles. */
+static int64_t partials(const direct_plan *p, const cnn__conv_geom *g) {
+    return round_up(round_up(g->oc * p->k, 2) + 2 * g->oc, CONV_DIRECT_NR);
 }
 
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
@@ -114,11 +134,10 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * (a, e, c), of dyp rows, of the real pixels */
     p->shared = round_up(mf * p->k + mt * g->oc + p->k * g->oc + 2 * p->k + g->oc + g->oh * g->ow,
                          CONV_DIRECT_NR);
-    /* xp, dyp, dy pixel-major (dyt), dxp, the dw partial, a sample's dy when
-     * the backward makes it (dz), the db partial (OC doubles) */
-    p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow + g->oc * p->k +
-                           2 * g->oc + 1,
-                       CONV_DIRECT_NR);
+    /* xp, dyp, dy pixel-major (dyt), dxp, a sample's dy when the backward
+     * makes it (dz) */
+    p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow, CONV_DIRECT_NR);
+    p->pslot = partials(p, g);
 }
 
 /* floats of the lanes layout's stage: 8 samples' outputs, and room for
@@ -154,10 +173,10 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
                              p->k + taps,
                          CONV_DIRECT_NR);
     /* X8, Y8 or dY8, dX8, the stage (8 samples' outputs or output gradients,
-     * or the activation's output and the pooling's gradient in lanes), the dw
-     * partial, the db partial (OC doubles) */
-    p->slot = round_up(p->x8 + p->y8 + p->dx8 + lanes_stage(g) + g->oc * p->k + 2 * g->oc + 1,
-                       CONV_DIRECT_NR);
+     * or the activation's output and the pooling's gradient in lanes, and
+     * db's per-lane sums) */
+    p->slot = round_up(p->x8 + p->y8 + p->dx8 + lanes_stage(g), CONV_DIRECT_NR);
+    p->pslot = partials(p, g);
 }
 
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
@@ -178,7 +197,8 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
     direct_plan p;
     plan_make(&p, g);
-    return (size_t)(p.shared + n_chunks(&p, g) * p.slot + CONV_DIRECT_NR); /* + room to align */
+    /* + room to align */
+    return (size_t)(p.shared + n_slots(&p, g) * p.slot + n_chunks(&p, g) * p.pslot + CONV_DIRECT_NR);
 }
 
 #if CONV_DIRECT
@@ -188,6 +208,17 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
 static float *align64(float *ws) {
     uintptr_t a = ((uintptr_t)ws + 63) & ~(uintptr_t)63;
     return ws + (a - (uintptr_t)ws) / sizeof(float);
+}
+
+/* The calling thread's scratch slot; chunk q's dw and db partials (both layouts). */
+static float *slot_of(float *ws, const direct_plan *p) {
+    return ws + p->shared + cnn__thread_num() * p->slot;
+}
+static float *part_of(float *ws, const direct_plan *p, const cnn__conv_geom *g, int64_t q) {
+    return ws + p->shared + n_slots(p, g) * p->slot + q * p->pslot;
+}
+static double *db_of(float *ws, const direct_plan *p, const cnn__conv_geom *g, int64_t q) {
+    return (double *)(part_of(ws, p, g, q) + round_up(g->oc * p->k, 2));
 }
 
 /* Where the shared part of the workspace keeps what plan_make counts. */
@@ -726,43 +757,47 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
     pack_rows(d.wf, w, g->oc, p->k);
     lanes_xoff(d.xoff, p, g);
     int64_t items = n_items(p, g), chunks = n_chunks(p, g), ldc = g->oh * p->owp * 8;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t q = 0; q < chunks; q++) {
-        float *x8 = ws + p->shared + q * p->slot, *y8 = x8 + p->x8, *stage = y8 + p->y8 + p->dx8;
+    int team = team_size(p, g);
+    #pragma omp parallel num_threads(team)
+    {
+        float *x8 = slot_of(ws, p), *y8 = x8 + p->x8, *stage = y8 + p->y8 + p->dx8;
         zero_x8(x8, p, g);
-        for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
-            int64_t n0 = bk * 8;
-            int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
-            fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g); /* lanes past nb: stale, never read back */
-            /* with the tail, in bands of rows that it takes while they are in cache */
-            int tail = !y && lanes_tail_ok(act, pool, &pg1, g);
-            int64_t band = tail ? lanes_band(g) : g->oh;
-            for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
-                int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
-                for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
-                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
-                    for (int64_t i = i0; i < i1; i++)
-                        for (int64_t j = 0; j < g->ow; j += 2)
-                            kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
-                                      y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < chunks; q++) {
+            for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
+                int64_t n0 = bk * 8;
+                int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
+                fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g); /* lanes past nb: stale, never read back */
+                /* with the tail, in bands of rows that it takes while they are in cache */
+                int tail = !y && lanes_tail_ok(act, pool, &pg1, g);
+                int64_t band = tail ? lanes_band(g) : g->oh;
+                for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
+                    int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+                    for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                        for (int64_t i = i0; i < i1; i++)
+                            for (int64_t j = 0; j < g->ow; j += 2)
+                                kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
+                                          y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+                    }
+                    if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
                 }
-                if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
-            }
-            if (tail) {
-                lanes_tail_out(pool, stage, blk, n0, nb, g, &pg1);
-                continue;
-            }
-            /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
-            float *yb = y ? y + n0 * out : stage;
-            for (int64_t o = 0; o < g->oc; o++)
-                for (int64_t i = 0; i < g->oh; i++)
-                    from_lanes(yb + (o * g->oh + i) * g->ow, out, y8 + (o * g->oh + i) * p->owp * 8,
-                               g->ow, nb);
-            for (int l = 0; l < nb; l++) {
-                float *yn = yb + l * out;
-                for (int64_t o = 0; b && o < g->oc; o++)
-                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
-                fuse_tail(a, act, pool, &pg1, pooled, yn, n0 + l, out);
+                if (tail) {
+                    lanes_tail_out(pool, stage, blk, n0, nb, g, &pg1);
+                    continue;
+                }
+                /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
+                float *yb = y ? y + n0 * out : stage;
+                for (int64_t o = 0; o < g->oc; o++)
+                    for (int64_t i = 0; i < g->oh; i++)
+                        from_lanes(yb + (o * g->oh + i) * g->ow, out, y8 + (o * g->oh + i) * p->owp * 8,
+                                   g->ow, nb);
+                for (int l = 0; l < nb; l++) {
+                    float *yn = yb + l * out;
+                    for (int64_t o = 0; b && o < g->oc; o++)
+                        for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+                    fuse_tail(a, act, pool, &pg1, pooled, yn, n0 + l, out);
+                }
             }
         }
     }
@@ -817,22 +852,12 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
     }
 }
 
-/* Slot offsets of the partials (both layouts). */
-static int64_t part_at(const direct_plan *p, const cnn__conv_geom *g) {
-    if (p->lanes) return p->x8 + p->y8 + p->dx8 + lanes_stage(g);
-    return 2 * p->xp + g->oc * p->np + g->oc * g->oh * g->ow; /* after xp, dyp, dyt, dxp */
-}
-static int64_t db_at(const direct_plan *p, const cnn__conv_geom *g) {
-    return round_up(part_at(p, g) + g->oc * p->k + (p->lanes ? 0 : g->oc * g->oh * g->ow), 2);
-}
-
 /* dw, db += the chunks' partials, in chunk order; (K, OC) partials are transposed */
 static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
                          const cnn__conv_geom *g, int64_t chunks) {
-    const int64_t s_part = part_at(p, g), s_db = db_at(p, g);
     for (int64_t o = 0; db && o < g->oc; o++) {
         double sum = 0.0;
-        for (int64_t q = 0; q < chunks; q++) sum += ((double *)(ws + p->shared + q * p->slot + s_db))[o];
+        for (int64_t q = 0; q < chunks; q++) sum += db_of(ws, p, g, q)[o];
         db[o] += (float)sum;
     }
     if (!dw) return;
@@ -841,7 +866,7 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
         for (int64_t q = 0; q < chunks; q++) {
-            const float *part = ws + p->shared + q * p->slot + s_part;
+            const float *part = part_of(ws, p, g, q);
             if (p->cols)
                 for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p->k) * g->oc + j / p->k];
             else
@@ -914,84 +939,87 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
     if (dp) pg1 = *pg, pg1.n = 1;
     int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
     int64_t items = n_items(p, g), chunks = n_chunks(p, g), chw = g->c * g->h * g->w;
-    const int64_t s_part = part_at(p, g), s_db = db_at(p, g), ostride = g->oh * p->wy * 8;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t q = 0; q < chunks; q++) {
-        float *slot = ws + p->shared + q * p->slot;
-        float *x8 = slot, *dy8 = x8 + p->x8, *dx8 = dy8 + p->y8, *stage = dx8 + p->dx8;
-        float *part = slot + s_part;
-        double *dbp = (double *)(slot + s_db);
-        if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p->k));
-        for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
+    const int64_t ostride = g->oh * p->wy * 8;
+    int team = team_size(p, g);
+    #pragma omp parallel num_threads(team)
+    {
+        float *x8 = slot_of(ws, p), *dy8 = x8 + p->x8, *dx8 = dy8 + p->y8, *stage = dx8 + p->dx8;
         /* the zero borders; a last block of fewer than 8 samples zeroes all */
         int64_t ny = g->oc * g->oh * p->wy * 8;
         zero_borders(dy8, g->oc * g->oh, p->wy, g->kw - 1, g->kw - 1 + g->ow, p->y8 - ny);
         if (dw) zero_x8(x8, p, g);
-        for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
-            int64_t n0 = bk * 8;
-            int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
-            if (nb < 8) {
-                memset(dy8, 0, sizeof(float) * (size_t)p->y8);
-                if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
-            }
-            /* the pooling's and the activation's backward on whole vectors,
-             * band by band (below); a full block in blocks of 8 is read as it is */
-            int tail = dp && lanes_tail_ok(act, dp, &pg1, g);
-            const float *a8 = stage, *p8 = stage + 8 * out;
-            float *acc8 = stage + 10 * out; /* db's per-lane sums */
-            if (tail) {
-                if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(8 * out + 8 * pooled));
-                if ((blk & CNN__BLK_A) && nb == 8) a8 = a + n0 * out;
-                else to_lanes(stage, a + n0 * out, out, out, nb);
-                if ((blk & CNN__BLK_P) && nb == 8) p8 = dp + n0 * pooled;
-                else to_lanes(stage + 8 * out, dp + n0 * pooled, pooled, pooled, nb);
-            } else {
-                const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
-                for (int l = 0; dp && l < nb; l++)
-                    cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
-                                                  a + (n0 + l) * out, &pg1, act);
-                for (int64_t o = 0; o < g->oc; o++)
-                    for (int64_t i = 0; i < g->oh; i++)
-                        to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
-                                 dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
-            }
-            if (dw) fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
-            if (db) memset(acc8, 0, sizeof(float) * (size_t)(8 * g->oc));
-            /* bands of rows whose output gradient (6 channels) stays in L1:
-             * made (tail), summed (db) and used (dw) one after the other,
-             * while the next band's activation comes from memory */
-            int64_t band = lanes_band(g);
-            for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
-                int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < chunks; q++) {
+            float *part = part_of(ws, p, g, q);
+            double *dbp = db_of(ws, p, g, q);
+            if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p->k));
+            for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
+            for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
+                int64_t n0 = bk * 8;
+                int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
+                if (nb < 8) {
+                    memset(dy8, 0, sizeof(float) * (size_t)p->y8);
+                    if (dw) memset(x8, 0, sizeof(float) * (size_t)p->x8);
+                }
+                /* the pooling's and the activation's backward on whole vectors,
+                 * band by band (below); a full block in blocks of 8 is read as it is */
+                int tail = dp && lanes_tail_ok(act, dp, &pg1, g);
+                const float *a8 = stage, *p8 = stage + 8 * out;
+                float *acc8 = stage + 10 * out; /* db's per-lane sums */
                 if (tail) {
-                    if (i1 < g->oh) lanes_prefetch_rows(a8, i1, i1 + band < g->oh ? i1 + band : g->oh, g);
-                    lanes_tail_backward(dy8, a8, p8, act, i0, i1, p, g, &pg1);
+                    if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(8 * out + 8 * pooled));
+                    if ((blk & CNN__BLK_A) && nb == 8) a8 = a + n0 * out;
+                    else to_lanes(stage, a + n0 * out, out, out, nb);
+                    if ((blk & CNN__BLK_P) && nb == 8) p8 = dp + n0 * pooled;
+                    else to_lanes(stage + 8 * out, dp + n0 * pooled, pooled, pooled, nb);
+                } else {
+                    const float *dyb = dy ? dy + n0 * out : stage; /* sample l's dy at dyb + l*out */
+                    for (int l = 0; dp && l < nb; l++)
+                        cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
+                                                      a + (n0 + l) * out, &pg1, act);
+                    for (int64_t o = 0; o < g->oc; o++)
+                        for (int64_t i = 0; i < g->oh; i++)
+                            to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
+                                     dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
                 }
-                if (db) lanes_db_rows(acc8, dy8, i0, i1, p, g);
-                for (int64_t o0 = 0; dw && o0 < g->oc; o0 += CONV_DIRECT_MR) {
-                    int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
-                    for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
-                        int kr = p->k - k0 < 2 ? 1 : 2;
-                        /* over rows i0..i1 of OW pixels x 8 lanes */
-                        kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
-                                  x8 + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
-                                  p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
+                if (dw) fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
+                if (db) memset(acc8, 0, sizeof(float) * (size_t)(8 * g->oc));
+                /* bands of rows whose output gradient (6 channels) stays in L1:
+                 * made (tail), summed (db) and used (dw) one after the other,
+                 * while the next band's activation comes from memory */
+                int64_t band = lanes_band(g);
+                for (int64_t i0 = 0; i0 < g->oh; i0 += band) {
+                    int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
+                    if (tail) {
+                        if (i1 < g->oh) lanes_prefetch_rows(a8, i1, i1 + band < g->oh ? i1 + band : g->oh, g);
+                        lanes_tail_backward(dy8, a8, p8, act, i0, i1, p, g, &pg1);
+                    }
+                    if (db) lanes_db_rows(acc8, dy8, i0, i1, p, g);
+                    for (int64_t o0 = 0; dw && o0 < g->oc; o0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
+                        for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
+                            int kr = p->k - k0 < 2 ? 1 : 2;
+                            /* over rows i0..i1 of OW pixels x 8 lanes */
+                            kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
+                                      x8 + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
+                                      p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
+                        }
                     }
                 }
-            }
-            if (db) lanes_db_out(dbp, acc8, g->oc);
-            if (dx) {
-                lanes_dx(dx8, dy8, &d, p, g);
-                int dxblk = (blk & CNN__BLK_DX) && nb == 8;
-                for (int64_t c = 0; c < g->c; c++)
-                    for (int64_t h = 0; h < g->h; h++) {
-                        const float *row = dx8 + (c * g->h + h) * p->wx * 8;
-                        if (dxblk)
-                            memcpy(dx + n0 * chw + (c * g->h + h) * g->w * 8, row,
-                                   sizeof(float) * (size_t)(g->w * 8));
-                        else
-                            from_lanes(dx + n0 * chw + (c * g->h + h) * g->w, chw, row, g->w, nb);
-                    }
+                if (db) lanes_db_out(dbp, acc8, g->oc);
+                if (dx) {
+                    lanes_dx(dx8, dy8, &d, p, g);
+                    int dxblk = (blk & CNN__BLK_DX) && nb == 8;
+                    for (int64_t c = 0; c < g->c; c++)
+                        for (int64_t h = 0; h < g->h; h++) {
+                            const float *row = dx8 + (c * g->h + h) * p->wx * 8;
+                            if (dxblk)
+                                memcpy(dx + n0 * chw + (c * g->h + h) * g->w * 8, row,
+                                       sizeof(float) * (size_t)(g->w * 8));
+                            else
+                                from_lanes(dx + n0 * chw + (c * g->h + h) * g->w, chw, row, g->w, nb);
+                        }
+                }
             }
         }
     }
@@ -1020,40 +1048,44 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
     int64_t chunks = n_chunks(&p, g), hw = g->h * g->w, ohw = g->oh * g->ow;
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t q = 0; q < chunks; q++) {
+    int team = team_size(&p, g);
+    #pragma omp parallel num_threads(team)
+    {
         /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
-        float *xp = ws + p.shared + q * p.slot, *yp = xp + p.xp, *ys = yp + g->oc * p.np;
-        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
-            float *yn = y ? y + n * g->oc * ohw : ys;
-            pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
-                       g->pad_left);
-            if (p.cols) {
-                /* yp (OH*OW, OC) = the pixels' patches @ wt; y[n, o, p] = yp[p, o] + b[o] */
-                cols_product(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0);
-                transpose(yn, ohw, yp, g->oc, ohw, g->oc);
-                for (int64_t o = 0; b && o < g->oc; o++)
-                    for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+        float *xp = slot_of(ws, &p), *yp = xp + p.xp, *ys = yp + g->oc * p.np;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < chunks; q++) {
+            for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+                float *yn = y ? y + n * g->oc * ohw : ys;
+                pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
+                           g->pad_left);
+                if (p.cols) {
+                    /* yp (OH*OW, OC) = the pixels' patches @ wt; y[n, o, p] = yp[p, o] + b[o] */
+                    cols_product(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0);
+                    transpose(yn, ohw, yp, g->oc, ohw, g->oc);
+                    for (int64_t o = 0; b && o < g->oc; o++)
+                        for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+                    fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
+                    continue;
+                }
+                /* yp (OC, np) = A @ the flat product of xp, tile by tile */
+                for (int64_t n0 = 0; n0 < p.np; n0 += CONV_DIRECT_NR)
+                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                        kern_rows(mr, d.apack + m0 * p.k, xp + n0, d.off, p.k, yp + m0 * p.np + n0,
+                                  p.np);
+                    }
+                /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
+                for (int64_t o = 0; o < g->oc; o++) {
+                    float bo = b ? b[o] : 0.0f;
+                    for (int64_t i = 0; i < g->oh; i++) {
+                        const float *src = yp + o * p.np + i * p.wp;
+                        float *dst = yn + (o * g->oh + i) * g->ow;
+                        for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
+                    }
+                }
                 fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
-                continue;
             }
-            /* yp (OC, np) = A @ the flat product of xp, tile by tile */
-            for (int64_t n0 = 0; n0 < p.np; n0 += CONV_DIRECT_NR)
-                for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
-                    int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                    kern_rows(mr, d.apack + m0 * p.k, xp + n0, d.off, p.k, yp + m0 * p.np + n0,
-                              p.np);
-                }
-            /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
-            for (int64_t o = 0; o < g->oc; o++) {
-                float bo = b ? b[o] : 0.0f;
-                for (int64_t i = 0; i < g->oh; i++) {
-                    const float *src = yp + o * p.np + i * p.wp;
-                    float *dst = yn + (o * g->oh + i) * g->ow;
-                    for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
-                }
-            }
-            fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
         }
     }
 }
@@ -1109,61 +1141,64 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
     int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0;
     int need_dyp = dx || (dw && !p.cols), need_dyt = dw && p.cols;
     /* where a slot keeps each part (plan_make) */
-    const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw,
-                  s_part = part_at(&p, g), s_dz = s_part + g->oc * p.k, s_db = db_at(&p, g);
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t q = 0; q < chunks; q++) {
-        float *slot = ws + p.shared + q * p.slot;
-        float *xp = slot, *dyp = slot + s_dyp, *dyt = slot + s_dyt, *dxp = slot + s_dxp,
-              *part = slot + s_part, *dz = slot + s_dz;
-        double *dbp = (double *)(slot + s_db);
-        if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
-        for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
-        for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
-            const float *dyn = dy ? dy + n * g->oc * ohw : dz;
-            if (dp) {
-                /* dz = act'(z) * pool_backward(dp), as cnn__pool_act_backward */
-                cnn__pool_act_backward_serial(dz, dp + n * pooled, a + n * g->oc * ohw, &pg1, act);
-            }
-            for (int64_t o = 0; db && o < g->oc; o++) dbp[o] += plane_sum(dyn + o * ohw, ohw);
-            /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
-            for (int64_t o = 0; need_dyp && o < g->oc; o++)
-                pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp, 0, 0);
-            /* dyt[p, o] = dy[n, o, p] */
-            if (need_dyt) transpose(dyt, g->oc, dyn, ohw, g->oc, ohw);
-            if (dw)
-                pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
-                           g->pad_left);
-            if (dw && p.cols) {
-                /* part (K, OC) += the patches of the real pixels^T @ dyt */
-                cols_product(part, p.k, xp, d.off, d.pix, ohw, dyt, g->oc, 1);
-            } else if (dw) {
-                /* part[o, k] += sum_n dyp[o, n] * xp[n + off[k]] */
-                for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
-                    int kr = p.k - k0 < 2 ? 1 : 2;
-                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
-                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
-                        kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, d.off[k0],
-                                  kr > 1 ? d.off[k0 + 1] : 0, 1, 0, 0, p.np, part + m0 * p.k + k0,
-                                  p.k);
+    const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw, s_dz = s_dxp + p.xp;
+    int team = team_size(&p, g);
+    #pragma omp parallel num_threads(team)
+    {
+        float *slot = slot_of(ws, &p);
+        float *xp = slot, *dyp = slot + s_dyp, *dyt = slot + s_dyt, *dxp = slot + s_dxp, *dz = slot + s_dz;
+        #pragma omp for schedule(dynamic, 1)
+        for (int64_t q = 0; q < chunks; q++) {
+            float *part = part_of(ws, &p, g, q);
+            double *dbp = db_of(ws, &p, g, q);
+            if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
+            for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
+            for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+                const float *dyn = dy ? dy + n * g->oc * ohw : dz;
+                if (dp) {
+                    /* dz = act'(z) * pool_backward(dp), as cnn__pool_act_backward */
+                    cnn__pool_act_backward_serial(dz, dp + n * pooled, a + n * g->oc * ohw, &pg1, act);
+                }
+                for (int64_t o = 0; db && o < g->oc; o++) dbp[o] += plane_sum(dyn + o * ohw, ohw);
+                /* dyp[o, i*Wp + j] = dy[n, o, i, j]; zero for j >= OW and past OH*Wp */
+                for (int64_t o = 0; need_dyp && o < g->oc; o++)
+                    pad_planes(dyp + o * p.np, p.np, dyn + o * ohw, 1, g->oh, g->ow, g->oh, p.wp, 0, 0);
+                /* dyt[p, o] = dy[n, o, p] */
+                if (need_dyt) transpose(dyt, g->oc, dyn, ohw, g->oc, ohw);
+                if (dw)
+                    pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
+                               g->pad_left);
+                if (dw && p.cols) {
+                    /* part (K, OC) += the patches of the real pixels^T @ dyt */
+                    cols_product(part, p.k, xp, d.off, d.pix, ohw, dyt, g->oc, 1);
+                } else if (dw) {
+                    /* part[o, k] += sum_n dyp[o, n] * xp[n + off[k]] */
+                    for (int64_t k0 = 0; k0 < p.k; k0 += 2) {
+                        int kr = p.k - k0 < 2 ? 1 : 2;
+                        for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
+                            int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                            kern_dots(mr, kr, dyp + m0 * p.np, p.np, xp, d.off[k0],
+                                      kr > 1 ? d.off[k0 + 1] : 0, 1, 0, 0, p.np, part + m0 * p.k + k0,
+                                      p.k);
+                        }
                     }
                 }
-            }
-            if (dx) {
-                /* dxp[c, n + toff[r]] += T[r, n], T = A_taps (C*kh*kw, OC) @ dyp; dx = interior */
-                memset(dxp, 0, sizeof(float) * (size_t)p.xp);
-                for (int64_t n1 = 0; n1 < p.np; n1 += CONV_DIRECT_NR)
-                    for (int64_t m0 = 0; m0 < p.k; m0 += CONV_DIRECT_MR) {
-                        int mr = (int)(p.k - m0 < CONV_DIRECT_MR ? p.k - m0 : CONV_DIRECT_MR);
-                        kern_rows_add(mr, d.tpack + m0 * g->oc, dyp + n1, d.yoff, g->oc,
-                                      dxp + n1, d.toff + m0);
-                    }
-                float *dxn = dx + n * g->c * hw;
-                for (int64_t c = 0; c < g->c; c++)
-                    for (int64_t i = 0; i < g->h; i++)
-                        memcpy(dxn + (c * g->h + i) * g->w,
-                               dxp + (c * p.hp + i + g->pad_top) * p.wp + g->pad_left,
-                               sizeof(float) * (size_t)g->w);
+                if (dx) {
+                    /* dxp[c, n + toff[r]] += T[r, n], T = A_taps (C*kh*kw, OC) @ dyp; dx = interior */
+                    memset(dxp, 0, sizeof(float) * (size_t)p.xp);
+                    for (int64_t n1 = 0; n1 < p.np; n1 += CONV_DIRECT_NR)
+                        for (int64_t m0 = 0; m0 < p.k; m0 += CONV_DIRECT_MR) {
+                            int mr = (int)(p.k - m0 < CONV_DIRECT_MR ? p.k - m0 : CONV_DIRECT_MR);
+                            kern_rows_add(mr, d.tpack + m0 * g->oc, dyp + n1, d.yoff, g->oc,
+                                          dxp + n1, d.toff + m0);
+                        }
+                    float *dxn = dx + n * g->c * hw;
+                    for (int64_t c = 0; c < g->c; c++)
+                        for (int64_t i = 0; i < g->h; i++)
+                            memcpy(dxn + (c * g->h + i) * g->w,
+                                   dxp + (c * p.hp + i + g->pad_top) * p.wp + g->pad_left,
+                                   sizeof(float) * (size_t)g->w);
+                }
             }
         }
     }
