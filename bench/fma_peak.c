@@ -24,8 +24,12 @@ static double now(void) {
 
 /* iters x 10 FMAs of 8 lanes; returns a value that depends on all chains */
 static float chains(long iters) {
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
-           a7 = a0, a8 = a0, a9 = a0;
+    /* distinct starting values: with equal ones the compiler computes one
+     * chain and doubles it (one FMA per iteration, bound by its latency) */
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = _mm256_set1_ps(1.1f), a2 = _mm256_set1_ps(1.2f),
+           a3 = _mm256_set1_ps(1.3f), a4 = _mm256_set1_ps(1.4f), a5 = _mm256_set1_ps(1.5f),
+           a6 = _mm256_set1_ps(1.6f), a7 = _mm256_set1_ps(1.7f), a8 = _mm256_set1_ps(1.8f),
+           a9 = _mm256_set1_ps(1.9f);
     const __m256 b = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
     for (long k = 0; k < iters; k++) {
         a0 = _mm256_fmadd_ps(a0, b, c), a1 = _mm256_fmadd_ps(a1, b, c);
