@@ -48,14 +48,17 @@ static inline int cnn__add_overflow(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
-/* OpenMP thread index and team size inside a parallel region (0 and 1 without OpenMP). */
+/* OpenMP thread index and team size inside a parallel region, and the
+ * processors available (0, 1 and 1 without OpenMP). */
 #ifdef _OPENMP
 #include <omp.h>
 static inline int cnn__thread_num(void) { return omp_get_thread_num(); }
 static inline int cnn__num_threads(void) { return omp_get_num_threads(); }
+static inline int cnn__num_procs(void) { return omp_get_num_procs(); }
 #else
 static inline int cnn__thread_num(void) { return 0; }
 static inline int cnn__num_threads(void) { return 1; }
+static inline int cnn__num_procs(void) { return 1; }
 #endif
 
 /* cnn parallelizes with OpenMP itself; OpenBLAS must never thread on its

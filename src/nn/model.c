@@ -667,6 +667,11 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
     m->grad_b = p, p += largest * b;
     m->rscratch = p, p += rs * b;
     m->ws = p;
+    /* The layers' outputs and the kernels' workspace are touched now, so that
+     * no forward pays for their pages (first use faults them in); the
+     * gradient buffers, which some models never use in full, are not. */
+    memset(arena, 0, (size_t)((char *)m->grad_a - (char *)arena));
+    memset(m->ws, 0, sz - (size_t)((char *)m->ws - (char *)arena));
     return CNN_OK;
 too_big:
     return cnn__fail(CNN_ERANGE, "cnn_model_reserve: workspace for batch %d overflows", max_batch);

@@ -65,7 +65,7 @@
 #endif
 
 #define CONV_DIRECT_CHUNKS 32  /* most chunks a batch is cut into */
-#define CONV_DIRECT_TEAM 16    /* most threads (scratch slots) a call uses */
+#define CONV_DIRECT_TEAM 16    /* most threads (scratch slots) a call uses, at most the processors */
 #define CONV_DIRECT_MR 6       /* rows of a register tile */
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
@@ -95,11 +95,13 @@ static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
     return items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS;
 }
 
-/* Scratch slots: one per thread of a call's team (a count that does not
- * depend on the thread count, so the workspace does not either). */
+/* Scratch slots: one per thread of a call's team, as many as there are
+ * processors (a count that does not depend on the thread count, so the
+ * workspace does not either; a call runs at most that many threads). */
 static int64_t n_slots(const direct_plan *p, const cnn__conv_geom *g) {
-    int64_t chunks = n_chunks(p, g);
-    return chunks < CONV_DIRECT_TEAM ? chunks : CONV_DIRECT_TEAM;
+    int64_t chunks = n_chunks(p, g), procs = cnn__num_procs();
+    int64_t team = procs < CONV_DIRECT_TEAM ? (procs > 0 ? procs : 1) : CONV_DIRECT_TEAM;
+    return chunks < team ? chunks : team;
 }
 
 static int team_size(const direct_plan *p, const cnn__conv_geom *g) {
