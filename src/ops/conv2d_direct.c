@@ -81,6 +81,7 @@ typedef struct {
     int64_t x8, y8, dx8;     /* lanes: floats of X8, of Y8 or dY8, of dX8 */
     int64_t shared, slot;    /* floats: packed weights + offsets; one thread's scratch */
     int64_t pslot;           /* floats: one chunk's partials (dw, then db in doubles) */
+    int64_t nslots;          /* scratch slots (below) */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -97,16 +98,17 @@ static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
 
 /* Scratch slots: one per thread of a call's team, as many as there are
  * processors (a count that does not depend on the thread count, so the
- * workspace does not either; a call runs at most that many threads). */
-static int64_t n_slots(const direct_plan *p, const cnn__conv_geom *g) {
+ * workspace does not either; a call runs at most that many threads). Asking
+ * for the processors is a system call: plan_make does it once per call. */
+static int64_t slots_for(const direct_plan *p, const cnn__conv_geom *g) {
     int64_t chunks = n_chunks(p, g), procs = cnn__num_procs();
     int64_t team = procs < CONV_DIRECT_TEAM ? (procs > 0 ? procs : 1) : CONV_DIRECT_TEAM;
     return chunks < team ? chunks : team;
 }
 
-static int team_size(const direct_plan *p, const cnn__conv_geom *g) {
-    int64_t slots = n_slots(p, g), t = cnn_get_threads();
-    return (int)(t < slots ? t : slots);
+static int team_size(const direct_plan *p) {
+    int64_t t = cnn_get_threads();
+    return (int)(t < p->nslots ? t : p->nslots);
 }
 
 /* A chunk's partials: dw, then db as OC doubles. */
@@ -121,6 +123,7 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * chunk's scratch fits */
     if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64) {
         plan_lanes(p, g);
+        p->nslots = slots_for(p, g);
         if (p->slot <= CONV_DIRECT_MAX_SLOT && p->shared <= CONV_DIRECT_MAX_SLOT) return;
     }
     p->lanes = 0;
@@ -140,6 +143,7 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * makes it (dz) */
     p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow, CONV_DIRECT_NR);
     p->pslot = partials(p, g);
+    p->nslots = slots_for(p, g);
 }
 
 /* floats of the lanes layout's stage: 8 samples' outputs, and room for
@@ -200,7 +204,7 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
     direct_plan p;
     plan_make(&p, g);
     /* + room to align */
-    return (size_t)(p.shared + n_slots(&p, g) * p.slot + n_chunks(&p, g) * p.pslot + CONV_DIRECT_NR);
+    return (size_t)(p.shared + p.nslots * p.slot + n_chunks(&p, g) * p.pslot + CONV_DIRECT_NR);
 }
 
 #if CONV_DIRECT
@@ -216,11 +220,11 @@ static float *align64(float *ws) {
 static float *slot_of(float *ws, const direct_plan *p) {
     return ws + p->shared + cnn__thread_num() * p->slot;
 }
-static float *part_of(float *ws, const direct_plan *p, const cnn__conv_geom *g, int64_t q) {
-    return ws + p->shared + n_slots(p, g) * p->slot + q * p->pslot;
+static float *part_of(float *ws, const direct_plan *p, int64_t q) {
+    return ws + p->shared + p->nslots * p->slot + q * p->pslot;
 }
 static double *db_of(float *ws, const direct_plan *p, const cnn__conv_geom *g, int64_t q) {
-    return (double *)(part_of(ws, p, g, q) + round_up(g->oc * p->k, 2));
+    return (double *)(part_of(ws, p, q) + round_up(g->oc * p->k, 2));
 }
 
 /* Where the shared part of the workspace keeps what plan_make counts. */
@@ -759,7 +763,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
     pack_rows(d.wf, w, g->oc, p->k);
     lanes_xoff(d.xoff, p, g);
     int64_t items = n_items(p, g), chunks = n_chunks(p, g), ldc = g->oh * p->owp * 8;
-    int team = team_size(p, g);
+    int team = team_size(p);
     #pragma omp parallel num_threads(team)
     {
         float *x8 = slot_of(ws, p), *y8 = x8 + p->x8, *stage = y8 + p->y8 + p->dx8;
@@ -868,7 +872,7 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
     for (int64_t j0 = 0; j0 < nw; j0 += 64) {
         int64_t j1 = j0 + 64 < nw ? j0 + 64 : nw;
         for (int64_t q = 0; q < chunks; q++) {
-            const float *part = part_of(ws, p, g, q);
+            const float *part = part_of(ws, p, q);
             if (p->cols)
                 for (int64_t j = j0; j < j1; j++) dw[j] += part[(j % p->k) * g->oc + j / p->k];
             else
@@ -942,7 +946,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
     int64_t pooled = dp ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
     int64_t items = n_items(p, g), chunks = n_chunks(p, g), chw = g->c * g->h * g->w;
     const int64_t ostride = g->oh * p->wy * 8;
-    int team = team_size(p, g);
+    int team = team_size(p);
     #pragma omp parallel num_threads(team)
     {
         float *x8 = slot_of(ws, p), *dy8 = x8 + p->x8, *dx8 = dy8 + p->y8, *stage = dx8 + p->dx8;
@@ -952,7 +956,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
         if (dw) zero_x8(x8, p, g);
         #pragma omp for schedule(dynamic, 1)
         for (int64_t q = 0; q < chunks; q++) {
-            float *part = part_of(ws, p, g, q);
+            float *part = part_of(ws, p, q);
             double *dbp = db_of(ws, p, g, q);
             if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p->k));
             for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
@@ -1050,7 +1054,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
     int64_t chunks = n_chunks(&p, g), hw = g->h * g->w, ohw = g->oh * g->ow;
-    int team = team_size(&p, g);
+    int team = team_size(&p);
     #pragma omp parallel num_threads(team)
     {
         /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
@@ -1144,14 +1148,14 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
     int need_dyp = dx || (dw && !p.cols), need_dyt = dw && p.cols;
     /* where a slot keeps each part (plan_make) */
     const int64_t s_dyp = p.xp, s_dyt = s_dyp + ydp, s_dxp = s_dyt + g->oc * ohw, s_dz = s_dxp + p.xp;
-    int team = team_size(&p, g);
+    int team = team_size(&p);
     #pragma omp parallel num_threads(team)
     {
         float *slot = slot_of(ws, &p);
         float *xp = slot, *dyp = slot + s_dyp, *dyt = slot + s_dyt, *dxp = slot + s_dxp, *dz = slot + s_dz;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t q = 0; q < chunks; q++) {
-            float *part = part_of(ws, &p, g, q);
+            float *part = part_of(ws, &p, q);
             double *dbp = db_of(ws, &p, g, q);
             if (dw) memset(part, 0, sizeof(float) * (size_t)(g->oc * p.k));
             for (int64_t o = 0; o < g->oc; o++) dbp[o] = 0.0;
