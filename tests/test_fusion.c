@@ -2,8 +2,10 @@
  * pass (forward) and pooling + activation as one (backward). Its logits and
  * gradients must be the same bits as the layers' kernels called one after
  * another, for the chapter's LeNet and for a ReLU / MaxPool / Tanh variant,
- * with 1 and with 2 threads; and an inference forward, which keeps only the
- * pooled outputs, must give the same logits and refuse a backward. */
+ * with 1, 2 and 3 threads (3 can be more than the processors: a convolution
+ * then runs as many threads as it has scratch slots); and an inference
+ * forward, which keeps only the pooled outputs, must give the same logits
+ * and refuse a backward. */
 #include "test_util.h"
 
 #include "ops/ops.h"
@@ -155,7 +157,7 @@ static void check_model(const char *name, const char *text, int batch) {
     cnn__conv_geom g1;
     CHECK_OK(cnn__conv_geom_make(&g1, &cnn_model_layer(m, 0)->u.conv, (int64_t[]){batch, 1, 28, 28}));
     int fused = cnn__conv2d_direct_ok(&g1);
-    for (int threads = 1; threads <= 2; threads++) {
+    for (int threads = 1; threads <= 3; threads++) {
         cnn_set_threads(threads);
         const float *logits = NULL;
         cnn_model_zero_grad(m);
