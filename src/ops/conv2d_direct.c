@@ -41,7 +41,13 @@
  *   dx[c, h, q] = sum_{a, e, o} w[o, c, a, e] * dy[o, h + pt - a, q + pl - e],
  *
  * rows a exactly, columns e over a pixel pair's range, dy with kw - 1 zero
- * columns on each side (dY8).
+ * columns on each side (dY8). With a fused activation and 2 x 2 pooling the
+ * tail runs in bands of rows while they are in cache: forward, the pooling
+ * of the band just computed; backward, the band's output gradient is made,
+ * summed for db and used for dw, while the next band's activation is
+ * prefetched. Between a fused layer's forward and backward, and between two
+ * fused layers, the tensors can stay in blocks of 8 samples (CNN__BLK_* in
+ * ops.h), which are X8's and Y8's own layout: copied, not transposed.
  *
  * Parallelism: the batch is cut into at most CONV_DIRECT_CHUNKS chunks whose
  * bounds depend only on the batch size (samples, or blocks of 8 with lanes);
