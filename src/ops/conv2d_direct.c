@@ -890,13 +890,16 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
 /* Rows [i0, i1) (even) of dY8 <- act'(z) * the 2 x 2 average pooling's
  * backward of P8, from A8 = act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2,
  * 8): per element the same operations as cnn__pool_act_backward_serial (x / 4
- * and x * 0.25 are the same float). A8 is read in order, one stream. */
-static void lanes_tail_backward(float *dy8, const float *a8, const float *p8, cnn_activation act,
-                                int64_t i0, int64_t i1, const direct_plan *p,
+ * and x * 0.25 are the same float). A8 is read in order, one stream. With
+ * acc8, each channel's values are also added to acc8[o] in the order
+ * lanes_db_rows adds them (the same sums). */
+static void lanes_tail_backward(float *dy8, float *acc8, const float *a8, const float *p8,
+                                cnn_activation act, int64_t i0, int64_t i1, const direct_plan *p,
                                 const cnn__conv_geom *g, const cnn__pool_geom *pg) {
     const int64_t oh = g->oh, ow = g->ow, wy = p->wy, left = g->kw - 1, poh = pg->oh, pw = pg->ow;
     const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), quarter = _mm256_set1_ps(0.25f);
-    for (int64_t o = 0; o < g->oc; o++)
+    for (int64_t o = 0; o < g->oc; o++) {
+        __m256 acc = acc8 ? _mm256_loadu_ps(acc8 + o * 8) : zero;
         for (int64_t i = i0; i < i1; i++) {
             const float *arow = a8 + (o * oh + i) * ow * 8, *prow = p8 + (o * poh + i / 2) * pw * 8;
             float *drow = dy8 + ((o * oh + i) * wy + left) * 8;
@@ -906,8 +909,11 @@ static void lanes_tail_backward(float *dy8, const float *a8, const float *p8, cn
                 __m256 z = act == CNN_ACT_SIGMOID ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y)), y)
                                                   : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
                 _mm256_storeu_ps(drow + j * 8, z);
+                acc = _mm256_add_ps(acc, z);
             }
         }
+        if (acc8) _mm256_storeu_ps(acc8 + o * 8, acc);
+    }
 }
 
 /* Bring rows [i0, i1) of A8 (OC, OH, OW, 8) towards the cache while other work runs. */
@@ -1004,9 +1010,10 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                     int64_t i1 = i0 + band < g->oh ? i0 + band : g->oh;
                     if (tail) {
                         if (i1 < g->oh) lanes_prefetch_rows(a8, i1, i1 + band < g->oh ? i1 + band : g->oh, g);
-                        lanes_tail_backward(dy8, a8, p8, act, i0, i1, p, g, &pg1);
+                        lanes_tail_backward(dy8, db ? acc8 : NULL, a8, p8, act, i0, i1, p, g, &pg1);
+                    } else if (db) {
+                        lanes_db_rows(acc8, dy8, i0, i1, p, g);
                     }
-                    if (db) lanes_db_rows(acc8, dy8, i0, i1, p, g);
                     for (int64_t o0 = 0; dw && o0 < g->oc; o0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
