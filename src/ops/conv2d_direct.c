@@ -61,6 +61,7 @@
 #include "ops.h"
 #include "vmath.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -102,19 +103,26 @@ static int64_t n_chunks(const direct_plan *p, const cnn__conv_geom *g) {
     return items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS;
 }
 
-/* Scratch slots: one per thread of a call's team, as many as there are
- * processors (a count that does not depend on the thread count, so the
- * workspace does not either; a call runs at most that many threads). Asking
- * for the processors is a system call: plan_make does it once per call. */
-static int64_t slots_for(const direct_plan *p, const cnn__conv_geom *g) {
-    int64_t chunks = n_chunks(p, g), procs = cnn__num_procs();
-    int64_t team = procs < CONV_DIRECT_TEAM ? (procs > 0 ? procs : 1) : CONV_DIRECT_TEAM;
-    return chunks < team ? chunks : team;
+/* The processors, asked once (a system call): the workspace planned for a
+ * batch size must stay the same size for the rest of the process. */
+static int64_t direct_procs(void) {
+    static _Atomic int procs;
+    int n = atomic_load_explicit(&procs, memory_order_relaxed);
+    if (n == 0) {
+        n = cnn__num_procs();
+        n = n > 0 ? n : 1;
+        atomic_store_explicit(&procs, n, memory_order_relaxed);
+    }
+    return n;
 }
 
-static int team_size(const direct_plan *p) {
-    int64_t t = cnn_get_threads();
-    return (int)(t < p->nslots ? t : p->nslots);
+/* Scratch slots: one per thread of a call's team, as many as there are
+ * processors (a count that does not depend on the thread count, so the
+ * workspace does not either; a call runs at most that many threads). */
+static int64_t slots_for(const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t chunks = n_chunks(p, g), procs = direct_procs();
+    int64_t team = procs < CONV_DIRECT_TEAM ? procs : CONV_DIRECT_TEAM;
+    return chunks < team ? chunks : team;
 }
 
 /* A chunk's partials: dw, then db as OC doubles. */
@@ -152,17 +160,9 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     p->nslots = slots_for(p, g);
 }
 
-/* floats of the lanes layout's stage: 8 samples' outputs, and room for
- * their pooled gradient (a quarter as many) */
+/* floats of the lanes layout's stage: 8 samples' outputs, room for their
+ * pooled gradient (a quarter as many), and db's per-lane sums (8 per channel) */
 static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8 * g->oc + 8; }
-
-/* Rows of output per band, about 128 pixels: the weight gradient's output
- * gradient (6 channels, 24 KiB) stays in L1, and the 2 x 2 pooling's rows
- * stay whole (even). */
-static int64_t lanes_band(const cnn__conv_geom *g) {
-    int64_t band = 128 / g->ow / 2 * 2;
-    return band > 2 ? band : 2;
-}
 
 /* The lanes layout: 8 samples side by side, a pixel is one vector of 8
  * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
@@ -214,6 +214,20 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
 }
 
 #if CONV_DIRECT
+
+/* Threads a call runs: the library's, at most one per scratch slot. */
+static int team_size(const direct_plan *p) {
+    int64_t t = cnn_get_threads();
+    return (int)(t < p->nslots ? t : p->nslots);
+}
+
+/* Rows of output per band, about 128 pixels: the weight gradient's output
+ * gradient (6 channels, 24 KiB) stays in L1, and the 2 x 2 pooling's rows
+ * stay whole (even). */
+static int64_t lanes_band(const cnn__conv_geom *g) {
+    int64_t band = 128 / g->ow / 2 * 2;
+    return band > 2 ? band : 2;
+}
 
 /* ws moved up to the next 64-byte boundary (the workspace has room for it):
  * every slot and row then starts on a cache line. */
