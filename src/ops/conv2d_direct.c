@@ -675,10 +675,13 @@ static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
 
 /* X8 <- the padded input of samples n0 .. n0+nb-1 (the zero border is
  * already there; lanes past nb are zero); with xblk, x is in blocks of 8 and
- * a full block's rows are copied as they are. */
-static void fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, const direct_plan *p,
-                    const cnn__conv_geom *g) {
+ * a full block's rows are copied as they are. Returns where the kernels read
+ * X8: a full block in blocks of 8 without padding, whose tiles stay inside
+ * it (OW even), is X8 already and is read where it is. */
+static const float *fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, const direct_plan *p,
+                            const cnn__conv_geom *g) {
     int64_t chw = g->c * g->h * g->w;
+    if (xblk && nb == 8 && p->hp == g->h && p->wp == g->w && g->ow % 2 == 0) return x + n0 * chw;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t i = 0; i < g->h; i++) {
             float *row = x8 + ((c * p->hp + i + g->pad_top) * p->wp + g->pad_left) * 8;
@@ -687,6 +690,7 @@ static void fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, con
             else
                 to_lanes(row, x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
         }
+    return x8;
 }
 
 /* The shared part of the lanes workspace. */
@@ -793,7 +797,8 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
             for (int64_t bk = q * items / chunks; bk < (q + 1) * items / chunks; bk++) {
                 int64_t n0 = bk * 8;
                 int nb = (int)(g->n - n0 < 8 ? g->n - n0 : 8);
-                fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g); /* lanes past nb: stale, never read back */
+                /* lanes past nb: stale, never read back */
+                const float *xr = fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
                 /* with the tail, in bands of rows that it takes while they are in cache */
                 int tail = !y && lanes_tail_ok(act, pool, &pg1, g);
                 int64_t band = tail ? lanes_band(g) : g->oh;
@@ -803,7 +808,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t i = i0; i < i1; i++)
                             for (int64_t j = 0; j < g->ow; j += 2)
-                                kern_rows(mr, d.wf + o0 * p->k, x8 + (i * p->wp + j) * 8, d.xoff, p->k,
+                                kern_rows(mr, d.wf + o0 * p->k, xr + (i * p->wp + j) * 8, d.xoff, p->k,
                                           y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
                     }
                     if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
@@ -1014,7 +1019,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                             to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
                                      dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
                 }
-                if (dw) fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g);
+                const float *xr = dw ? fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g) : x8;
                 if (db) memset(acc8, 0, sizeof(float) * (size_t)(8 * g->oc));
                 /* bands of rows whose output gradient (6 channels) stays in L1:
                  * made (tail), summed (db) and used (dw) one after the other,
@@ -1034,15 +1039,20 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                             int kr = p->k - k0 < 2 ? 1 : 2;
                             /* over rows i0..i1 of OW pixels x 8 lanes */
                             kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
-                                      x8 + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
+                                      xr + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
                                       p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
                         }
                     }
                 }
                 if (db) lanes_db_out(dbp, acc8, g->oc);
                 if (dx) {
-                    lanes_dx(dx8, dy8, &d, p, g);
+                    /* a full block in blocks of 8 with even rows is dX8's own layout: written in place */
                     int dxblk = (blk & CNN__BLK_DX) && nb == 8;
+                    if (dxblk && p->wx == g->w) {
+                        lanes_dx(dx + n0 * chw, dy8, &d, p, g);
+                        continue;
+                    }
+                    lanes_dx(dx8, dy8, &d, p, g);
                     for (int64_t c = 0; c < g->c; c++)
                         for (int64_t h = 0; h < g->h; h++) {
                             const float *row = dx8 + (c * g->h + h) * p->wx * 8;
