@@ -78,6 +78,16 @@ for t in 1 2; do
     peak=$(./build/bench/fma_peak --threads "$t" 2>/dev/null | grep -oE '[0-9.]+ GFLOP' | grep -oE '[0-9.]+' ||
         awk -v t="$t" -v m="$mhz" 'BEGIN { printf "%.1f", t * 32 * m / 1e3 }')
     echo "         cnn: $gflops GFLOP/s of a $peak GFLOP/s FMA peak ($t threads, bench/fma_peak): $(awk -v g="$gflops" -v p="$peak" 'BEGIN { if (p > 0) printf "%.0f%%", 100 * g / p; else print "-" }')"
+    # The ceiling: every FLOP at the peak and nothing else (no activation,
+    # pooling or copy costs anything), and the fraction of the peak that 5x
+    # PyTorch's examples/sec would take.
+    if [ $have_torch = 1 ]; then
+        awk -v p="$peak" -v f="$flop_per_example" -v m="$macs" -v pt="$p_train" -v pi="$p_inf" 'BEGIN {
+            if (p <= 0 || pt <= 0 || pi <= 0) exit
+            tr = p * 1e9 / f; inf = p * 1e9 / (2 * m * 1e6)
+            printf "         at the peak: %.0f training examples/s (%.2fx PyTorch), %.0f inference (%.2fx);\n", tr, tr / pt, inf, inf / pi
+            printf "         5x PyTorch takes %.0f%% of the peak in training, %.0f%% in inference\n", 500 * pt * f / (p * 1e9), 500 * pi * 2 * m * 1e6 / (p * 1e9) }'
+    fi
     eval "c_train_$t=$c_train"
 done
 echo "cnn 2 threads vs 1 thread: $(ratio "$c_train_2" "$c_train_1")x"
