@@ -724,12 +724,17 @@ static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_
            pg->h == g->oh && pg->w == g->ow;
 }
 
-/* Rows [i0, i1) (even) of Y8 <- act(Y8 + b) in place, a (if kept) <- them,
- * pool <- their 2 x 2 averages: per element the same operations as the
- * layers one after another (y + b, the activation, (0 + y00 + y01 + y10 +
- * y11) / 4). A full block of a or pool in blocks of 8 (blk) is written as
- * it is; else pool goes to the stage p8 (moved out by lanes_tail_out) and
- * a row by row through a transpose. */
+/* Rows [i0, i1) (even) of Y8 -> act(Y8 + b), kept in a (if kept) and
+ * averaged 2 x 2 into pool: per element the same operations as the layers
+ * one after another (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4),
+ * four pixels (one pooling window) at a time, from registers. A full block
+ * of a or pool in blocks of 8 (blk) is written as it is; else pool goes to
+ * the stage p8 (moved out by lanes_tail_out) and a row by row through a
+ * transpose of Y8, which then keeps act(Y8 + b). */
+static inline __m256 lanes_act(__m256 v, cnn_activation act) {
+    const __m256 zero = _mm256_setzero_ps();
+    return act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v) : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
+}
 static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
                        float *p8, int blk, int64_t n0, int nb, int64_t i0, int64_t i1,
                        const direct_plan *p, const cnn__conv_geom *g, const cnn__pool_geom *pg) {
@@ -737,31 +742,33 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
     const int64_t out = g->oc * oh * ow, pooled = g->oc * poh * pw;
     const __m256 zero = _mm256_setzero_ps(), quarter = _mm256_set1_ps(0.25f);
     float *ab = a && (blk & CNN__BLK_A) && nb == 8 ? a + n0 * out : NULL;
+    const int keep = a && !ab; /* a goes through Y8 */
     if ((blk & CNN__BLK_P) && nb == 8) p8 = pool + n0 * pooled;
     for (int64_t o = 0; o < g->oc; o++) {
         const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
-        for (int64_t i = i0; i < i1; i++) {
-            float *row = y8 + (o * oh + i) * owp * 8, *arow = ab ? ab + (o * oh + i) * ow * 8 : NULL;
-            for (int64_t j = 0; j < ow; j++) {
-                __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j * 8), bo);
-                v = act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v)
-                                           : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
-                _mm256_storeu_ps(row + j * 8, v);
-                if (arow) _mm256_storeu_ps(arow + j * 8, v);
-            }
-            if (a && !ab) from_lanes(a + n0 * out + (o * oh + i) * ow, out, row, ow, nb);
-        }
-        /* x / 4 and x * 0.25 are the same float */
         for (int64_t i = i0 / 2; i < i1 / 2; i++) {
-            const float *r0 = y8 + (o * oh + 2 * i) * owp * 8, *r1 = r0 + owp * 8;
+            float *r0 = y8 + (o * oh + 2 * i) * owp * 8, *r1 = r0 + owp * 8;
+            float *a0 = ab ? ab + (o * oh + 2 * i) * ow * 8 : NULL, *a1 = a0 ? a0 + ow * 8 : NULL;
             float *pr = p8 + (o * poh + i) * pw * 8;
             for (int64_t j = 0; j < pw; j++) {
-                __m256 t = _mm256_add_ps(zero, _mm256_loadu_ps(r0 + 2 * j * 8));
-                t = _mm256_add_ps(t, _mm256_loadu_ps(r0 + (2 * j + 1) * 8));
-                t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + 2 * j * 8));
-                t = _mm256_add_ps(t, _mm256_loadu_ps(r1 + (2 * j + 1) * 8));
+                __m256 v00 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r0 + 2 * j * 8), bo), act);
+                __m256 v01 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r0 + (2 * j + 1) * 8), bo), act);
+                __m256 v10 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r1 + 2 * j * 8), bo), act);
+                __m256 v11 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r1 + (2 * j + 1) * 8), bo), act);
+                if (a0) {
+                    _mm256_storeu_ps(a0 + 2 * j * 8, v00), _mm256_storeu_ps(a0 + (2 * j + 1) * 8, v01);
+                    _mm256_storeu_ps(a1 + 2 * j * 8, v10), _mm256_storeu_ps(a1 + (2 * j + 1) * 8, v11);
+                } else if (keep) {
+                    _mm256_storeu_ps(r0 + 2 * j * 8, v00), _mm256_storeu_ps(r0 + (2 * j + 1) * 8, v01);
+                    _mm256_storeu_ps(r1 + 2 * j * 8, v10), _mm256_storeu_ps(r1 + (2 * j + 1) * 8, v11);
+                }
+                /* x / 4 and x * 0.25 are the same float */
+                __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, v00), v01), v10), v11);
                 _mm256_storeu_ps(pr + j * 8, _mm256_mul_ps(t, quarter));
             }
+            if (keep)
+                for (int64_t r = 0; r < 2; r++)
+                    from_lanes(a + n0 * out + (o * oh + 2 * i + r) * ow, out, r0 + r * owp * 8, ow, nb);
         }
     }
 }
