@@ -212,6 +212,56 @@ static void test_ref_vs_fast(void) {
     int64_t even[4] = {5, 6, 28, 28}, odd[4] = {3, 2, 9, 7};
     ref_vs_fast(&a, even, &rng);
     ref_vs_fast(&a, odd, &rng);
+    /* MaxPool2d(2) fast path: 8 windows at a time and the rest one by one
+     * (widths 28 and 34: 14 and 17 windows), odd planes (a last row and
+     * column in no window), ties */
+    cnn_pool2d_desc mx = cnn_pool2d_desc_make(CNN_POOL_MAX, 2, 2);
+    int64_t wide[4] = {3, 4, 12, 34}, small[4] = {2, 3, 5, 3};
+    ref_vs_fast(&mx, even, &rng);
+    ref_vs_fast(&mx, odd, &rng);
+    ref_vs_fast(&mx, wide, &rng);
+    ref_vs_fast(&mx, small, &rng);
+}
+
+/* MaxPool2d(2)'s fast path with NaN (two of them in a window: the last
+ * wins), -inf and equal values in every position of the window: the same
+ * bits as the reference, forward and backward. */
+static void test_max2x2_special(void) {
+    cnn_pool2d_desc d = cnn_pool2d_desc_make(CNN_POOL_MAX, 2, 2);
+    int64_t in[4] = {1, 2, 4, 32};
+    cnn__pool_geom g;
+    CHECK_OK(cnn__pool_geom_make(&g, &d, in));
+    size_t nx = (size_t)(2 * 4 * 32), ny = nx / 4;
+    float x[256], dy[64], y[2][64], dx[2][256];
+    const float nan1 = nanf("1"), nan2 = nanf("2"), vals[6] = {1.0f, -INFINITY, 0.5f, 1.0f, -0.0f, 0.0f};
+    for (size_t i = 0; i < nx; i++) x[i] = vals[(i * 7 + i / 32) % 6];
+    for (size_t i = 0; i < ny; i++) dy[i] = (float)i - 20.0f;
+    dy[3] = -0.0f;
+    /* NaN at each of the four positions of some windows; two in one */
+    x[2] = nan1, x[32 + 5] = nan1, x[64 + 8] = nan2, x[96 + 11] = nan1, x[128 + 20] = nan1, x[160 + 20] = nan2;
+    for (int j = 0; j < 4; j++) x[192 + 2 * j] = x[192 + 2 * j + 1] = x[224 + 2 * j] = x[224 + 2 * j + 1] = -INFINITY;
+    cnn__pool2d_forward_ref(y[0], x, &g);
+    cnn__pool2d_backward_ref(dx[0], dy, x, &g);
+    cnn__pool2d_forward(y[1], x, &g);
+    cnn__pool2d_backward(dx[1], dy, x, &g);
+    for (size_t i = 0; i < ny; i++) {
+        uint32_t a, b;
+        memcpy(&a, &y[0][i], 4), memcpy(&b, &y[1][i], 4);
+        if (a != b) {
+            fprintf(stderr, "max2x2 forward [%zu]: expected %g (0x%08x), got %g (0x%08x)\n", i, (double)y[0][i], a,
+                    (double)y[1][i], b);
+            CHECK(0);
+        }
+    }
+    for (size_t i = 0; i < nx; i++) {
+        uint32_t a, b;
+        memcpy(&a, &dx[0][i], 4), memcpy(&b, &dx[1][i], 4);
+        if (a != b) {
+            fprintf(stderr, "max2x2 backward [%zu]: expected %g (0x%08x), got %g (0x%08x)\n", i, (double)dx[0][i],
+                    a, (double)dx[1][i], b);
+            CHECK(0);
+        }
+    }
 }
 
 /* ---- numerical gradient ------------------------------------------------ */
@@ -400,6 +450,7 @@ static void test_errors(void) {
 int main(void) {
     test_fixtures();
     test_ref_vs_fast();
+    test_max2x2_special();
     test_gradcheck();
     test_errors();
     return test_report();

@@ -327,8 +327,103 @@ static void avg_inside_plane_backward(float *dxp, const float *dyp, const cnn__p
         }
 }
 
+/* Max pooling 2 x 2, stride 2, every window inside (the usual
+ * MaxPool2d(2)): the window's four values in the order of the general loop,
+ * (0,0), (0,1), (1,0), (1,1), each taken when greater or NaN, so the value
+ * and the routed position are those of max_window. 8 windows at a time: a
+ * row's 16 inputs split into even and odd columns (in the order [0 1 4 5 2 3
+ * 6 7] of the windows, which permute4x64 (3,1,2,0) turns into 0..7 and
+ * back). */
+static int max2x2(const cnn__pool_geom *g) {
+    return g->kind == CNN_POOL_MAX && windows_inside(g) && g->kh == 2 && g->kw == 2 && g->sh == 2 &&
+           g->sw == 2;
+}
+static inline int max_takes(float v, float m) { return v > m || isnan(v); }
+
+/* k of the window starting at r0, r1: 0 (0,0), 1 (0,1), 2 (1,0), 3 (1,1); *m its maximum */
+static inline int max2x2_scalar(float *m, const float *r0, const float *r1) {
+    float v = r0[0];
+    int k = 0;
+    if (max_takes(r0[1], v)) v = r0[1], k = 1;
+    if (max_takes(r1[0], v)) v = r1[0], k = 2;
+    if (max_takes(r1[1], v)) v = r1[1], k = 3;
+    *m = v;
+    return k;
+}
+
+#if defined(__AVX2__)
+/* m <- v where v > m or v is NaN; *k <- kv there */
+static inline __m256 max_step(__m256 m, __m256 v, __m256 *k, float kv) {
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    *k = _mm256_blendv_ps(*k, _mm256_set1_ps(kv), take);
+    return _mm256_blendv_ps(m, v, take);
+}
+/* the 8 windows of columns [2j, 2j+16) of rows r0, r1: maxima and k, windows in [0 1 4 5 2 3 6 7] order */
+static inline __m256 max2x2_8(const float *r0, const float *r1, __m256 *k) {
+    __m256 a = _mm256_loadu_ps(r0), b = _mm256_loadu_ps(r0 + 8);
+    __m256 c = _mm256_loadu_ps(r1), d = _mm256_loadu_ps(r1 + 8);
+    __m256 m = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    *k = _mm256_setzero_ps();
+    m = max_step(m, _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), k, 1.0f);
+    m = max_step(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(2, 0, 2, 0)), k, 2.0f);
+    return max_step(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 3, 1)), k, 3.0f);
+}
+static inline __m256 swap_mid(__m256 v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+#endif
+
+static void max2x2_plane_forward(float *yp, const float *xp, const cnn__pool_geom *g) {
+    for (int64_t i = 0; i < g->oh; i++) {
+        const float *r0 = xp + 2 * i * g->w, *r1 = r0 + g->w;
+        float *yr = yp + i * g->ow;
+        int64_t j = 0;
+#if defined(__AVX2__)
+        for (__m256 k; j + 8 <= g->ow; j += 8)
+            _mm256_storeu_ps(yr + j, swap_mid(max2x2_8(r0 + 2 * j, r1 + 2 * j, &k)));
+#endif
+        for (; j < g->ow; j++) max2x2_scalar(&yr[j], r0 + 2 * j, r1 + 2 * j);
+    }
+}
+
+/* dx = 0 + dy at each window's routed position, 0 elsewhere */
+static void max2x2_plane_backward(float *dxp, const float *dyp, const float *xp, const cnn__pool_geom *g) {
+    if (g->h != 2 * g->oh || g->w != 2 * g->ow) memset(dxp, 0, sizeof(float) * (size_t)(g->h * g->w));
+    for (int64_t i = 0; i < g->oh; i++) {
+        const float *r0 = xp + 2 * i * g->w, *r1 = r0 + g->w, *dr = dyp + i * g->ow;
+        float *d0 = dxp + 2 * i * g->w, *d1 = d0 + g->w;
+        int64_t j = 0;
+#if defined(__AVX2__)
+        for (; j + 8 <= g->ow; j += 8) {
+            __m256 k;
+            max2x2_8(r0 + 2 * j, r1 + 2 * j, &k);
+            __m256 v = swap_mid(_mm256_add_ps(_mm256_setzero_ps(), _mm256_loadu_ps(dr + j)));
+            __m256 v00 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(0.0f), _CMP_EQ_OQ), v);
+            __m256 v01 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(1.0f), _CMP_EQ_OQ), v);
+            __m256 v10 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(2.0f), _CMP_EQ_OQ), v);
+            __m256 v11 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(3.0f), _CMP_EQ_OQ), v);
+            /* back to columns: unpack undoes the even/odd split */
+            _mm256_storeu_ps(d0 + 2 * j, _mm256_unpacklo_ps(v00, v01));
+            _mm256_storeu_ps(d0 + 2 * j + 8, _mm256_unpackhi_ps(v00, v01));
+            _mm256_storeu_ps(d1 + 2 * j, _mm256_unpacklo_ps(v10, v11));
+            _mm256_storeu_ps(d1 + 2 * j + 8, _mm256_unpackhi_ps(v10, v11));
+        }
+#endif
+        for (; j < g->ow; j++) {
+            float m, v = 0.0f + dr[j];
+            int k = max2x2_scalar(&m, r0 + 2 * j, r1 + 2 * j);
+            d0[2 * j] = k == 0 ? v : 0.0f, d0[2 * j + 1] = k == 1 ? v : 0.0f;
+            d1[2 * j] = k == 2 ? v : 0.0f, d1[2 * j + 1] = k == 3 ? v : 0.0f;
+        }
+    }
+}
+
 /* One plane (h, w) -> (oh, ow). */
 static void plane_forward(float *yp, const float *xp, const cnn__pool_geom *g) {
+    if (max2x2(g)) {
+        max2x2_plane_forward(yp, xp, g);
+        return;
+    }
     if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
         avg_inside_plane_forward(yp, xp, g);
         return;
@@ -355,6 +450,10 @@ static void plane_forward(float *yp, const float *xp, const cnn__pool_geom *g) {
 
 /* One plane: dxp (overwritten) from dyp; max pooling reads the input xp. */
 static void plane_backward(float *dxp, const float *dyp, const float *xp, const cnn__pool_geom *g) {
+    if (max2x2(g)) {
+        max2x2_plane_backward(dxp, dyp, xp, g);
+        return;
+    }
     if (g->kind == CNN_POOL_AVG && windows_inside(g)) {
         avg_inside_plane_backward(dxp, dyp, g);
         return;
