@@ -1,7 +1,8 @@
 /* test_fusion.c — the model runs Conv2d + activation + pooling as one fused
  * pass (forward) and pooling + activation as one (backward). Its logits and
  * gradients must be the same bits as the layers' kernels called one after
- * another, for the chapter's LeNet and for a ReLU / MaxPool / Tanh variant,
+ * another, for the chapter's LeNet, its ReLU / MaxPool2d(2) form and other
+ * variants (ReLU / MaxPool / Tanh, ReLU / AvgPool, Sigmoid / MaxPool),
  * with 1, 2 and 3 threads (3 can be more than the processors: a convolution
  * then runs as many threads as it has scratch slots); and an inference
  * forward, which keeps only the pooled outputs, must give the same logits
@@ -138,13 +139,21 @@ static void reference(cnn_model *m, int batch, const float *x, const float *dlog
     free(ws);
 }
 
-static void check_model(const char *name, const char *text, int batch) {
+/* ties: the first Conv2d's weights are zero and its bias 0.25, so that every
+ * pooling window after it holds four equal positive values */
+static void check_model_ties(const char *name, const char *text, int batch, int ties) {
     cnn_model *m = NULL;
     CHECK_OK(cnn_model_create_from_text(&m, text, name, (int64_t[]){1, 28, 28}));
     if (!m) return;
     cnn_rng rng;
     cnn_rng_seed(&rng, 7);
     CHECK_OK(cnn_model_init_params(m, CNN_INIT_XAVIER, &rng));
+    if (ties) {
+        const cnn_conv2d_desc *c0 = &cnn_model_layer(m, 0)->u.conv;
+        size_t nw = (size_t)(c0->out_channels * c0->in_channels * c0->kernel_size[0] * c0->kernel_size[1]);
+        for (size_t k = 0; k < nw; k++) cnn_model_params(m)[k] = 0.0f;
+        for (int k = 0; k < c0->out_channels; k++) cnn_model_params(m)[nw + (size_t)k] = 0.25f;
+    }
     int64_t c = cnn_model_num_outputs(m);
     size_t nx = (size_t)batch * 784, nl = (size_t)batch * (size_t)c, np = cnn_model_num_params(m);
     float *x = malloc(nx * sizeof(float)), *dl = malloc(nl * sizeof(float));
@@ -193,6 +202,10 @@ static void check_model(const char *name, const char *text, int batch) {
     cnn_model_free(m);
 }
 
+static void check_model(const char *name, const char *text, int batch) {
+    check_model_ties(name, text, batch, 0);
+}
+
 int main(void) {
     check_model("lenet",
                 "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),\n"
@@ -216,6 +229,33 @@ int main(void) {
                 "    nn.AvgPool2d(kernel_size=2, stride=2),\n"
                 "    nn.Conv2d(4, 6, kernel_size=5), nn.ReLU(),\n"
                 "    nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+                "    nn.Linear(150, 10))",
+                12);
+    /* ReLU and MaxPool2d(2) on the lanes layout, in blocks of 8 between the
+     * two (the chapter's LeNet in its modern form): windows of equal values
+     * (ReLU's zeros) route to their first pixel; a last block of 5 samples */
+    check_model("lenet-modern",
+                "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(),\n"
+                "    nn.MaxPool2d(kernel_size=2, stride=2),\n"
+                "    nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(),\n"
+                "    nn.MaxPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+                "    nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),\n"
+                "    nn.Linear(84, 10))",
+                37);
+    /* the same with every first pooling window a tie: its first pixel takes the gradient */
+    check_model_ties("lenet-modern, ties",
+                     "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(),\n"
+                     "    nn.MaxPool2d(kernel_size=2, stride=2),\n"
+                     "    nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(),\n"
+                     "    nn.MaxPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+                     "    nn.Linear(16 * 5 * 5, 120), nn.Linear(120, 10))",
+                     16, 1);
+    /* Sigmoid and MaxPool2d(2) on the lanes layout; a last block of 4 */
+    check_model("sigmoid-max-lanes",
+                "nn.Sequential(nn.Conv2d(1, 4, kernel_size=5, padding=2), nn.Sigmoid(),\n"
+                "    nn.MaxPool2d(kernel_size=2, stride=2),\n"
+                "    nn.Conv2d(4, 6, kernel_size=5), nn.Sigmoid(),\n"
+                "    nn.MaxPool2d(kernel_size=2), nn.Flatten(),\n"
                 "    nn.Linear(150, 10))",
                 12);
     return test_report();

@@ -792,7 +792,8 @@ static int cnn__layer_act(cnn_layer_kind kind, cnn_activation *act) {
 static int cnn__fused_blocks(const cnn_model *m, int i, int batch) {
     cnn_activation act;
     if (i + 2 >= m->n_layers || m->layers[i].kind != CNN_LAYER_CONV2D ||
-        !cnn__layer_act(m->layers[i + 1].kind, &act) || m->layers[i + 2].kind != CNN_LAYER_AVGPOOL2D)
+        !cnn__layer_act(m->layers[i + 1].kind, &act) ||
+        (m->layers[i + 2].kind != CNN_LAYER_AVGPOOL2D && m->layers[i + 2].kind != CNN_LAYER_MAXPOOL2D))
         return 0;
     cnn__conv_geom g = m->rt[i].conv;
     cnn__pool_geom pg = m->rt[i + 2].pool;

@@ -715,22 +715,31 @@ static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g)
     for (int64_t k = 0; k < p->k; k++) xoff[k] *= 8;
 }
 
-/* Sigmoid or ReLU followed by 2 x 2, stride-2 average pooling that tiles the
- * output exactly (LeNet's pattern): the lanes layout applies the bias, the
- * activation and the pooling to whole vectors of 8 samples. */
+/* Sigmoid or ReLU followed by 2 x 2, stride-2 average or max pooling that
+ * tiles the output exactly (LeNet's pattern, and its modern form): the lanes
+ * layout applies the bias, the activation and the pooling to whole vectors
+ * of 8 samples. */
 static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_geom *pg,
                          const cnn__conv_geom *g) {
-    return pool && (act == CNN_ACT_SIGMOID || act == CNN_ACT_RELU) && cnn__pool_avg2x2_tiles(pg) &&
+    return pool && (act == CNN_ACT_SIGMOID || act == CNN_ACT_RELU) && cnn__pool_2x2_tiles(pg) &&
            pg->h == g->oh && pg->w == g->ow;
 }
 
 /* Rows [i0, i1) (even) of Y8 -> act(Y8 + b), kept in a (if kept) and
- * averaged 2 x 2 into pool: per element the same operations as the layers
- * one after another (y + b, the activation, (0 + y00 + y01 + y10 + y11) / 4),
- * four pixels (one pooling window) at a time, from registers. A full block
- * of a or pool in blocks of 8 (blk) is written as it is; else pool goes to
- * the stage p8 (moved out by lanes_tail_out) and a row by row through a
- * transpose of Y8, which then keeps act(Y8 + b). */
+ * pooled 2 x 2 into pool: per element the same operations as the layers one
+ * after another (y + b, the activation, then (0 + y00 + y01 + y10 + y11) / 4,
+ * or the max over y00, y01, y10, y11 in that order, each taken when greater
+ * or NaN, as cnn__pool2d_forward), four pixels (one pooling window) at a
+ * time, from registers. A full block of a or pool in blocks of 8 (blk) is
+ * written as it is; else pool goes to the stage p8 (moved out by
+ * lanes_tail_out) and a row by row through a transpose of Y8, which then
+ * keeps act(Y8 + b). */
+/* the max pooling's step: v where v > m or v is NaN, else m; *k <- kv there (k given) */
+static inline __m256 lanes_max_step(__m256 m, __m256 v, __m256 *k, float kv) {
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    if (k) *k = _mm256_blendv_ps(*k, _mm256_set1_ps(kv), take);
+    return _mm256_blendv_ps(m, v, take);
+}
 static inline __m256 lanes_act(__m256 v, cnn_activation act) {
     const __m256 zero = _mm256_setzero_ps();
     return act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v) : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
@@ -742,7 +751,7 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
     const int64_t out = g->oc * oh * ow, pooled = g->oc * poh * pw;
     const __m256 zero = _mm256_setzero_ps(), quarter = _mm256_set1_ps(0.25f);
     float *ab = a && (blk & CNN__BLK_A) && nb == 8 ? a + n0 * out : NULL;
-    const int keep = a && !ab; /* a goes through Y8 */
+    const int keep = a && !ab, max = pg->kind == CNN_POOL_MAX; /* keep: a goes through Y8 */
     if ((blk & CNN__BLK_P) && nb == 8) p8 = pool + n0 * pooled;
     for (int64_t o = 0; o < g->oc; o++) {
         const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
@@ -761,6 +770,12 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
                 } else if (keep) {
                     _mm256_storeu_ps(r0 + 2 * j * 8, v00), _mm256_storeu_ps(r0 + (2 * j + 1) * 8, v01);
                     _mm256_storeu_ps(r1 + 2 * j * 8, v10), _mm256_storeu_ps(r1 + (2 * j + 1) * 8, v11);
+                }
+                if (max) {
+                    __m256 m = lanes_max_step(lanes_max_step(lanes_max_step(v00, v01, NULL, 0), v10, NULL, 0), v11,
+                                              NULL, 0);
+                    _mm256_storeu_ps(pr + j * 8, m);
+                    continue;
                 }
                 /* x / 4 and x * 0.25 are the same float */
                 __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, v00), v01), v10), v11);
@@ -913,27 +928,56 @@ static void sum_partials(float *dw, float *db, float *ws, const direct_plan *p,
     }
 }
 
-/* Rows [i0, i1) (even) of dY8 <- act'(z) * the 2 x 2 average pooling's
- * backward of P8, from A8 = act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2,
- * 8): per element the same operations as cnn__pool_act_backward_serial (x / 4
- * and x * 0.25 are the same float). A8 is read in order, one stream. With
- * acc8, each channel's values are also added to acc8[o] in the order
- * lanes_db_rows adds them (the same sums). */
+/* The activation's backward from its output y: dy (1 - y) y, or y <= 0 ? 0 : dy */
+static inline __m256 lanes_act_backward(__m256 v, __m256 y, cnn_activation act) {
+    const __m256 zero = _mm256_setzero_ps();
+    return act == CNN_ACT_SIGMOID ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(_mm256_set1_ps(1.0f), y)), y)
+                                  : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
+}
+
+/* Rows [i0, i1) (even) of dY8 <- act'(z) * the 2 x 2 pooling's backward of
+ * P8, from A8 = act(z) (OC, OH, OW, 8) and P8 (OC, OH/2, OW/2, 8): per
+ * element the same operations as cnn__pool_act_backward_serial. Average: each
+ * pixel's gradient is 0 + p/4 (x / 4 and x * 0.25 are the same float); max:
+ * 0 + p at the window's routed pixel (found again from A8 as the forward
+ * found it) and 0 at the others. With acc8, each channel's values are also
+ * added to acc8[o] in the order lanes_db_rows adds them (the same sums), so
+ * max pooling takes each row of a window row in turn, finding the routed
+ * pixels again for the second. */
 static void lanes_tail_backward(float *dy8, float *acc8, const float *a8, const float *p8,
                                 cnn_activation act, int64_t i0, int64_t i1, const direct_plan *p,
                                 const cnn__conv_geom *g, const cnn__pool_geom *pg) {
     const int64_t oh = g->oh, ow = g->ow, wy = p->wy, left = g->kw - 1, poh = pg->oh, pw = pg->ow;
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), quarter = _mm256_set1_ps(0.25f);
+    const __m256 zero = _mm256_setzero_ps(), quarter = _mm256_set1_ps(0.25f);
     for (int64_t o = 0; o < g->oc; o++) {
         __m256 acc = acc8 ? _mm256_loadu_ps(acc8 + o * 8) : zero;
         for (int64_t i = i0; i < i1; i++) {
             const float *arow = a8 + (o * oh + i) * ow * 8, *prow = p8 + (o * poh + i / 2) * pw * 8;
             float *drow = dy8 + ((o * oh + i) * wy + left) * 8;
+            if (pg->kind == CNN_POOL_MAX) {
+                /* the window row's two rows of A8; r: this row's place in it */
+                const float *w0 = a8 + (o * oh + i / 2 * 2) * ow * 8, *w1 = w0 + ow * 8;
+                const float r = (float)(i % 2 * 2);
+                for (int64_t j = 0; j < pw; j++) {
+                    __m256 k = zero;
+                    __m256 m = _mm256_loadu_ps(w0 + 2 * j * 8);
+                    m = lanes_max_step(m, _mm256_loadu_ps(w0 + (2 * j + 1) * 8), &k, 1.0f);
+                    m = lanes_max_step(m, _mm256_loadu_ps(w1 + 2 * j * 8), &k, 2.0f);
+                    lanes_max_step(m, _mm256_loadu_ps(w1 + (2 * j + 1) * 8), &k, 3.0f);
+                    __m256 v = _mm256_add_ps(zero, _mm256_loadu_ps(prow + j * 8));
+                    __m256 v0 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(r), _CMP_EQ_OQ), v);
+                    __m256 v1 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(r + 1.0f), _CMP_EQ_OQ), v);
+                    __m256 z0 = lanes_act_backward(v0, _mm256_loadu_ps(arow + 2 * j * 8), act);
+                    __m256 z1 = lanes_act_backward(v1, _mm256_loadu_ps(arow + (2 * j + 1) * 8), act);
+                    _mm256_storeu_ps(drow + 2 * j * 8, z0);
+                    _mm256_storeu_ps(drow + (2 * j + 1) * 8, z1);
+                    acc = _mm256_add_ps(_mm256_add_ps(acc, z0), z1);
+                }
+                continue;
+            }
             for (int64_t j = 0; j < ow; j++) {
                 __m256 v = _mm256_add_ps(zero, _mm256_mul_ps(_mm256_loadu_ps(prow + j / 2 * 8), quarter));
-                __m256 y = _mm256_loadu_ps(arow + j * 8);
-                __m256 z = act == CNN_ACT_SIGMOID ? _mm256_mul_ps(_mm256_mul_ps(v, _mm256_sub_ps(one, y)), y)
-                                                  : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(y, zero, _CMP_LE_OQ));
+                __m256 z = lanes_act_backward(v, _mm256_loadu_ps(arow + j * 8), act);
                 _mm256_storeu_ps(drow + j * 8, z);
                 acc = _mm256_add_ps(acc, z);
             }

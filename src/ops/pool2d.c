@@ -257,10 +257,11 @@ static int windows_inside(const cnn__pool_geom *g) {
            !(g->kind == CNN_POOL_AVG && g->divisor_override);
 }
 
-int cnn__pool_avg2x2_tiles(const cnn__pool_geom *g) {
-    return g->kind == CNN_POOL_AVG && windows_inside(g) && g->kh == 2 && g->kw == 2 &&
-           g->sh == 2 && g->sw == 2 && g->h == 2 * g->oh && g->w == 2 * g->ow;
+int cnn__pool_2x2_tiles(const cnn__pool_geom *g) {
+    return windows_inside(g) && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->h == 2 * g->oh &&
+           g->w == 2 * g->ow;
 }
+int cnn__pool_avg2x2_tiles(const cnn__pool_geom *g) { return g->kind == CNN_POOL_AVG && cnn__pool_2x2_tiles(g); }
 
 /* Average pooling of one plane with every window inside; sums in the same
  * order as the general loop (row by row), so the results are the same bits. */
