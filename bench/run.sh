@@ -2,7 +2,8 @@
 # Benchmark: cnn vs PyTorch on the chapter's LeNet, same data, same batch size,
 # in one run. Prints a table of ratios (training examples/sec compute-only and
 # wall, inference examples/sec, peak RSS) for 1 and 2 threads, the achieved
-# GFLOP/s against the FMA peak, and how cost grows with batch size and width.
+# GFLOP/s against the FMA peak and the ceiling it sets, the same ratios for
+# LeNet with ReLU and max pooling, and how cost grows with batch size and width.
 #
 #   bash bench/run.sh [--quick]       (EPOCHS=2 REPEAT=3 by default; --quick: 1 and 1)
 #
@@ -91,6 +92,32 @@ for t in 1 2; do
     eval "c_train_$t=$c_train"
 done
 echo "cnn 2 threads vs 1 thread: $(ratio "$c_train_2" "$c_train_1")x"
+echo
+
+# The chapter's LeNet in its modern form (ReLU, MaxPool2d(2); lr 0.1), one
+# epoch per measurement, the same rounds as above.
+echo "LeNet with ReLU and max pooling (models/lenet-modern.txt), 1 epoch, best of $REPEAT:"
+printf "%-8s %-28s %12s %12s %8s\n" threads metric cnn pytorch ratio
+for t in 1 2; do
+    c_train=0 c_inf=0 p_train=0 p_inf=0
+    for rep in $(seq "$REPEAT"); do
+        run modern$t "$CNN" train --model models/lenet-modern.txt --lr 0.1 --data "$DATA" --epochs 1 --threads "$t" \
+            --quiet --save "$tmp/m.safetensors"
+        run moderneval$t "$CNN" eval --model models/lenet-modern.txt --data "$DATA" --threads "$t" \
+            --weights "$tmp/m.safetensors"
+        c_train=$(max "$c_train" "$(field modern$t '[0-9.]+ examples/sec')")
+        c_inf=$(max "$c_inf" "$(field moderneval$t '[0-9.]+ images/sec')")
+        if [ $have_torch = 1 ]; then
+            run tmodern$t "$PY" bench/torch_lenet.py --model lenet-modern --lr 0.1 --data "$DATA" --epochs 1 \
+                --threads "$t" --quiet
+            json=$(tail -1 "$tmp/tmodern$t.out")
+            p_train=$(max "$p_train" "$(echo "$json" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["train_examples_per_sec"])')")
+            p_inf=$(max "$p_inf" "$(echo "$json" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["infer_examples_per_sec"])')")
+        fi
+    done
+    printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "train examples/s (compute)" "$c_train" "$p_train" "$(ratio "$c_train" "$p_train")"
+    printf "%-8s %-28s %12.0f %12.0f %8s\n" "$t" "inference examples/s" "$c_inf" "$p_inf" "$(ratio "$c_inf" "$p_inf")"
+done
 echo
 
 echo "cost vs batch size (cnn, 2 threads, training examples/s, compute only):"

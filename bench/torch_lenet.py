@@ -31,10 +31,10 @@ def read_idx(path):
     raise FileNotFoundError(path)
 
 
-def lenet():
-    """The chapter's network: the text of models/lenet.txt, run by Python."""
+def lenet(name="lenet"):
+    """The chapter's network: the text of models/NAME.txt (lenet by default), run by Python."""
     scope = {"nn": nn}
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "lenet.txt")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", name + ".txt")
     exec(open(path, encoding="utf-8").read(), scope)
     return scope["net"]
 
@@ -46,6 +46,7 @@ def accuracy(y_hat, y):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="data/fashion-mnist")
+    ap.add_argument("--model", default="lenet", help="a network of models/ (its file name without .txt)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--lr", type=float, default=0.9)
@@ -69,7 +70,7 @@ def main():
     test_iter = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xte, yte),
                                             batch_size=args.batch_size, shuffle=False)
 
-    net = lenet()
+    net = lenet(args.model)
 
     def init_weights(m):
         if type(m) == nn.Linear or type(m) == nn.Conv2d:
