@@ -1,7 +1,12 @@
 /* batchnorm.c — nn.BatchNorm1d / nn.BatchNorm2d kernels on (n, c, s) buffers.
  *
  * Statistics are accumulated in double, per channel, in a fixed order, so the
- * result does not depend on the thread count (threads split the channels).
+ * result does not depend on the thread count (threads split the channels):
+ * each sum runs in 8 lanes (element k of a sample's row of s into lane k % 8,
+ * the samples one after the other), and the lanes are added as
+ * ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)) at the end. The lanes are AVX2
+ * vectors where the CPU has them and a plain array where it does not, with
+ * the same operations in the same order either way.
  * The model runtime (src/nn/model.c) decides between batch statistics
  * (training, or track_running_stats=False) and running statistics (eval), and
  * updates the running buffers; these kernels only compute.
@@ -10,26 +15,115 @@
 
 #include <math.h>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+/* 8 double lanes */
+typedef struct {
+    double v[8];
+} lanes8;
+
+static double lanes_total(const lanes8 *a) {
+    const double *v = a->v;
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+#if defined(__AVX2__)
+/* 8 floats of p from k, those at or past s as 0 (adding 0.0 leaves a lane as
+ * it is; a masked load reads nothing there), as two vectors of 4 doubles */
+static inline void load8(__m256d *lo, __m256d *hi, const float *p, int64_t k, int64_t s) {
+    if (k + 8 <= s) {
+        *lo = _mm256_cvtps_pd(_mm_loadu_ps(p + k)), *hi = _mm256_cvtps_pd(_mm_loadu_ps(p + k + 4));
+        return;
+    }
+    const __m128i r = _mm_set1_epi32((int)(s - k));
+    __m128i m0 = _mm_cmpgt_epi32(r, _mm_setr_epi32(0, 1, 2, 3)), m1 = _mm_cmpgt_epi32(r, _mm_setr_epi32(4, 5, 6, 7));
+    *lo = _mm256_cvtps_pd(_mm_maskload_ps(p + k, m0)), *hi = _mm256_cvtps_pd(_mm_maskload_ps(p + k + 4, m1));
+}
+#endif
+
+/* Over the n rows p + i*stride of s floats: acc[l] += p[k] for k % 8 == l */
+static void sum_rows(lanes8 *acc, const float *p, int64_t n, int64_t stride, int64_t s) {
+#if defined(__AVX2__)
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, x0, x1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k += 8) {
+            load8(&x0, &x1, p + i * stride, k, s);
+            a0 = _mm256_add_pd(a0, x0), a1 = _mm256_add_pd(a1, x1);
+        }
+    _mm256_storeu_pd(acc->v, a0), _mm256_storeu_pd(acc->v + 4, a1);
+#else
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k++) acc->v[k % 8] += p[i * stride + k];
+#endif
+}
+
+/* The same of (p[k] - mu)^2 (multiply, then add) */
+static void sum_sq_rows(lanes8 *acc, const float *p, int64_t n, int64_t stride, int64_t s, double mu) {
+#if defined(__AVX2__)
+    const __m256d m = _mm256_set1_pd(mu);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, x0, x1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k += 8) {
+            load8(&x0, &x1, p + i * stride, k, s);
+            /* a lane past s: (0 - mu)^2 would not be 0; the mask keeps it out */
+            __m256d d0 = _mm256_sub_pd(x0, m), d1 = _mm256_sub_pd(x1, m);
+            if (k + 8 > s) {
+                const __m256d l0 = _mm256_setr_pd(0, 1, 2, 3), l1 = _mm256_setr_pd(4, 5, 6, 7);
+                const __m256d r = _mm256_set1_pd((double)(s - k));
+                d0 = _mm256_and_pd(d0, _mm256_cmp_pd(l0, r, _CMP_LT_OQ));
+                d1 = _mm256_and_pd(d1, _mm256_cmp_pd(l1, r, _CMP_LT_OQ));
+            }
+            a0 = _mm256_add_pd(a0, _mm256_mul_pd(d0, d0)), a1 = _mm256_add_pd(a1, _mm256_mul_pd(d1, d1));
+        }
+    _mm256_storeu_pd(acc->v, a0), _mm256_storeu_pd(acc->v + 4, a1);
+#else
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k++) {
+            double d = p[i * stride + k] - mu;
+            acc->v[k % 8] += d * d;
+        }
+#endif
+}
+
+/* sg[l] += g[k], sx[l] += g[k] * ((p[k] - mu) * is) for k % 8 == l, over the n rows of g and p */
+static void sum_grad_rows(lanes8 *sg, lanes8 *sx, const float *g, const float *p, int64_t n, int64_t stride,
+                          int64_t s, double mu, double is) {
+#if defined(__AVX2__)
+    const __m256d m = _mm256_set1_pd(mu), iv = _mm256_set1_pd(is);
+    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, d0, d1, x0, x1;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k += 8) {
+            load8(&d0, &d1, g + i * stride, k, s); /* 0 past s: adds 0, and 0 * finite */
+            load8(&x0, &x1, p + i * stride, k, s);
+            __m256d h0 = _mm256_mul_pd(_mm256_sub_pd(x0, m), iv), h1 = _mm256_mul_pd(_mm256_sub_pd(x1, m), iv);
+            g0 = _mm256_add_pd(g0, d0), g1 = _mm256_add_pd(g1, d1);
+            s0 = _mm256_add_pd(s0, _mm256_mul_pd(d0, h0)), s1 = _mm256_add_pd(s1, _mm256_mul_pd(d1, h1));
+        }
+    _mm256_storeu_pd(sg->v, g0), _mm256_storeu_pd(sg->v + 4, g1);
+    _mm256_storeu_pd(sx->v, s0), _mm256_storeu_pd(sx->v + 4, s1);
+#else
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < s; k++) {
+            float gk = g[i * stride + k];
+            sg->v[k % 8] += gk;
+            sx->v[k % 8] += gk * ((p[i * stride + k] - mu) * is);
+        }
+#endif
+}
+
 void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const float *x,
                           int64_t n, int64_t c, int64_t s, float eps) {
     const int64_t m = n * s;
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
-        double sum = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * s;
-            for (int64_t k = 0; k < s; k++) sum += p[k];
-        }
-        const double mu = sum / (double)m;
-        double ss = 0.0; /* two passes: sum of squared deviations */
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * s;
-            for (int64_t k = 0; k < s; k++) {
-                double d = p[k] - mu;
-                ss += d * d;
-            }
-        }
-        const double var = ss / (double)m;
+        lanes8 acc = {{0}};
+        sum_rows(&acc, x + ch * s, n, c * s, s);
+        const double mu = lanes_total(&acc) / (double)m;
+        lanes8 sq = {{0}}; /* two passes: sum of squared deviations */
+        sum_sq_rows(&sq, x + ch * s, n, c * s, s, mu);
+        const double ss = lanes_total(&sq), var = ss / (double)m;
         mean[ch] = (float)mu;
         invstd[ch] = (float)(1.0 / sqrt(var + (double)eps));
         if (var_unbiased) var_unbiased[ch] = m > 1 ? (float)(ss / (double)(m - 1)) : NAN;
@@ -58,14 +152,9 @@ void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         const double mu = mean[ch], is = invstd[ch];
-        double sum_dy = 0.0, sum_dy_xhat = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * s, *g = dy + (i * c + ch) * s;
-            for (int64_t k = 0; k < s; k++) {
-                sum_dy += g[k];
-                sum_dy_xhat += g[k] * ((p[k] - mu) * is);
-            }
-        }
+        lanes8 sg = {{0}}, sx = {{0}};
+        sum_grad_rows(&sg, &sx, dy + ch * s, x + ch * s, n, c * s, s, mu, is);
+        const double sum_dy = lanes_total(&sg), sum_dy_xhat = lanes_total(&sx);
         if (dgamma) dgamma[ch] += (float)sum_dy_xhat;
         if (dbeta) dbeta[ch] += (float)sum_dy;
         if (!dx) continue;
