@@ -725,6 +725,12 @@ static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_
            pg->h == g->oh && pg->w == g->ow;
 }
 
+/* act(v): Sigmoid, or ReLU (v <= 0 ? 0 : v, NaN stays) */
+static inline __m256 lanes_act(__m256 v, cnn_activation act) {
+    const __m256 zero = _mm256_setzero_ps();
+    return act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v) : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
+}
+
 /* Rows [i0, i1) (even) of Y8 -> act(Y8 + b), kept in a (if kept) and
  * pooled 2 x 2 into pool: per element the same operations as the layers one
  * after another (y + b, the activation, then (0 + y00 + y01 + y10 + y11) / 4,
@@ -734,16 +740,6 @@ static int lanes_tail_ok(cnn_activation act, const float *pool, const cnn__pool_
  * written as it is; else pool goes to the stage p8 (moved out by
  * lanes_tail_out) and a row by row through a transpose of Y8, which then
  * keeps act(Y8 + b). */
-/* the max pooling's step: v where v > m or v is NaN, else m; *k <- kv there (k given) */
-static inline __m256 lanes_max_step(__m256 m, __m256 v, __m256 *k, float kv) {
-    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    if (k) *k = _mm256_blendv_ps(*k, _mm256_set1_ps(kv), take);
-    return _mm256_blendv_ps(m, v, take);
-}
-static inline __m256 lanes_act(__m256 v, cnn_activation act) {
-    const __m256 zero = _mm256_setzero_ps();
-    return act == CNN_ACT_SIGMOID ? cnn__sigmoid8(v) : _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LE_OQ));
-}
 static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
                        float *p8, int blk, int64_t n0, int nb, int64_t i0, int64_t i1,
                        const direct_plan *p, const cnn__conv_geom *g, const cnn__pool_geom *pg) {
@@ -772,9 +768,9 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
                     _mm256_storeu_ps(r1 + 2 * j * 8, v10), _mm256_storeu_ps(r1 + (2 * j + 1) * 8, v11);
                 }
                 if (max) {
-                    __m256 m = lanes_max_step(lanes_max_step(lanes_max_step(v00, v01, NULL, 0), v10, NULL, 0), v11,
-                                              NULL, 0);
-                    _mm256_storeu_ps(pr + j * 8, m);
+                    __m256 m = cnn__max_step8(v00, v01, NULL, 0);
+                    m = cnn__max_step8(m, v10, NULL, 0);
+                    _mm256_storeu_ps(pr + j * 8, cnn__max_step8(m, v11, NULL, 0));
                     continue;
                 }
                 /* x / 4 and x * 0.25 are the same float */
@@ -961,9 +957,9 @@ static void lanes_tail_backward(float *dy8, float *acc8, const float *a8, const 
                 for (int64_t j = 0; j < pw; j++) {
                     __m256 k = zero;
                     __m256 m = _mm256_loadu_ps(w0 + 2 * j * 8);
-                    m = lanes_max_step(m, _mm256_loadu_ps(w0 + (2 * j + 1) * 8), &k, 1.0f);
-                    m = lanes_max_step(m, _mm256_loadu_ps(w1 + 2 * j * 8), &k, 2.0f);
-                    lanes_max_step(m, _mm256_loadu_ps(w1 + (2 * j + 1) * 8), &k, 3.0f);
+                    m = cnn__max_step8(m, _mm256_loadu_ps(w0 + (2 * j + 1) * 8), &k, 1.0f);
+                    m = cnn__max_step8(m, _mm256_loadu_ps(w1 + 2 * j * 8), &k, 2.0f);
+                    cnn__max_step8(m, _mm256_loadu_ps(w1 + (2 * j + 1) * 8), &k, 3.0f);
                     __m256 v = _mm256_add_ps(zero, _mm256_loadu_ps(prow + j * 8));
                     __m256 v0 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(r), _CMP_EQ_OQ), v);
                     __m256 v1 = _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(r + 1.0f), _CMP_EQ_OQ), v);

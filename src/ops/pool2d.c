@@ -19,6 +19,7 @@
 #include "cnn_internal.h"
 #include "conv_util.h"
 #include "ops.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -353,21 +354,15 @@ static inline int max2x2_scalar(float *m, const float *r0, const float *r1) {
 }
 
 #if defined(__AVX2__)
-/* m <- v where v > m or v is NaN; *k <- kv there */
-static inline __m256 max_step(__m256 m, __m256 v, __m256 *k, float kv) {
-    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    *k = _mm256_blendv_ps(*k, _mm256_set1_ps(kv), take);
-    return _mm256_blendv_ps(m, v, take);
-}
 /* the 8 windows of columns [2j, 2j+16) of rows r0, r1: maxima and k, windows in [0 1 4 5 2 3 6 7] order */
 static inline __m256 max2x2_8(const float *r0, const float *r1, __m256 *k) {
     __m256 a = _mm256_loadu_ps(r0), b = _mm256_loadu_ps(r0 + 8);
     __m256 c = _mm256_loadu_ps(r1), d = _mm256_loadu_ps(r1 + 8);
     __m256 m = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     *k = _mm256_setzero_ps();
-    m = max_step(m, _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), k, 1.0f);
-    m = max_step(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(2, 0, 2, 0)), k, 2.0f);
-    return max_step(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 3, 1)), k, 3.0f);
+    m = cnn__max_step8(m, _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)), k, 1.0f);
+    m = cnn__max_step8(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(2, 0, 2, 0)), k, 2.0f);
+    return cnn__max_step8(m, _mm256_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 3, 1)), k, 3.0f);
 }
 static inline __m256 swap_mid(__m256 v) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));

@@ -81,4 +81,16 @@ static inline __m256 cnn__sigmoid8(__m256 x) {
 }
 #endif
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+/* Max pooling's step on 8 lanes, PyTorch's CPU rule: v is taken where v > m
+ * or v is NaN (so the first maximum wins, and the last NaN); returns the new
+ * maximum, and with k given sets it to kv where v was taken. */
+static inline __m256 cnn__max_step8(__m256 m, __m256 v, __m256 *k, float kv) {
+    __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    if (k) *k = _mm256_blendv_ps(*k, _mm256_set1_ps(kv), take);
+    return _mm256_blendv_ps(m, v, take);
+}
+#endif
+
 #endif /* CNN_VMATH_H */
