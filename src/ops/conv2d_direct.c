@@ -33,7 +33,7 @@
  * The lanes layout (batches of 8 or more, no dilation, when its scratch
  * fits) puts 8 samples side by side, a pixel being one vector of 8 lanes:
  * X8 (C, Hp, Wp, 8). The forward is kern_rows again with 2 pixels x 8 lanes
- * per tile row and no padded-width grid; bias, activation and 2 x 2 average
+ * per tile row and no padded-width grid; bias, activation and 2 x 2 average or max
  * pooling run on whole vectors. The weight gradient sums over lanes and
  * pixels (kern_dots over rows); the input gradient is a gather over the taps that
  * reach each input pixel (kern_segs):
