@@ -46,7 +46,7 @@ static inline void load8(__m256d *lo, __m256d *hi, const float *p, int64_t k, in
 /* Over the n rows p + i*stride of s floats: acc[l] += p[k] for k % 8 == l */
 static void sum_rows(lanes8 *acc, const float *p, int64_t n, int64_t stride, int64_t s) {
 #if defined(__AVX2__)
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, x0, x1;
+    __m256d a0 = _mm256_loadu_pd(acc->v), a1 = _mm256_loadu_pd(acc->v + 4), x0, x1;
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < s; k += 8) {
             load8(&x0, &x1, p + i * stride, k, s);
@@ -63,7 +63,7 @@ static void sum_rows(lanes8 *acc, const float *p, int64_t n, int64_t stride, int
 static void sum_sq_rows(lanes8 *acc, const float *p, int64_t n, int64_t stride, int64_t s, double mu) {
 #if defined(__AVX2__)
     const __m256d m = _mm256_set1_pd(mu);
-    __m256d a0 = _mm256_setzero_pd(), a1 = a0, x0, x1;
+    __m256d a0 = _mm256_loadu_pd(acc->v), a1 = _mm256_loadu_pd(acc->v + 4), x0, x1;
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < s; k += 8) {
             load8(&x0, &x1, p + i * stride, k, s);
@@ -92,7 +92,8 @@ static void sum_grad_rows(lanes8 *sg, lanes8 *sx, const float *g, const float *p
                           int64_t s, double mu, double is) {
 #if defined(__AVX2__)
     const __m256d m = _mm256_set1_pd(mu), iv = _mm256_set1_pd(is);
-    __m256d g0 = _mm256_setzero_pd(), g1 = g0, s0 = g0, s1 = g0, d0, d1, x0, x1;
+    __m256d g0 = _mm256_loadu_pd(sg->v), g1 = _mm256_loadu_pd(sg->v + 4), d0, d1, x0, x1;
+    __m256d s0 = _mm256_loadu_pd(sx->v), s1 = _mm256_loadu_pd(sx->v + 4);
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < s; k += 8) {
             load8(&d0, &d1, g + i * stride, k, s); /* 0 past s: adds 0, and 0 * finite */
