@@ -103,9 +103,8 @@ void cnn__pool2d_forward(float *y, const float *x, const cnn__pool_geom *g);
 void cnn__pool2d_backward_ref(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
 void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
 /* 2 x 2, stride-2 windows (max, or average without a divisor override) that
- * tile the plane exactly; the same of average pooling only (LeNet's). */
+ * tile the plane exactly (LeNet's, and its modern form's). */
 int cnn__pool_2x2_tiles(const cnn__pool_geom *g);
-int cnn__pool_avg2x2_tiles(const cnn__pool_geom *g);
 /* The same on the calling thread only (for fused kernels); same results. */
 void cnn__pool2d_forward_serial(float *y, const float *x, const cnn__pool_geom *g);
 void cnn__pool2d_backward_serial(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);

@@ -14,7 +14,8 @@
  * PyTorch requires for both kinds.
  *
  * The fast kernels compute each window's valid range once instead of testing
- * every position, and run OpenMP over the N*C planes (disjoint writes).
+ * every position, and run OpenMP over the N*C planes (disjoint writes);
+ * 2 x 2 stride-2 windows (LeNet's pooling) have their own vector loops.
  */
 #include "cnn_internal.h"
 #include "conv_util.h"
@@ -262,7 +263,7 @@ int cnn__pool_2x2_tiles(const cnn__pool_geom *g) {
     return windows_inside(g) && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->h == 2 * g->oh &&
            g->w == 2 * g->ow;
 }
-int cnn__pool_avg2x2_tiles(const cnn__pool_geom *g) { return g->kind == CNN_POOL_AVG && cnn__pool_2x2_tiles(g); }
+static int avg2x2_tiles(const cnn__pool_geom *g) { return g->kind == CNN_POOL_AVG && cnn__pool_2x2_tiles(g); }
 
 /* Average pooling of one plane with every window inside; sums in the same
  * order as the general loop (row by row), so the results are the same bits. */
@@ -307,7 +308,7 @@ static void avg_inside_plane_forward(float *yp, const float *xp, const cnn__pool
 static void avg_inside_plane_backward(float *dxp, const float *dyp, const cnn__pool_geom *g) {
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow;
     const int kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-    if (cnn__pool_avg2x2_tiles(g)) {
+    if (avg2x2_tiles(g)) {
         /* disjoint windows that cover the plane: each dx is 0 + dy / 4 */
         for (int64_t i = 0; i < oh; i++) {
             float *r0 = dxp + 2 * i * w, *r1 = r0 + w;
@@ -505,7 +506,7 @@ void cnn__pool2d_backward(float *dx, const float *dy, const float *x, const cnn_
 void cnn__pool_act_backward_serial(float *dz, const float *dp, const float *a,
                                    const cnn__pool_geom *g, cnn_activation act) {
     const int64_t h = g->h, w = g->w, oh = g->oh, ow = g->ow;
-    if (act != CNN_ACT_SIGMOID || !cnn__pool_avg2x2_tiles(g)) {
+    if (act != CNN_ACT_SIGMOID || !avg2x2_tiles(g)) {
         cnn__pool2d_backward_serial(dz, dp, a, g);
         cnn__act_backward_serial(dz, dz, NULL, a, (size_t)(g->n * g->c * h * w), act);
         return;
