@@ -74,4 +74,35 @@ void cnn__blas_single_threaded(void);
  * for the gradients); larger models are refused before any allocation. */
 #define CNN_MAX_PARAMS ((int64_t)1 << 30)
 
+
+/* ---- files (src/core/file.c; the rules are in docs/RELIABILITY.md) ------ */
+#include <stdint.h>
+#include <stdio.h>
+
+/* "a directory", "a FIFO", ... for a st_mode that is not a regular file. */
+const char *cnn__file_kind(unsigned mode);
+/* Open path for reading only if it is a regular file (opened non-blocking
+ * first, so a FIFO cannot hang); *size its length. CNN_ENOTFOUND, CNN_EIO. */
+int cnn__open_regular(FILE **f, const char *path, uint64_t *size);
+/* The whole of a regular file of at most max bytes, NUL-terminated;
+ * *bytes is cnn_malloc'ed. */
+int cnn__read_file(const char *path, size_t max, char **bytes, size_t *len);
+
+/* Atomic output: write to af->f, then commit (flush, fsync, rename over the
+ * target) or abort (remove the temporary file). A symbolic link at path is
+ * written through; an existing target must be a regular file. */
+typedef struct cnn__atomic_file {
+    FILE *f;        /* write with fwrite/fprintf; errors are caught at commit */
+    int fd, err;    /* the temporary file; the first write error (errno) */
+    char *path;     /* the file replaced (a link resolved), owned */
+    char *tmp_path; /* owned */
+} cnn__atomic_file;
+
+int cnn__atomic_open(cnn__atomic_file *af, const char *path);
+int cnn__atomic_commit(cnn__atomic_file *af);
+void cnn__atomic_abort(cnn__atomic_file *af);
+/* Fail now, before any work, if path could not be written at the end: its
+ * directory refuses a new file, or it exists and is not a replaceable regular file. */
+int cnn__atomic_probe(const char *path);
+
 #endif /* CNN_INTERNAL_H */

@@ -3,7 +3,7 @@
  * `cnn summary`. */
 #include "args.h"
 #include "cli.h"
-#include "io/safetensors.h"
+#include "cnn_internal.h"
 
 #include <math.h>
 #include <stdio.h>

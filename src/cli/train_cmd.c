@@ -8,7 +8,7 @@
 #include "args.h"
 #include "cli.h"
 #include "io/plot.h"
-#include "io/safetensors.h"
+#include "cnn_internal.h"
 #include "train_signal.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * messages around checkpoints (see train_signal.h, docs/CHECKPOINTS.md). */
 #include "train_signal.h"
 
-#include "io/safetensors.h"
+#include "cnn_internal.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* safetensors.c — safetensors reader/writer, atomic file output, and
+/* safetensors.c — safetensors reader/writer, and
  * cnn_model_save / cnn_model_load on top of them (see safetensors.h).
  *
  * Reading loads the whole file into memory, parses the header with the strict
@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -379,93 +378,6 @@ int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, f
     uint64_t n = (t->end - t->begin) / 4;
     for (uint64_t i = 0; i < n; i++) out[i] = st_load_f32le(b + 4 * i);
     return CNN_OK;
-}
-
-/* ---- atomic file output --------------------------------------------------- */
-
-static atomic_uint st_tmp_counter;
-
-int cnn__atomic_open(cnn__atomic_file *af, const char *path) {
-    memset(af, 0, sizeof *af);
-    if (!path || !path[0]) return cnn__fail(CNN_EINVAL, "output path is empty");
-    size_t len = strlen(path), cap = len + 64;
-    af->path = st_strdup(path, len);
-    af->tmp_path = cnn_malloc(cap);
-    if (!af->path || !af->tmp_path) {
-        cnn_free(af->path);
-        cnn_free(af->tmp_path);
-        memset(af, 0, sizeof *af);
-        return cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
-    }
-    int fd = -1, err = 0;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(af->tmp_path, cap, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&st_tmp_counter, 1u));
-        fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        err = errno;
-        if (fd < 0 && err != EEXIST) break;
-    }
-    if (fd >= 0) af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        if (fd >= 0) {
-            err = errno;
-            close(fd);
-            unlink(af->tmp_path);
-        }
-        int rc = cnn__fail(CNN_EIO, "%s: cannot create: %s", path, strerror(err));
-        cnn_free(af->path);
-        cnn_free(af->tmp_path);
-        memset(af, 0, sizeof *af);
-        return rc;
-    }
-    return CNN_OK;
-}
-
-void cnn__atomic_abort(cnn__atomic_file *af) {
-    if (!af) return;
-    if (af->f) {
-        fclose(af->f);
-        unlink(af->tmp_path);
-    }
-    cnn_free(af->path);
-    cnn_free(af->tmp_path);
-    memset(af, 0, sizeof *af);
-}
-
-/* fsync the directory holding path so the rename itself is durable. Best effort. */
-static void st_sync_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else return;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-int cnn__atomic_commit(cnn__atomic_file *af) {
-    if (!af || !af->f) return cnn__fail(CNN_EINVAL, "cnn__atomic_commit: file is not open");
-    errno = 0;
-    int ok = fflush(af->f) == 0 && !ferror(af->f);
-    int err = errno ? errno : EIO;
-    if (ok && fsync(fileno(af->f)) != 0) ok = 0, err = errno;
-    if (fclose(af->f) != 0 && ok) ok = 0, err = errno;
-    af->f = NULL;
-    if (ok && rename(af->tmp_path, af->path) != 0) ok = 0, err = errno;
-    int rc = CNN_OK;
-    if (!ok) {
-        unlink(af->tmp_path);
-        rc = cnn__fail(CNN_EIO, "%s: write failed: %s", af->path, strerror(err));
-    } else {
-        st_sync_dir(af->path);
-    }
-    cnn_free(af->path);
-    cnn_free(af->tmp_path);
-    memset(af, 0, sizeof *af);
-    return rc;
 }
 
 /* ---- writer ----------------------------------------------------------------- */

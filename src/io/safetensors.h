@@ -97,20 +97,4 @@ typedef struct cnn_st_write_i64 {
 int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tensors, int n,
                               const cnn_st_write_i64 *ints, int n_ints, const char *const *meta, int n_meta);
 
-/* ---- atomic file output -------------------------------------------------
- * Write to "<path>.tmp.<pid>.<n>" in the same directory, then fflush, fsync,
- * close and rename over path: a reader sees the old file or the new one, never
- * a partial one. On any failure the temporary file is removed. */
-typedef struct cnn__atomic_file {
-    FILE *f;        /* write with fwrite/fprintf; errors are caught at commit */
-    char *path;     /* copies, owned */
-    char *tmp_path;
-} cnn__atomic_file;
-
-int cnn__atomic_open(cnn__atomic_file *af, const char *path);
-/* Flush, fsync, close and rename; on failure removes the temporary file. */
-int cnn__atomic_commit(cnn__atomic_file *af);
-/* Close and remove the temporary file (after an error while writing). */
-void cnn__atomic_abort(cnn__atomic_file *af);
-
 #endif /* CNN_IO_SAFETENSORS_H */
