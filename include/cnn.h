@@ -456,7 +456,7 @@ int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, 
 /* Save every parameter of the model, written atomically. */
 int cnn_model_save(const cnn_model *m, const char *path);
 /* Load weights; names, shapes and dtype must match the model exactly. */
-int cnn_model_load(cnn_model *m, const char *path);
+int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such file */
 
 /* ------------------------------------------------------------------------ */
 /* Training. */

@@ -305,7 +305,7 @@ static void test_broken_files(void) {
              good, 24);
     expect_load_fails(m, path, CNN_EFORMAT, "__metadata__", "must be a string");
 
-    expect_load_fails(m, OUT_DIR "/does_not_exist.safetensors", CNN_EIO, "cannot open", NULL);
+    expect_load_fails(m, OUT_DIR "/does_not_exist.safetensors", CNN_ENOTFOUND, "cannot open", NULL);
     expect_load_fails(m, OUT_DIR, CNN_EIO, "not a regular file", NULL);
 
     /* The model still holds PyTorch's weights. */

@@ -1,6 +1,8 @@
 /* args.c — value parsing and model lookup shared by the subcommands. */
 #include "args.h"
 
+#include "cnn_internal.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,53 +76,44 @@ static int cli_is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static char *cli_slurp(const char *path, size_t max) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = !buf || ferror(f) || n > max;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-int cli_read_model(const char *cmd, const char *name, char **text, const char **path_out) {
+int cli_find_model(const char *cmd, const char *name, const char **path_out) {
     static char path[4096];
     const char *dirs[4];
     int nd = 0;
     const char *env = getenv("CNN_MODELS_DIR");
-    *text = NULL;
-    if (cli_is_file(name)) {
-        snprintf(path, sizeof path, "%s", name);
-    } else {
-        if (env && *env) dirs[nd++] = env;
-        dirs[nd++] = "models";
+    struct stat st;
+    if (cli_is_file(name) || (stat(name, &st) == 0 && !S_ISDIR(st.st_mode))) {
+        snprintf(path, sizeof path, "%s", name); /* not a regular file: reading it says so */
+        *path_out = path;
+        return 0;
+    }
+    if (env && *env) dirs[nd++] = env;
+    dirs[nd++] = "models";
 #ifdef CNN_INSTALLED_MODELS_DIR
-        dirs[nd++] = CNN_INSTALLED_MODELS_DIR;
+    dirs[nd++] = CNN_INSTALLED_MODELS_DIR;
 #endif
 #ifdef CNN_SOURCE_MODELS_DIR
-        dirs[nd++] = CNN_SOURCE_MODELS_DIR;
+    dirs[nd++] = CNN_SOURCE_MODELS_DIR;
 #endif
-        int found = 0;
-        for (int k = 0; k < nd && !found; k++) {
-            snprintf(path, sizeof path, "%s/%s.txt", dirs[k], name);
-            found = cli_is_file(path);
-        }
-        if (!found) {
-            fprintf(stderr, "cnn %s: model '%s': not a file, and no %s.txt in", cmd, name, name);
-            for (int k = 0; k < nd; k++) fprintf(stderr, "%s %s/", k ? "," : "", dirs[k]);
-            fprintf(stderr, "\n");
-            return -1;
+    for (int k = 0; k < nd; k++) {
+        snprintf(path, sizeof path, "%s/%s.txt", dirs[k], name);
+        if (cli_is_file(path)) {
+            *path_out = path;
+            return 0;
         }
     }
-    *text = cli_slurp(path, 1 << 20);
-    if (!*text) {
-        fprintf(stderr, "cnn %s: %s: cannot read the model file (missing, unreadable or over 1 MiB)\n", cmd, path);
+    fprintf(stderr, "cnn %s: model '%s': not a file, and no %s.txt in", cmd, name, name);
+    for (int k = 0; k < nd; k++) fprintf(stderr, "%s %s/", k ? "," : "", dirs[k]);
+    fprintf(stderr, "\n");
+    return -1;
+}
+
+int cli_read_model(const char *cmd, const char *name, char **text, const char **path_out) {
+    const char *path;
+    *text = NULL;
+    if (cli_find_model(cmd, name, &path) < 0) return -1;
+    if (cnn__read_file(path, 1 << 20, text, NULL) < 0) {
+        fprintf(stderr, "cnn %s: model file %s\n", cmd, cnn_last_error());
         return -1;
     }
     *path_out = path;
@@ -133,7 +126,7 @@ int cli_load_model(const char *cmd, const char *name, const int64_t chw[3], cnn_
     *m = NULL;
     if (cli_read_model(cmd, name, &text, &path) < 0) return -1;
     int rc = cnn_model_create_from_text(m, text, path, chw);
-    free(text);
+    cnn_free(text);
     if (rc < 0) {
         fprintf(stderr, "cnn %s: error: %s\n", cmd, cnn_last_error());
         return -1;

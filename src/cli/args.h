@@ -13,8 +13,11 @@ int cli_parse_shape(const char *cmd, const char *opt, const char *s, int64_t chw
 /* The value of option argv[*i] (advancing *i), or NULL with a message if missing. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 
+/* The file of a model given by name ("lenet": models/lenet.txt) or path;
+ * *path_out points to static storage. Prints and returns -1 if none. */
+int cli_find_model(const char *cmd, const char *name, const char **path_out);
 /* Resolve a model given by name ("lenet") or path and read its text.
- * *text is malloc'ed; *path_out points to static storage. */
+ * *text is cnn_malloc'ed; *path_out points to static storage. */
 int cli_read_model(const char *cmd, const char *name, char **text, const char **path_out);
 /* Build the model for inputs (C, H, W). Prints errors; returns 0 or -1. */
 int cli_load_model(const char *cmd, const char *name, const int64_t chw[3], cnn_model **m);

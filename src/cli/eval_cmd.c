@@ -4,6 +4,7 @@
 #include "args.h"
 #include "cli.h"
 #include "cnn_internal.h"
+#include "paths.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,14 @@
 static const char *fashion_names[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                         "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
 static const char *digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+
+/* torch.argmax of a row: the first largest value, a NaN counting as the largest. */
+static int64_t argmax_row(const float *z, int64_t c) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < c && !isnan(z[best]); k++)
+        if (isnan(z[k]) || z[k] > z[best]) best = k;
+    return best;
+}
 
 /* Confusion matrix as an SVG heat map: rows true class, columns predicted,
  * cells shaded by the fraction of the row, with the counts written in. */
@@ -85,6 +94,14 @@ int cnn_cli_eval(int argc, char **argv) {
         return 2;
     }
     cnn_set_threads((int)threads);
+    const char *model_path;
+    if (cli_find_model(cmd, model_name, &model_path) < 0) return 1;
+    cli_paths ps = {0};
+    cli_paths_input(&ps, "--model", model_path);
+    cli_paths_input(&ps, "--weights", weights);
+    cli_paths_data(&ps, data_dir, 0);
+    cli_paths_output(&ps, "--confusion", confusion, NULL);
+    if (cli_paths_check(cmd, &ps) < 0) return 1;
     cnn_dataset test = {0};
     cnn_model *m = NULL;
     float *x = NULL, *raw = NULL;
@@ -136,8 +153,7 @@ int cnn_cli_eval(int argc, char **argv) {
         }
         for (int r = 0; r < count; r++) {
             const float *z = logits + (size_t)r * (size_t)c;
-            int64_t best = 0, rank = 0; /* first max wins, as argmax */
-            for (int64_t k = 1; k < c; k++) if (z[k] > z[best]) best = k;
+            int64_t best = argmax_row(z, c), rank = 0;
             for (int64_t k = 0; k < c; k++) /* classes strictly ahead of the true one, ties by index */
                 rank += z[k] > z[y[r]] || (z[k] == z[y[r]] && k < y[r]);
             cm[y[r] * c + best]++;
@@ -201,30 +217,62 @@ static void softmax_row(double *p, const float *z, int64_t c) {
     for (int64_t k = 0; k < c; k++) p[k] /= sum;
 }
 
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), or 0. */
+static int utf8_length(const unsigned char *s) {
+    if (s[0] < 0x80) return 1;
+    int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    for (int k = 1; k < n; k++)
+        if ((s[k] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; bytes
+ * that are not UTF-8 (a file name may hold any bytes) become U+FFFD. */
+static void print_json_string(const char *str) {
+    putchar('"');
+    for (const unsigned char *s = (const unsigned char *)str; *s;) {
+        int n = utf8_length(s);
+        if (n == 0) {
+            fputs("\\ufffd", stdout);
+            s++;
+        } else if (*s == '"' || *s == '\\') {
+            printf("\\%c", *s++);
+        } else if (*s < 0x20 || *s == 0x7f) {
+            printf("\\u%04x", *s++);
+        } else {
+            fwrite(s, 1, (size_t)n, stdout);
+            s += n;
+        }
+    }
+    putchar('"');
+}
+
 static void print_prediction(const char *input, long long index, const float *z, int64_t c, const char **names,
                              int json) {
     if (json) {
-        printf("{\"input\": \"");
-        for (const char *s = input; *s; s++) {
-            if (*s == '"' || *s == '\\') printf("\\%c", *s);
-            else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-            else putchar(*s);
-        }
-        printf("\"");
+        printf("{\"input\": ");
+        print_json_string(input);
         if (index >= 0) printf(", \"index\": %lld", index);
         printf(", \"logits\": [");
-        for (int64_t k = 0; k < c; k++) printf("%s%.9g", k ? ", " : "", (double)z[k]);
+        for (int64_t k = 0; k < c; k++) {
+            if (isfinite(z[k])) printf("%s%.9g", k ? ", " : "", (double)z[k]);
+            else printf("%snull", k ? ", " : ""); /* JSON has no NaN or infinity (as JSON.stringify) */
+        }
         printf("]}\n");
         return;
     }
     double p[4096];
     softmax_row(p, z, c);
-    int64_t best = 0;
-    for (int64_t k = 1; k < c; k++) if (p[k] > p[best]) best = k;
+    int64_t best = argmax_row(z, c); /* from the logits: softmax of an infinite logit is NaN */
     if (index >= 0) printf("%s[%lld]: ", input, index);
     else printf("%s: ", input);
-    if (names && best < 10) printf("%s (%.3f)\n", names[best], p[best]);
-    else printf("class %lld (%.3f)\n", (long long)best, p[best]);
+    if (names && best < 10) printf("%s ", names[best]);
+    else printf("class %lld ", (long long)best);
+    if (isnan(p[best])) printf("(nan)\n");
+    else printf("(%.3f)\n", p[best]);
 }
 
 int cnn_cli_predict(int argc, char **argv) {

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "io/plot.h"
 #include "cnn_internal.h"
+#include "paths.h"
 #include "train_signal.h"
 
 #include <math.h>
@@ -67,7 +68,11 @@ static const char *train_usage =
 typedef struct {
     int quiet, tty, epochs;
     double start_wall;
-    FILE *log;
+    const char *log_path;      /* rewritten whole, atomically, after each epoch */
+    char *log;                 /* its lines so far */
+    size_t log_len, log_cap;
+    int failed;                /* a write of --log or --plot failed: stop, exit 1 */
+    int64_t events;            /* steps and epochs reported (0: nothing was trained) */
     const char *plot_path;
     cnn_plot_point *points;
     int n_points, cap_points;
@@ -83,8 +88,44 @@ static void ui_add_point(train_ui *ui, double x, double loss, double acc, double
     ui->points[ui->n_points++] = p;
 }
 
+/* Rewrite path atomically with len bytes of text. */
+static int write_text(const char *path, const char *text, size_t len) {
+    cnn__atomic_file af;
+    if (cnn__atomic_open(&af, path) < 0) return -1;
+    fwrite(text, 1, len, af.f);
+    return cnn__atomic_commit(&af) < 0 ? -1 : 0;
+}
+
+/* The epoch's line of the JSON-lines log, then the whole log rewritten. */
+static int ui_log_epoch(train_ui *ui, const cnn_train_event *ev) {
+    char line[512];
+    int n = snprintf(line, sizeof line,
+                     "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"train_acc\": %.9g, \"test_acc\": %.9g, "
+                     "\"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
+                     ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc,
+                     ev->compute_seconds, now_seconds() - ui->start_wall);
+    if (n < 0 || (size_t)n >= sizeof line) return -1;
+    if (ui->log_len + (size_t)n > ui->log_cap) {
+        size_t cap = 2 * ui->log_cap + (size_t)n;
+        char *p = realloc(ui->log, cap);
+        if (!p) {
+            fprintf(stderr, "cnn train: error: --log: out of memory\n");
+            return -1;
+        }
+        ui->log = p, ui->log_cap = cap;
+    }
+    memcpy(ui->log + ui->log_len, line, (size_t)n);
+    ui->log_len += (size_t)n;
+    if (write_text(ui->log_path, ui->log, ui->log_len) < 0) {
+        fprintf(stderr, "cnn train: error: --log: %s\n", cnn_last_error());
+        return -1;
+    }
+    return 0;
+}
+
 static int on_train_event(const cnn_train_event *ev, void *user) {
     train_ui *ui = user;
+    ui->events++;
     if (cli_train_should_stop(ev)) return 1; /* SIGINT / SIGTERM */
     int64_t every = ui->num_batches / 5 > 0 ? ui->num_batches / 5 : 1;
     ui->last_loss = ev->train_loss, ui->last_acc = ev->train_acc;
@@ -118,16 +159,12 @@ static int on_train_event(const cnn_train_event *ev, void *user) {
         printf("  (%.1f s)\n", now_seconds() - ui->start_wall);
         fflush(stdout);
     }
-    if (ui->log) {
-        fprintf(ui->log,
-                "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"train_acc\": %.9g, \"test_acc\": %.9g, "
-                "\"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
-                ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc,
-                ev->compute_seconds, now_seconds() - ui->start_wall);
-        fflush(ui->log);
+    if (ui->log_path && ui_log_epoch(ui, ev) < 0) ui->failed = 1;
+    if (!ui->failed && ui->plot_path && cnn_plot_svg(ui->plot_path, ui->points, ui->n_points, ui->epochs) < 0) {
+        fprintf(stderr, "cnn train: error: --plot: %s\n", cnn_last_error());
+        ui->failed = 1;
     }
-    if (ui->plot_path && cnn_plot_svg(ui->plot_path, ui->points, ui->n_points, ui->epochs) < 0)
-        fprintf(stderr, "cnn train: warning: cannot write the plot: %s\n", cnn_last_error());
+    return ui->failed; /* a lost log or plot stops training (the checkpoint is still written) */
     return 0;
 }
 
@@ -285,13 +322,26 @@ int cnn_cli_train(int argc, char **argv) {
     if (cli_train_check_checkpoint_options(&cfg)) return 2;
     cnn_set_threads((int)threads);
 
+    /* Every output is checked before any work; none may overwrite an input. */
+    const char *model_path;
+    if (cli_find_model(cmd, model_name, &model_path) < 0) return 1;
+    cli_paths ps = {0};
+    cli_paths_input(&ps, "--model", model_path);
+    cli_paths_data(&ps, data_dir, 1);
+    if (strcmp(init, "xavier") && strcmp(init, "default")) cli_paths_input(&ps, "--init", init);
+    cli_paths_input(&ps, "--resume", cfg.resume);
+    cli_paths_output(&ps, "--save", save, NULL);
+    cli_paths_output(&ps, "--checkpoint", cfg.checkpoint, "--resume"); /* read whole, then replaced */
+    cli_paths_output(&ps, "--plot", plot, NULL);
+    cli_paths_output(&ps, "--log", log_path, NULL);
+    if (cli_paths_check(cmd, &ps) < 0) return 1;
+
     /* Validate every input before any long work. */
     cnn_dataset train = {0}, test = {0};
     if (load_data(cmd, data_dir, &train, &test) < 0) return 1;
     int64_t chw[3] = {1, cfg.resize ? cfg.resize : train.h, cfg.resize ? cfg.resize : train.w};
     cnn_model *m = NULL;
     int status = 1;
-    FILE *log = NULL;
     train_ui ui = {0};
     if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     cnn_rng rng;
@@ -303,23 +353,10 @@ int cnn_cli_train(int argc, char **argv) {
         goto done;
     }
     if (check_data_fits(data_dir, &train, &test, cnn_model_num_outputs(m)) < 0) goto done;
-    if (save) { /* fail now, not after training, when the weights cannot be written there */
-        cnn__atomic_file probe;
-        if (cnn__atomic_open(&probe, save) < 0) {
-            fprintf(stderr, "cnn train: --save: %s\n", cnn_last_error());
-            goto done;
-        }
-        cnn__atomic_abort(&probe);
-    }
-    if (cli_train_probe_checkpoint(&cfg) < 0) goto done;
-    if (log_path && !(log = fopen(log_path, "w"))) {
-        fprintf(stderr, "cnn train: --log: cannot create %s\n", log_path);
-        goto done;
-    }
     ui.quiet = quiet;
     ui.tty = isatty(STDOUT_FILENO);
     ui.epochs = cfg.epochs;
-    ui.log = log;
+    ui.log_path = log_path;
     ui.plot_path = plot;
     int bs = cfg.batch_size < train.n ? cfg.batch_size : (int)train.n;
     ui.num_batches = (train.n + bs - 1) / bs;
@@ -335,6 +372,7 @@ int cnn_cli_train(int argc, char **argv) {
     cli_train_signals_install();
     int rc = cnn_train(m, &train, &test, &cfg, on_train_event, &ui);
     double wall = now_seconds() - ui.start_wall;
+    if (rc == CNN_EINTR && ui.failed) goto done; /* the write error was printed */
     if (rc == CNN_EINTR) {
         if (ui.tty && !quiet) printf("\n");
         status = cli_train_interrupted(argc, argv, &cfg);
@@ -345,18 +383,25 @@ int cnn_cli_train(int argc, char **argv) {
         cli_fail(cmd, rc);
         goto done;
     }
-    printf("loss %.3f, train acc %.3f, test acc %.3f\n", ui.last_loss, ui.last_acc, ui.last_test);
-    /* d2l counts examples over the compute time only (its timer runs around
-     * each batch); the wall time includes loading batches and evaluation. */
-    printf("%.1f examples/sec on cpu (%d threads), %.1f s wall\n",
-           ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(), wall);
+    if (ui.events == 0) {
+        /* Resumed at or past the end: there are no figures to print. */
+        fprintf(stderr, "cnn train: %s: the run is already complete (--epochs %d%s); nothing to train\n",
+                cfg.resume ? cfg.resume : "", cfg.epochs, cfg.max_steps ? " or --max-steps reached" : "");
+    } else {
+        printf("loss %.3f, train acc %.3f, test acc %.3f\n", ui.last_loss, ui.last_acc, ui.last_test);
+        /* d2l counts examples over the compute time only (its timer runs around
+         * each batch); the wall time includes loading batches and evaluation. */
+        printf("%.1f examples/sec on cpu (%d threads), %.1f s wall\n",
+               ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(),
+               wall);
+    }
     if (save && cnn_model_save(m, save) < 0) {
-        cli_fail(cmd, CNN_EIO);
+        fprintf(stderr, "cnn train: error: --save: %s\n", cnn_last_error());
         goto done;
     }
     status = 0;
 done:
-    if (log) fclose(log);
+    free(ui.log);
     free(ui.points);
     cnn_model_free(m);
     cnn_dataset_free(&train);

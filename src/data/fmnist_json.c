@@ -228,43 +228,6 @@ void cnn__data_permutation(uint32_t *perm, uint32_t n, uint64_t seed) {
 
 /* ---- the converter ------------------------------------------------------ */
 
-static int read_text(char **text, size_t *len, const char *path) {
-    *text = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        return cnn__fail(err == ENOENT ? CNN_ENOTFOUND : CNN_EIO, "%s: cannot open: %s", path, strerror(err));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return cnn__fail(CNN_EIO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > JSON_MAX_FILE) {
-        fclose(f);
-        return cnn__fail(CNN_EFORMAT, "%s: size: expected at most %zu bytes, found %lld", path,
-                         JSON_MAX_FILE, (long long)st.st_size);
-    }
-    size_t n = (size_t)st.st_size;
-    char *buf = cnn_malloc(n + 1);
-    if (!buf) {
-        fclose(f);
-        return cnn__fail(CNN_ENOMEM, "%s: cannot allocate %zu bytes", path, n + 1);
-    }
-    size_t got = fread(buf, 1, n, f);
-    int bad = ferror(f) || got != n;
-    fclose(f);
-    if (bad) {
-        cnn_free(buf);
-        return cnn__fail(CNN_EIO, "%s: expected %zu bytes, read %zu", path, n, got);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return CNN_OK;
-}
-
 /* ds <- n examples of h x w (class-major in src, per_class each), in the
  * order perm: example i is src example perm[i], label perm[i] / per_class. */
 static int build_set(cnn_dataset *ds, const uint8_t *src, int64_t per_class, int64_t h, int64_t w,
@@ -318,7 +281,7 @@ int cnn__fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir
         size_t len = 0;
         uint8_t *rows = NULL;
         int64_t n_rows = 0;
-        rc = read_text(&text, &len, path);
+        rc = cnn__read_file(path, JSON_MAX_FILE, &text, &len);
         if (rc == CNN_OK) rc = cnn__json_class_rows(&rows, &n_rows, text, len, (int64_t)pixels, path);
         cnn_free(text);
         if (rc == CNN_OK && n_rows != test_per_class + train_per_class) {

@@ -113,11 +113,7 @@ int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want
     }
     png_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.f = fopen(path, "rb");
-    if (!ctx.f) {
-        int err = errno;
-        return cnn__fail(err == ENOENT ? CNN_ENOTFOUND : CNN_EIO, "%s: cannot open: %s", path, strerror(err));
-    }
+    CNN_TRY(cnn__open_regular(&ctx.f, path, NULL));
     unsigned char sig[8] = {0};
     size_t got = fread(sig, 1, 8, ctx.f);
     if (got != 8 || png_sig_cmp(sig, 0, 8) != 0) {

@@ -312,14 +312,9 @@ int cnn_safetensors_read(cnn_safetensors *st, const char *path) {
     if (!st) return cnn__fail(CNN_EINVAL, "cnn_safetensors_read: st is NULL");
     memset(st, 0, sizeof *st);
     if (!path) return cnn__fail(CNN_EINVAL, "cnn_safetensors_read: path is NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return cnn__fail(CNN_EIO, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)sb.st_size;
+    FILE *f;
+    uint64_t size;
+    CNN_TRY(cnn__open_regular(&f, path, &size));
     uint8_t head[8];
     /* Check the header length before allocating for the whole file. */
     if (size >= 8) {

@@ -13,16 +13,21 @@
  * share; the tensors are the model's parameters and buffers ("model.0.weight",
  * "model.1.running_mean"), the optimizer's buffers ("optim.momentum_buffer",
  * or "optim.exp_avg" and "optim.exp_avg_sq"), all F32 or I64, and the epoch's
- * data order ("data.order", U32).
+ * data order ("data.order", U32). The metadata field "model" holds every
+ * layer's canonical text (nn/describe.h), so a model with the same tensor
+ * shapes but other layers (ReLU for Sigmoid, max for average pooling) is
+ * refused, not resumed.
  *
  * Loading checks, in this order, the size, the checksum, the safetensors
- * structure, the format and version, every setting, every tensor's name,
- * dtype and shape, and the position; only then is anything changed.
+ * structure, the format and version, the model's layers, every setting,
+ * every tensor's name, dtype and shape, and the position; only then is
+ * anything changed.
  */
 #include "train/checkpoint.h"
 
 #include "cnn_internal.h"
 #include "io/safetensors.h"
+#include "nn/describe.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -30,7 +35,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #define CKPT_PREFIX "{\"__metadata__\":{\"crc32\":\""
@@ -270,15 +274,27 @@ int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, doub
     kv_add(&meta, "batches_per_epoch", NULL, "%lld", (long long)c->num_batches);
     settings(c, &meta);
 
+    /* The model's layers: any length, so outside the fixed-size entries. */
+    int dlen = cnn__model_describe(NULL, 0, c->m);
+    if (dlen < 0) return dlen;
+    char *desc = cnn_malloc((size_t)dlen + 1);
+    if (!desc) return cnn__fail(CNN_ENOMEM, "%s: out of memory for the checkpoint header", path);
+    cnn__model_describe(desc, (size_t)dlen + 1, c->m);
+
     ckpt_tensor *t = NULL;
     int nt = 0;
-    CNN_TRY(tensor_list(c, &t, &nt));
+    int rc = tensor_list(c, &t, &nt);
+    if (rc < 0) {
+        cnn_free(desc);
+        return rc;
+    }
 
     /* Header with placeholders for the crc and the size, padded to 8 bytes. */
     ckpt_str h = {0};
     str_add(&h, "%s00000000%s%016d\"", CKPT_PREFIX, CKPT_BYTES_KEY, 0);
     for (int i = 0; i < meta.n; i++) str_add(&h, ",\"%s\":\"%s\"", meta.kv[i].key, meta.kv[i].value);
-    str_add(&h, "}");
+    str_add(&h, ",\"model\":\"%s\"}", desc);
+    cnn_free(desc);
     uint64_t off = 0;
     for (int i = 0; i < nt; i++) {
         str_add(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name, dtype_names[t[i].dtype]);
@@ -299,7 +315,7 @@ int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, doub
     memcpy(h.s + (CKPT_BYTES_AT - 8), digits, 16);
 
     cnn__atomic_file af;
-    int rc = cnn__atomic_open(&af, path);
+    rc = cnn__atomic_open(&af, path);
     if (rc < 0) {
         cnn_free(h.s), cnn_free(t);
         return cnn__fail_context(rc, "checkpoint");
@@ -345,14 +361,19 @@ int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, doub
 
 static int read_all(const char *path, uint8_t **bytes, uint64_t *size) {
     *bytes = NULL, *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn__fail(CNN_EIO, "checkpoint %s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return cnn__fail(CNN_EIO, "checkpoint %s: not a regular file", path);
+    FILE *f;
+    uint64_t n;
+    /* Refuses a FIFO or a directory without blocking; its messages start
+     * with the path, ours with "checkpoint PATH". */
+    int rc = cnn__open_regular(&f, path, &n);
+    if (rc < 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", cnn_last_error());
+        size_t plen = strlen(path);
+        const char *why = strncmp(msg, path, plen) == 0 && msg[plen] == ':' ? msg + plen + 1 : msg;
+        while (*why == ' ') why++;
+        return cnn__fail(rc, "checkpoint %s: %s", path, why);
     }
-    uint64_t n = (uint64_t)sb.st_size;
     if (n < CKPT_MIN_SIZE) {
         fclose(f);
         return cnn__fail(CNN_EFORMAT, "checkpoint %s: truncated or not a checkpoint: %llu bytes, expected at least %zu",
@@ -368,10 +389,12 @@ static int read_all(const char *path, uint8_t **bytes, uint64_t *size) {
         return cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory for %llu bytes", path, (unsigned long long)n);
     }
     size_t got = fread(b, 1, (size_t)n, f);
+    int err = ferror(f);
     fclose(f);
-    if (got != (size_t)n) {
+    if (got != (size_t)n || err) {
         cnn_free(b);
-        return cnn__fail(CNN_EIO, "checkpoint %s: read error", path);
+        return cnn__fail(CNN_EIO, "checkpoint %s: read %zu of %llu bytes (read error, or the file changed)", path,
+                         got, (unsigned long long)n);
     }
     *bytes = b, *size = n;
     return CNN_OK;
@@ -432,6 +455,42 @@ static int meta_i64(const cnn_safetensors *st, const char *key, int64_t lo, int6
     return CNN_OK;
 }
 
+/* The saved model text equals this model's, layer by layer; the first
+ * difference is named. (Same-shaped tensors do not mean the same model:
+ * ReLU for Sigmoid changes nothing in the tensor list.) */
+static int check_model(cnn__ckpt *c, const cnn_safetensors *st, const char *path) {
+    const char *saved = meta_get(st, "model");
+    if (!saved) return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field 'model' is missing", path);
+    const int n = cnn_model_num_layers(c->m);
+    long n_saved = *saved != '\0';
+    for (const char *s = saved; (s = strchr(s, ';')) != NULL; s++) n_saved++;
+    const char *theirs = *saved ? saved : NULL; /* layer i of the saved text, len bytes */
+    for (int i = 0; i < n || theirs; i++) {
+        size_t len = theirs ? strcspn(theirs, ";") : 0;
+        char mine[CNN__LAYER_DESCRIBE_MAX] = "";
+        if (i < n && cnn__layer_describe(mine, sizeof mine, cnn_model_layer(c->m, i)) < 0)
+            return cnn__fail(CNN_EINVAL, "checkpoint %s: layer %d of this model has an unknown kind", path, i);
+        const int shown = len > 400 ? 400 : (int)len; /* the message has room for two layers */
+        if (!theirs)
+            return cnn__fail(CNN_EINVAL,
+                             "checkpoint %s: layer %d: the checkpoint was trained with a model of %ld layers, this "
+                             "model has %d (layer %d is %s) (--model must be the same to resume)",
+                             path, i, n_saved, n, i, mine);
+        if (i >= n)
+            return cnn__fail(CNN_EINVAL,
+                             "checkpoint %s: layer %d: the checkpoint was trained with %.*s, this model has only %d "
+                             "layers (--model must be the same to resume)",
+                             path, i, shown, theirs, n);
+        if (strlen(mine) != len || memcmp(mine, theirs, len) != 0)
+            return cnn__fail(CNN_EINVAL,
+                             "checkpoint %s: layer %d: the checkpoint was trained with %.*s, this model has %s "
+                             "(--model must be the same to resume)",
+                             path, i, shown, theirs, mine);
+        theirs = theirs[len] == ';' ? theirs + len + 1 : NULL;
+    }
+    return CNN_OK;
+}
+
 /* Everything about the file that must match this run. */
 static int check_settings(cnn__ckpt *c, const cnn_safetensors *st, const char *path) {
     const char *fmt = meta_get(st, "format"), *ver = meta_get(st, "version");
@@ -440,9 +499,16 @@ static int check_settings(cnn__ckpt *c, const cnn_safetensors *st, const char *p
                          fmt ? fmt : "(missing)", CNN__CKPT_FORMAT);
     char want_ver[16];
     snprintf(want_ver, sizeof want_ver, "%d", CNN__CKPT_VERSION);
+    if (ver && strcmp(ver, "1") == 0)
+        return cnn__fail(CNN_EFORMAT,
+                         "checkpoint %s: format version 1 (an older cnn) is not supported: this cnn reads version "
+                         "%s, which records the model's layers so that a resume can check them; train again "
+                         "without --resume",
+                         path, want_ver);
     if (!ver || strcmp(ver, want_ver) != 0)
         return cnn__fail(CNN_EFORMAT, "checkpoint %s: version '%s' is not supported (expected %s)", path,
                          ver ? ver : "(missing)", want_ver);
+    CNN_TRY(check_model(c, st, path));
     ckpt_meta m;
     m.n = 0;
     settings(c, &m);

@@ -14,7 +14,7 @@
 #include "cnn.h"
 
 #define CNN__CKPT_FORMAT "cnn-checkpoint"
-#define CNN__CKPT_VERSION 1
+#define CNN__CKPT_VERSION 2
 
 typedef struct cnn__ckpt {
     /* fixed for the run */
