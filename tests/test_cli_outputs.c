@@ -220,6 +220,11 @@ int main(void) {
     CHECK(!same_sig(sig_of("target.safetensors"), before));
     CHECK(no_temporary_files(root));
 
+    /* data fetch checks where it will write before it downloads or unpacks anything. */
+    expect("data fetch into /proc", "data fetch --dir /proc/cnn-data --tarball missing.tgz", 1, "/proc/cnn-data");
+    test__checked++;
+    if (strstr(last.err, "missing.tgz")) test__failed++, fprintf(stderr, "data fetch read the tarball first:\n%s\n", last.err);
+
     /* 6. Resuming a finished run invents no figures. */
     expect("resume a finished run", "train --data d --epochs 2 --batch-size 8 --resume ck", 0, "already complete");
     test__checked++;
@@ -293,6 +298,11 @@ int main(void) {
         CHECK(!sig_of("full/c.svg").exists);
         CHECK(no_temporary_files(full));
         umount(full);
+        if (mount("tmpfs", full, "tmpfs", MS_RDONLY, "size=64k") == 0) {
+            expect("data fetch into a read-only directory", "data fetch --dir full --tarball missing.tgz", 1,
+                   "Read-only file system");
+            umount(full);
+        }
     }
 
     snprintf(cmdbuf, sizeof cmdbuf, "rm -rf '%s'", root);

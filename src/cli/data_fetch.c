@@ -15,6 +15,7 @@
  * through a shell. See docs/DATA.md.
  */
 #include "cli.h"
+#include "cnn_internal.h"
 #include "data/data.h"
 
 #include <errno.h>
@@ -237,16 +238,27 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
         if (rc != CNN_ENOTFOUND) fprintf(stderr, "cnn data: %s: not usable (%s); fetching again\n", dir, cnn_last_error());
     }
 
+    /* The four outputs are probed before anything is downloaded. */
+    if (make_dirs(dir) != 0) {
+        fprintf(stderr, "cnn data: error: cannot create directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < 2; k++) {
+            char path[1100];
+            snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split_names[s], k ? "labels-idx1" : "images-idx3");
+            if (cnn__atomic_probe(path) < 0) {
+                fprintf(stderr, "cnn data: error: %s\n", cnn_last_error());
+                return 1;
+            }
+        }
+
     char tmp[] = "/tmp/cnn-data-XXXXXX";
     if (!mkdtemp(tmp)) {
         fprintf(stderr, "cnn data: error: cannot create a temporary directory: %s\n", strerror(errno));
         return 1;
     }
     int ret = build_sets(src, tmp, tarball, sets);
-    if (ret == 0 && make_dirs(dir) != 0) {
-        fprintf(stderr, "cnn data: error: cannot create directory %s: %s\n", dir, strerror(errno));
-        ret = 1;
-    }
     if (ret == 0) ret = write_sets(dir, sets);
     cnn_dataset_free(&sets[0]);
     cnn_dataset_free(&sets[1]);
