@@ -157,7 +157,11 @@ int main(void) {
     const char *names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                            "t10k-labels-idx1-ubyte", "plain.safetensors"};
     char cmdbuf[8192];
-    snprintf(cmdbuf, sizeof cmdbuf, "mkdir -p %s/d %s/adir", root, root);
+    /* Devices of our own (as root), so that a regression cannot replace the
+     * system's /dev/full or /dev/null; links to them otherwise. */
+    snprintf(cmdbuf, sizeof cmdbuf,
+             "mkdir -p %s/d %s/adir && cd %s && { mknod dev-full c 1 7 || ln -s /dev/full dev-full; } 2>/dev/null && "
+             "{ mknod dev-null c 1 3 || ln -s /dev/null dev-null; } 2>/dev/null", root, root, root);
     if (system(cmdbuf) != 0) return 1;
     for (int k = 0; k < 5; k++) {
         char from[4200], rel[300];
@@ -172,8 +176,8 @@ int main(void) {
     /* 1. Outputs that cannot be written are refused before training. */
     const char *bad_outs[][2] = {{"--save", "adir"}, {"--checkpoint", "adir"}, {"--plot", "adir"},
                                  {"--log", "adir"}, {"--plot", "nodir/p.svg"}, {"--log", "nodir/l.jsonl"},
-                                 {"--save", "nodir/w.safetensors"}, {"--log", "/dev/full"},
-                                 {"--save", "/dev/null"}, {"--plot", "/proc/cnn.svg"}};
+                                 {"--save", "nodir/w.safetensors"}, {"--log", "dev-full"},
+                                 {"--save", "dev-null"}, {"--plot", "/proc/cnn.svg"}};
     for (size_t k = 0; k < sizeof bad_outs / sizeof bad_outs[0]; k++) {
         snprintf(a, sizeof a, "%s %s %s", T, bad_outs[k][0], bad_outs[k][1]);
         expect("unwritable output", a, 1, bad_outs[k][1]);
@@ -182,6 +186,20 @@ int main(void) {
     expect("directory output", "train --data d --save adir", 1, "directory");
     snprintf(a, sizeof a, "eval --weights d/plain.safetensors --data d --quiet --confusion adir");
     expect("eval --confusion directory", a, 1, "directory");
+
+    /* An immutable file (chattr +i, where the filesystem and privileges allow it). */
+    snprintf(cmdbuf, sizeof cmdbuf, "touch %s/imm && chattr +i %s/imm 2>/dev/null", root, root);
+    if (system(cmdbuf) == 0) {
+        snprintf(a, sizeof a, "%s --save imm", T);
+        expect("immutable --save", a, 1, "imm");
+        expect_no_training(a);
+        snprintf(a, sizeof a, "%s --checkpoint imm", T);
+        expect("immutable --checkpoint", a, 1, "Operation not permitted");
+        snprintf(cmdbuf, sizeof cmdbuf, "chattr -i %s/imm", root);
+        if (system(cmdbuf) != 0) fprintf(stderr, "warning: chattr -i %s/imm failed\n", root);
+    } else {
+        printf("skipped: the immutable-file cases (chattr +i is not allowed here)\n");
+    }
 
     /* 4. One file for two purposes. */
     expect("save = checkpoint", "train --data d --epochs 1 --quiet --save x --checkpoint ./x", 1, "same file");
