@@ -8,7 +8,10 @@
  *   (b) SIGINT / SIGTERM stop with exit 130 / 143 and a checkpoint that
  *       resumes to the same weights;
  *   (c) damaged or mismatched checkpoints fail with a message naming the file
- *       and field, before any training, leaving every file as it was;
+ *       and field, before any training, leaving every file as it was: among
+ *       them a model whose tensors have the same shapes but whose layers
+ *       differ (ReLU and max pooling for the chapter's sigmoid LeNet), an
+ *       older format version, and a FIFO (which must not block);
  *   (d) a diverging run names the epoch, the step and a layer.
  *
  * The random kill points come from a seed printed at the start (set
@@ -24,6 +27,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define STEP_DIR CNN_FIXTURES_DIR "/step"
 
@@ -75,6 +79,21 @@ static int wait_for(pid_t pid) {
 }
 
 static int run(const args_t *a) { return wait_for(spawn(a)); }
+
+/* run(), but a process still running after 20 s is killed (1000 + SIGKILL). */
+static int run_limited(const args_t *a) {
+    pid_t pid = spawn(a);
+    for (int t = 0; t < 2000 && pid > 0; t++) {
+        int st;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 1000 + WTERMSIG(st) : -1;
+        if (w < 0) return -1;
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (pid > 0) kill(pid, SIGKILL);
+    return wait_for(pid);
+}
 
 /* The whole file, NUL-terminated, malloc'ed (NULL if unreadable); *size its length. */
 static char *slurp(const char *path, long *size) {
@@ -332,7 +351,10 @@ static void test_corrupt(void) {
     expect_bad_resume("missing file", bad, "cannot open", cfg_sgd, NULL);
 
     /* A good file that belongs to another run. */
-    expect_bad_resume("other model", good, "'num_params'", cfg_sgd, "--model", "lenet", NULL);
+    expect_bad_resume("other model", good,
+                      "layer 0: the checkpoint was trained with Conv2d(1,4,kernel_size=(5,5),stride=(1,1),"
+                      "padding=(0,0),dilation=(1,1),groups=1,bias=True), this model has Conv2d(1,6,",
+                      cfg_sgd, "--model", "lenet", NULL);
     expect_bad_resume("other batch size", good, "field 'batch_size' is 4 in the checkpoint but 8", cfg_sgd,
                       "--batch-size", "8", NULL);
     expect_bad_resume("other lr", good, "'lr'", cfg_sgd, "--lr", "0.1", NULL);
@@ -347,6 +369,105 @@ static void test_corrupt(void) {
     CHECK_RC(run(&a), 1, "unwritable checkpoint");
     CHECK(file_has(err_path, "/nonexistent-dir/x.ckpt"));
     CHECK(!file_has(out_path, "epoch 1/"));
+}
+
+/* The crc32 the header of a checkpoint of n bytes must hold (the whole file
+ * with the eight crc digits, bytes 34..41, read as '0'), written there. */
+static void fix_crc(char *b, long n) {
+    memset(b + 34, '0', 8);
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08lx", crc32(crc32(0L, Z_NULL, 0), (const Bytef *)b, (uInt)n));
+    memcpy(b + 34, hex, 8);
+}
+
+/* (c) the chapter's LeNet (`cnn train --data S --epochs 2 --checkpoint c`)
+ * resumed under models whose tensors have the very same names and shapes:
+ * the layers themselves are compared. Then an older format version, and a
+ * FIFO given as the checkpoint. */
+static void test_other_layers(void) {
+    static const char *cfg_lenet[] = {"--data", STEP_DIR, "--epochs", "2", "--threads", "1", NULL};
+    char ck[300], relu[300], softmax[300], bad[300], tiny_half[300];
+    path_in(ck, sizeof ck, "lenet.ckpt");
+    path_in(relu, sizeof relu, "lenet-relu-max.txt");
+    path_in(softmax, sizeof softmax, "lenet-softmax.txt");
+    path_in(bad, sizeof bad, "other.ckpt");
+    path_in(tiny_half, sizeof tiny_half, "tiny-dropout.txt");
+    args_t a;
+    args_make(&a, cfg_lenet, "--quiet", "--checkpoint", ck, NULL);
+    CHECK_RC(run(&a), 0, "LeNet checkpoint");
+
+    /* models/lenet.txt with nn.ReLU() for nn.Sigmoid() and nn.MaxPool2d for nn.AvgPool2d */
+    static const char *const layers[] = {"nn.Conv2d(1, 6, kernel_size=5, padding=2)", "nn.Sigmoid()",
+                                         "nn.AvgPool2d(kernel_size=2, stride=2)", "nn.Conv2d(6, 16, kernel_size=5)",
+                                         "nn.Sigmoid()", "nn.AvgPool2d(kernel_size=2, stride=2)", "nn.Flatten()",
+                                         "nn.Linear(16 * 5 * 5, 120)", "nn.Sigmoid()", "nn.Linear(120, 84)",
+                                         "nn.Sigmoid()", "nn.Linear(84, 10)"};
+    char text[2048], text2[2048];
+    size_t k = (size_t)snprintf(text, sizeof text, "nn.Sequential(");
+    size_t k2 = (size_t)snprintf(text2, sizeof text2, "nn.Sequential(");
+    for (int i = 0; i < 12; i++) {
+        const char *l = layers[i];
+        if (!strcmp(l, "nn.Sigmoid()")) l = "nn.ReLU()";
+        else if (!strncmp(l, "nn.AvgPool2d", 12)) l = "nn.MaxPool2d(kernel_size=2, stride=2)";
+        k += (size_t)snprintf(text + k, sizeof text - k, "%s, ", l);
+        k2 += (size_t)snprintf(text2 + k2, sizeof text2 - k2, "%s, ", layers[i]);
+    }
+    snprintf(text + k, sizeof text - k, ")\n");
+    snprintf(text2 + k2, sizeof text2 - k2, "nn.Softmax(dim=1))\n");
+    write_file(relu, text, (long)strlen(text));
+    write_file(softmax, text2, (long)strlen(text2));
+    expect_bad_resume("ReLU and max pooling for sigmoid and average pooling", ck,
+                      "layer 1: the checkpoint was trained with Sigmoid(), this model has ReLU()", cfg_lenet,
+                      "--model", relu, NULL);
+    expect_bad_resume("one layer more", ck,
+                      "layer 12: the checkpoint was trained with a model of 12 layers, this model has 13 (layer 12 "
+                      "is Softmax(dim=1))",
+                      cfg_lenet, "--model", softmax, NULL);
+    /* The same model text resumes (spacing and comments do not matter). */
+    args_make(&a, cfg_lenet, "--quiet", "--epochs", "3", "--model", "lenet", "--resume", ck, NULL);
+    CHECK_RC(run(&a), 0, "resume with the same model");
+
+    /* An argument that changes no tensor: Dropout's p. */
+    char tiny_ck[300];
+    path_in(tiny_ck, sizeof tiny_ck, "tiny.ckpt");
+    args_make(&a, cfg_sgd, "--quiet", "--max-steps", "3", "--checkpoint", tiny_ck, NULL);
+    CHECK_RC(run(&a), 0, "tiny checkpoint");
+    char *t = slurp(tiny_model, NULL), *d = t ? strstr(t, "nn.Dropout(0.3)") : NULL;
+    CHECK(d != NULL);
+    if (d) {
+        memcpy(d, "nn.Dropout(0.5)", 15);
+        write_file(tiny_half, t, (long)strlen(t));
+        expect_bad_resume("other dropout", tiny_ck,
+                          "layer 5: the checkpoint was trained with Dropout(p=0.3), this model has Dropout(p=0.5)",
+                          cfg_sgd, "--model", tiny_half, NULL);
+    }
+    free(t);
+
+    /* A checkpoint of format version 1 (no layer list): refused by name. */
+    long n = 0;
+    char *b = slurp(ck, &n), *v = b ? strstr(b + 8, "\"version\":\"2\"") : NULL;
+    CHECK(v != NULL);
+    if (v) {
+        v[11] = '1';
+        fix_crc(b, n);
+        write_file(bad, b, n);
+        expect_bad_resume("format version 1", bad, "format version 1 (an older cnn) is not supported", cfg_lenet,
+                          NULL);
+    }
+    free(b);
+
+    /* A FIFO with no writer: refused at once, not waited on. */
+    char fifo[300], save[300];
+    path_in(fifo, sizeof fifo, "resume.fifo");
+    path_in(save, sizeof save, "fifo.safetensors");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    args_make(&a, cfg_lenet, "--quiet", "--resume", fifo, "--save", save, NULL);
+    int rc = run_limited(&a);
+    CHECK_RC(rc, 1, "--resume FIFO");
+    if (rc == 1000 + SIGKILL) fprintf(stderr, "  --resume FIFO: still running after 20 s (blocked in open)\n");
+    CHECK(file_has(err_path, fifo) && file_has(err_path, "a FIFO"));
+    CHECK(!exists(save));
+    unlink(fifo);
 }
 
 /* (d) divergence: the ReLU LeNet at lr 1000 overflows within a few steps. */
@@ -406,6 +527,7 @@ int main(void) {
     test_signal(full120, SIGTERM);
 
     test_corrupt();
+    test_other_layers();
     test_divergence();
     remove_dir();
     return test_report();

@@ -4,7 +4,9 @@
  * broken files are written byte by byte into a temporary directory and each
  * must fail with the right status and a message that names the file and the
  * field. A file that claims far more data than it holds must fail before any
- * large allocation (checked with a counting allocator). */
+ * large allocation (checked with a counting allocator), and so must a gzip
+ * file that really inflates to gigabytes when its labels file does not
+ * match it. */
 #include "test_util.h"
 #include "data/data.h"
 
@@ -12,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -91,20 +94,22 @@ static size_t make_labels(unsigned char *buf, uint32_t n) {
         }                                                                                     \
     } while (0)
 
-/* ---- a counting allocator: the largest single request ---- */
-static size_t largest_request;
+/* ---- a counting allocator: the largest single request; with refuse_above
+ * set, larger requests fail as they would on a small machine ---- */
+static size_t largest_request, refuse_above;
 static int fail_allocations;
+static int refused(size_t n) { return fail_allocations || (refuse_above && n > refuse_above); }
 static void *count_malloc(size_t n) {
     if (n > largest_request) largest_request = n;
-    return fail_allocations ? NULL : malloc(n);
+    return refused(n) ? NULL : malloc(n);
 }
 static void *count_realloc(void *p, size_t n) {
     if (n > largest_request) largest_request = n;
-    return fail_allocations ? NULL : realloc(p, n);
+    return refused(n) ? NULL : realloc(p, n);
 }
 static void *count_calloc(size_t c, size_t n) {
     if (c * n > largest_request) largest_request = c * n;
-    return fail_allocations ? NULL : calloc(c, n);
+    return refused(c * n) ? NULL : calloc(c, n);
 }
 
 static int count_tmp_leftovers(void) {
@@ -352,11 +357,16 @@ static void test_bad_files(void) {
     CHECK(strstr(cnn_last_error(), "found 10") != NULL);
 
     /* Corrupt gzip: flipped bytes inside the deflate stream, a cut stream,
-     * and a gzip header with nothing valid after it. */
+     * and a gzip header with nothing valid after it. The labels match the
+     * 40 images, so the pair passes and the data is read. */
     static unsigned char big[16 + 40 * 28 * 28];
     size_t bn = make_images(big, 0x803, 40, 28, 28);
     const char *gz = tmp_path("big.gz");
     write_gz(gz, big, bn);
+    char labels40[256];
+    snprintf(labels40, sizeof labels40, "%s", tmp_path("labels40"));
+    ln = make_labels(buf, 40);
+    write_file(labels40, buf, ln);
     size_t zn;
     unsigned char *z = read_file(gz, &zn);
     CHECK(z != NULL && zn > 100);
@@ -366,15 +376,15 @@ static void test_bad_files(void) {
         for (size_t i = zn / 3; i < zn / 3 + 16; i++) flipped[i] ^= 0x5a;
         p = tmp_path("flipped.gz");
         write_file(p, flipped, zn);
-        CHECK_LOAD_FAILS(p, labels, CNN_EFORMAT, p, "gzip");
+        CHECK_LOAD_FAILS(p, labels40, CNN_EFORMAT, p, "gzip");
         p = tmp_path("cut-stream.gz");
         write_file(p, z, zn / 2);
-        CHECK_LOAD_FAILS(p, labels, CNN_EFORMAT, p, "gzip");
+        CHECK_LOAD_FAILS(p, labels40, CNN_EFORMAT, p, "gzip");
         memcpy(flipped, z, zn);
         flipped[zn - 5] ^= 0xff; /* the CRC of the uncompressed data */
         p = tmp_path("badcrc.gz");
         write_file(p, flipped, zn);
-        CHECK_LOAD_FAILS(p, labels, CNN_EFORMAT, p, "gzip");
+        CHECK_LOAD_FAILS(p, labels40, CNN_EFORMAT, p, "gzip");
         free(flipped);
         free(z);
     }
@@ -392,6 +402,93 @@ static void test_bad_files(void) {
     CHECK_STATUS(cnn_dataset_load(&ds, NULL, labels), CNN_EINVAL);
 }
 
+/* One gzip member (a complete gzip stream) holding n bytes of data; gzip
+ * readers, zlib's gzread included, read concatenated members as one file.
+ * *out is malloc'ed. */
+static unsigned char *gzip_member(const void *data, size_t n, size_t *out_len) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_RLE) != Z_OK) return NULL;
+    size_t cap = deflateBound(&z, (uLong)n);
+    unsigned char *out = malloc(cap);
+    z.next_in = (Bytef *)data, z.avail_in = (uInt)n;
+    z.next_out = out, z.avail_out = (uInt)cap;
+    int zrc = out ? deflate(&z, Z_FINISH) : Z_MEM_ERROR;
+    *out_len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (zrc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A gzip images file whose header claims 5,000,000 images of 28x28 and
+ * whose body really inflates to that much (3.9 GB of zeros, in 3.8 MB: the
+ * header in one gzip member, then one member of 16 MiB of zeros written 234
+ * times), so it passes the length check a gzip file gets; with a labels file
+ * of 10 labels, loading must fail on the counts, from the two headers, in
+ * well under a second and without asking for the 3.9 GB. */
+static void test_gzip_bomb(void) {
+    const uint32_t n = 5000000, side = 28;
+    const size_t zeros = (size_t)1 << 24, members = 234; /* 234 * 16 MiB >= 5e6 * 784 */
+    unsigned char hdr[16], lab[8 + 10];
+    size_t k = 0;
+    k += put_be32(hdr + k, 0x803);
+    k += put_be32(hdr + k, n);
+    k += put_be32(hdr + k, side);
+    k += put_be32(hdr + k, side);
+    size_t hz_len = 0, zz_len = 0;
+    unsigned char *hz = gzip_member(hdr, sizeof hdr, &hz_len);
+    unsigned char *zero = calloc(zeros, 1);
+    unsigned char *zz = zero ? gzip_member(zero, zeros, &zz_len) : NULL;
+    free(zero);
+    CHECK(hz != NULL && zz != NULL);
+    if (!hz || !zz) {
+        free(hz), free(zz);
+        return;
+    }
+    const char *images = tmp_path("bomb-images.gz");
+    FILE *f = fopen(images, "wb");
+    int ok = f && fwrite(hz, 1, hz_len, f) == hz_len;
+    for (size_t i = 0; ok && i < members; i++) ok = fwrite(zz, 1, zz_len, f) == zz_len;
+    ok = f && fclose(f) == 0 && ok;
+    free(hz), free(zz);
+    CHECK(ok);
+    if (!ok) return;
+    char labels[256];
+    snprintf(labels, sizeof labels, "%s", tmp_path("bomb-labels"));
+    write_file(labels, lab, make_labels(lab, 10));
+
+    cnn_set_allocator(count_malloc, count_realloc, count_calloc, free);
+    largest_request = 0, refuse_above = (size_t)64 << 20;
+    double t0 = now_s();
+    CHECK_LOAD_FAILS(images, labels, CNN_ESHAPE, labels, "dims[0]");
+    double secs = now_s() - t0;
+    refuse_above = 0;
+    cnn_set_allocator(NULL, NULL, NULL, NULL);
+    const char *msg = cnn_last_error();
+    if (!strstr(msg, "expected 5000000 labels") || !strstr(msg, "found 10") || !strstr(msg, images)) {
+        CHECK(!"the message names both files and both counts");
+        fprintf(stderr, "  expected: %s: dims[0]: expected 5000000 labels (one per image in %s), found 10\n"
+                        "  got:      %s\n", labels, images, msg);
+    }
+    if (largest_request > ((size_t)64 << 20)) {
+        CHECK(largest_request <= ((size_t)64 << 20));
+        fprintf(stderr, "  expected no allocation above 64 MiB, got a request for %zu bytes\n", largest_request);
+    }
+    if (!(secs < 0.5)) {
+        CHECK(secs < 0.5);
+        fprintf(stderr, "  expected the mismatch within 0.5 s, took %.2f s\n", secs);
+    }
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/cnn-test-idx-XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -401,6 +498,7 @@ int main(void) {
     test_roundtrip();
     test_split();
     test_bad_files();
+    test_gzip_bomb();
     int rc = test_report();
     if (rc == 0) {
         /* Clean up only on success, so a failure can be inspected. */

@@ -1,7 +1,8 @@
 /* test_summary.c — cnn_model_summary and cnn_model_trace for the chapter's
  * LeNet against texts that PyTorch produced (tests/fixtures/summary_lenet*.txt:
  * torchsummary's table recomputed with torch 1.13, torchinfo's mult-adds, and
- * the chapter's shape loop), plus small models and bad arguments. */
+ * the chapter's shape loop), plus small models, sizes past 2^64 and bad
+ * arguments. */
 #include "test_util.h"
 
 static char *read_file(const char *path) {
@@ -150,9 +151,69 @@ static void test_counts(void) {
     cnn_model_free(m);
 }
 
+/* Sizes past 2^63, computed exactly as torchsummary's and torchinfo's Python
+ * ints are (the sanitizer build aborts on a signed overflow):
+ * - `cnn summary --input-shape 65536,65536,65536 --batch-size 1048576`:
+ *   the input is 65536^3 * 1048576 * 4 bytes = 2^70 B = 2^50 MB, which the
+ *   int64 product wrapped to 0 ("Input size (MB): 0.00");
+ * - a Conv2d(2048, 2048, 1) on 2048x1024x1024 at batch 2^24: mult-adds
+ *   4,196,352 params * 2^24 * 1024 * 1024 = 2^66.0..., once refused as
+ *   "too large to count". Expected figures from Python:
+ *     65536**3 * 1048576 * 4 / 2**20, f"{4196352 * 2**24 * 1024 * 1024:,}". */
+static void test_huge(void) {
+    cnn_model *m = create("nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(65536, 10))", 65536,
+                          65536, 65536);
+    if (m) {
+        int rc = -1;
+        char *got = capture(cnn_model_summary, NULL, m, 1048576, &rc);
+        CHECK_INT_EQ(rc, CNN_OK);
+        if (rc != CNN_OK) fprintf(stderr, "  %s\n", cnn_last_error());
+        static const char *const want[] = {
+            " AdaptiveAvgPool2d-1     [1048576, 65536, 1, 1]               0\n",
+            "            Linear-3              [1048576, 10]         655,370\n",
+            "Input size (MB): 1125899906842624.00\n", /* 2^50 */
+            "Forward/backward pass size (MB): 1048656.00\n", /* 2 * 4 * 1048576 * (65536 + 65536 + 10) / 2^20 */
+            "Params size (MB): 2.50\n",
+            "Estimated Total Size (MB): 1125899906842624.00\n", /* float32, as torchsummary's */
+            "            Linear-3                         -- 687,205,253,120\n",
+            "Total mult-adds (M): 687205.25\n",
+        };
+        for (size_t i = 0; got && i < sizeof want / sizeof want[0]; i++)
+            if (!strstr(got, want[i])) {
+                CHECK(strstr(got, want[i]) != NULL);
+                fprintf(stderr, "  expected the line:\n%s  in:\n%s", want[i], got);
+            }
+        free(got);
+        cnn_model_free(m);
+    }
+
+    m = create("nn.Sequential(nn.Conv2d(2048, 2048, 1))", 2048, 1024, 1024);
+    if (m) {
+        int rc = -1;
+        char *got = capture(cnn_model_summary, NULL, m, 1 << 24, &rc);
+        CHECK_INT_EQ(rc, CNN_OK);
+        if (rc != CNN_OK) fprintf(stderr, "  %s\n", cnn_last_error());
+        static const char *const want[] = {
+            "            Conv2d-1  [16777216, 2048, 1024, 1024]       4,196,352\n",
+            "Input size (MB): 137438953472.00\n",
+            "Forward/backward pass size (MB): 274877906944.00\n",
+            "            Conv2d-1                     [1, 1] 73,823,005,091,857,170,432\n",
+            "Total mult-adds (M): 73823005091857.17\n",
+        };
+        for (size_t i = 0; got && i < sizeof want / sizeof want[0]; i++)
+            if (!strstr(got, want[i])) {
+                CHECK(strstr(got, want[i]) != NULL);
+                fprintf(stderr, "  expected the line:\n%s  in:\n%s", want[i], got);
+            }
+        free(got);
+        cnn_model_free(m);
+    }
+}
+
 int main(void) {
     test_lenet();
     test_no_params();
     test_counts();
+    test_huge();
     return test_report();
 }

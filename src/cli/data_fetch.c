@@ -88,21 +88,37 @@ static int run_program(const char *cwd, char *const argv[]) {
     return WEXITSTATUS(status);
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir) {
+/* mkdir -p; *made is the length of the first directory it created (0: none). */
+static int make_dirs(const char *dir, size_t *made) {
     char path[1024];
     size_t n = strlen(dir);
+    *made = 0;
     if (n == 0 || n >= sizeof path) return -1;
     memcpy(path, dir, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (path[i] != '/' && path[i] != '\0') continue;
         char saved = path[i];
         path[i] = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+        if (mkdir(path, 0755) == 0 && !*made) *made = i;
+        else if (errno != EEXIST) return -1;
         path[i] = saved;
     }
     struct stat st;
     return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+/* Remove the directories make_dirs created (empty ones only), deepest first. */
+static void remove_made_dirs(const char *dir, size_t made) {
+    char path[1024];
+    size_t n = strlen(dir);
+    if (!made || n >= sizeof path) return;
+    memcpy(path, dir, n + 1);
+    while (n >= made) {
+        if (rmdir(path) != 0) return;
+        while (n > 0 && path[n - 1] != '/') n--;
+        while (n > 0 && path[n - 1] == '/') n--;
+        path[n] = '\0';
+    }
 }
 
 static int file_exists(const char *path) {
@@ -239,8 +255,10 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     }
 
     /* The four outputs are probed before anything is downloaded. */
-    if (make_dirs(dir) != 0) {
+    size_t made;
+    if (make_dirs(dir, &made) != 0) {
         fprintf(stderr, "cnn data: error: cannot create directory %s: %s\n", dir, strerror(errno));
+        remove_made_dirs(dir, made);
         return 1;
     }
     for (int s = 0; s < 2; s++)
@@ -249,6 +267,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
             snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split_names[s], k ? "labels-idx1" : "images-idx3");
             if (cnn__atomic_probe(path) < 0) {
                 fprintf(stderr, "cnn data: error: %s\n", cnn_last_error());
+                remove_made_dirs(dir, made);
                 return 1;
             }
         }
@@ -260,6 +279,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     }
     int ret = build_sets(src, tmp, tarball, sets);
     if (ret == 0) ret = write_sets(dir, sets);
+    else remove_made_dirs(dir, made); /* nothing was written: leave no empty directory behind */
     cnn_dataset_free(&sets[0]);
     cnn_dataset_free(&sets[1]);
 

@@ -16,6 +16,24 @@ static const char *fashion_names[10] = {"t-shirt", "trouser", "pullover", "dress
                                         "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
 static const char *digit_names[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 
+/* The model gives one vector of class scores per example, (N, C): a
+ * Conv2d's (N, C, H, W) output is no set of classes (cnn_train and
+ * cnn_evaluate refuse it the same way). */
+static int check_class_scores(const char *cmd, const cnn_model *m) {
+    int ndim = 0;
+    int64_t s[CNN_MAX_DIMS];
+    if (cnn_model_layer_shape(m, cnn_model_num_layers(m) - 1, &ndim, s) < 0 || ndim == 2) return 0;
+    char dims[96] = "";
+    size_t k = 0;
+    for (int d = 1; d < ndim && k < sizeof dims; d++)
+        k += (size_t)snprintf(dims + k, sizeof dims - k, d > 1 ? "x%lld" : "%lld", (long long)s[d]);
+    fprintf(stderr,
+            "cnn %s: error: the model's output is %s per example; classifying needs a vector of class scores "
+            "(add nn.Flatten() and nn.Linear)\n",
+            cmd, ndim > 1 ? dims : "not split by example");
+    return -1;
+}
+
 /* torch.argmax of a row: the first largest value, a NaN counting as the largest. */
 static int64_t argmax_row(const float *z, int64_t c) {
     int64_t best = 0;
@@ -112,6 +130,7 @@ int cnn_cli_eval(int argc, char **argv) {
     int64_t chw[3] = {1, resize ? resize : test.h, resize ? resize : test.w};
     if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    if (check_class_scores(cmd, m) < 0) goto done;
     const int64_t c = cnn_model_num_outputs(m);
     if (c > 4096) {
         fprintf(stderr, "cnn eval: the model has %lld outputs, at most 4096 are supported\n", (long long)c);
@@ -311,6 +330,7 @@ int cnn_cli_predict(int argc, char **argv) {
     int status = 1, rc;
     if (!x || cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     if ((rc = cnn_model_load(m, weights)) < 0) { cli_fail(cmd, rc); goto done; }
+    if (check_class_scores(cmd, m) < 0) goto done;
     int64_t c = cnn_model_num_outputs(m);
     if (c > 4096) { fprintf(stderr, "cnn predict: model has %lld outputs, at most 4096 supported\n", (long long)c); goto done; }
     for (int k = 0; k < n_inputs; k++) {

@@ -14,6 +14,11 @@
  * exactly header + data; a gzip file cannot inflate beyond 1032x its size
  * (deflate's limit), so a tiny file that claims gigabytes fails at once.
  *
+ * A dataset is two files: both headers are read and the pair checked (one
+ * label per image) before either file's data is inflated, so a small gzip
+ * file that honestly inflates to gigabytes of images costs nothing when its
+ * labels file does not match.
+ *
  * Statuses: CNN_ENOTFOUND (no such file), CNN_EIO (cannot read/write),
  * CNN_EFORMAT (bad header, length, gzip stream), CNN_ERANGE (label >= 10),
  * CNN_ESHAPE (image and label counts differ), CNN_EINVAL (bad arguments).
@@ -58,27 +63,26 @@ typedef struct {
     uint64_t pos;       /* uncompressed bytes consumed */
 } idx_reader;
 
+/* Open path for reading, plain or gzip. cnn__open_regular refuses a FIFO
+ * or a directory without blocking; zlib then reads a duplicate of that
+ * descriptor (gzclose closes it), so the file opened is the file checked. */
 static int idx_open(idx_reader *r, const char *path) {
     memset(r, 0, sizeof *r);
     r->path = path;
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        int err = errno;
-        return cnn__fail(err == ENOENT ? CNN_ENOTFOUND : CNN_EIO, "%s: cannot open: %s", path,
-                         strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) return cnn__fail(CNN_EIO, "%s: not a regular file", path);
-    r->file_size = (uint64_t)st.st_size;
-
-    FILE *f = fopen(path, "rb");
-    if (!f) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    CNN_TRY(cnn__open_regular(&f, path, &r->file_size));
     unsigned char sig[2] = {0, 0};
-    size_t got = fread(sig, 1, 2, f);
-    fclose(f);
+    ssize_t got = pread(fileno(f), sig, 2, 0); /* leaves the offset at 0 for zlib */
     r->is_gzip = got == 2 && sig[0] == 0x1f && sig[1] == 0x8b;
-
-    r->gz = gzopen(path, "rb");
-    if (!r->gz) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int fd = dup(fileno(f));
+    int err = errno;
+    fclose(f);
+    if (fd < 0) return cnn__fail(CNN_EIO, "%s: cannot open: %s", path, strerror(err));
+    r->gz = gzdopen(fd, "rb");
+    if (!r->gz) {
+        close(fd);
+        return cnn__fail(CNN_ENOMEM, "%s: cannot open: out of memory for the gzip reader", path);
+    }
     gzbuffer(r->gz, 1u << 17);
     return CNN_OK;
 }
@@ -237,28 +241,19 @@ int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, co
     return CNN_OK;
 }
 
-static int idx_read_labels(uint8_t **labels, int64_t *n, const char *path) {
-    *labels = NULL;
-    *n = 0;
-    idx_reader r;
-    CNN_TRY(idx_open(&r, path));
-    int64_t dims[1] = {0};
-    size_t len = 0;
+/* The data of a labels file whose header r has read: n labels, each < 10. */
+static int idx_read_labels(idx_reader *r, uint8_t **labels, int64_t n, size_t len) {
     uint8_t *data = NULL;
-    int rc = idx_read_header(&r, IDX_MAGIC_LABELS, dims, &len);
-    if (rc == CNN_OK) rc = idx_read_data(&r, &data, len);
-    idx_close(&r);
-    if (rc != CNN_OK) return rc;
-    for (int64_t i = 0; i < dims[0]; i++) {
+    CNN_TRY(idx_read_data(r, &data, len));
+    for (int64_t i = 0; i < n; i++) {
         if (data[i] >= IDX_NUM_CLASSES) {
             int label = data[i];
             cnn_free(data);
-            return cnn__fail(CNN_ERANGE, "%s: label #%lld: expected 0..%d, found %d", path, (long long)i,
+            return cnn__fail(CNN_ERANGE, "%s: label #%lld: expected 0..%d, found %d", r->path, (long long)i,
                              IDX_NUM_CLASSES - 1, label);
         }
     }
     *labels = data;
-    *n = dims[0];
     return CNN_OK;
 }
 
@@ -270,20 +265,30 @@ int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *label
     if (!images_path || !labels_path) {
         return cnn__fail(CNN_EINVAL, "cnn_dataset_load: images_path and labels_path must not be NULL");
     }
+    /* Both headers, then the pair, and only then the data. */
+    idx_reader ri, rl;
+    memset(&rl, 0, sizeof rl);
+    int64_t idims[3] = {0, 0, 0}, ldims[1] = {0};
+    size_t ilen = 0, llen = 0;
     uint8_t *images = NULL, *labels = NULL;
-    int64_t n, h, w, n_labels;
-    CNN_TRY(cnn_idx_read_images(&images, &n, &h, &w, images_path));
-    int rc = idx_read_labels(&labels, &n_labels, labels_path);
-    if (rc == CNN_OK && n_labels != n) {
+    CNN_TRY(idx_open(&ri, images_path));
+    int rc = idx_read_header(&ri, IDX_MAGIC_IMAGES, idims, &ilen);
+    if (rc == CNN_OK) rc = idx_open(&rl, labels_path);
+    if (rc == CNN_OK) rc = idx_read_header(&rl, IDX_MAGIC_LABELS, ldims, &llen);
+    if (rc == CNN_OK && ldims[0] != idims[0]) {
         rc = cnn__fail(CNN_ESHAPE, "%s: dims[0]: expected %lld labels (one per image in %s), found %lld",
-                       labels_path, (long long)n, images_path, (long long)n_labels);
+                       labels_path, (long long)idims[0], images_path, (long long)ldims[0]);
     }
+    if (rc == CNN_OK) rc = idx_read_data(&ri, &images, ilen);
+    if (rc == CNN_OK) rc = idx_read_labels(&rl, &labels, ldims[0], llen);
+    idx_close(&ri);
+    idx_close(&rl);
     if (rc != CNN_OK) {
         cnn_free(images);
         cnn_free(labels);
         return rc;
     }
-    ds->n = n, ds->h = h, ds->w = w;
+    ds->n = idims[0], ds->h = idims[1], ds->w = idims[2];
     ds->images = images;
     ds->labels = labels;
     return CNN_OK;

@@ -139,9 +139,12 @@ static int cnn__layer_fail(int rc, const cnn_layer_desc *l, int i) {
     return cnn__fail_context(rc, "layer %d (%s)", i, cnn_layer_kind_name(l->kind));
 }
 
+/* Saturates at INT64_MAX (sizes are >= 1): a layer built through the API
+ * (Linear(out_features=2^31-1) on a 2^20 x 2^20 input) can claim more, and
+ * the caller's CNN_MAX_NUMEL check then refuses it. */
 static int64_t cnn__numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int d = 1; d < ndim; d++) n *= shape[d];
+    for (int d = 1; d < ndim; d++) n = shape[d] > 0 && n > INT64_MAX / shape[d] ? INT64_MAX : n * shape[d];
     return n;
 }
 
@@ -348,8 +351,8 @@ static int cnn__layer_plan(cnn__layer_rt *rt, const cnn_layer_desc *l, int ndim,
     }
     rt->numel = cnn__numel(rt->ndim, rt->shape);
     if (rt->numel <= 0 || rt->numel > CNN_MAX_NUMEL)
-        return cnn__fail(CNN_ERANGE, "output has %lld elements per example, expected 1..%lld",
-                         (long long)rt->numel, (long long)CNN_MAX_NUMEL);
+        return cnn__fail(CNN_ERANGE, "output has %s%lld elements per example, expected 1..%lld",
+                         rt->numel == INT64_MAX ? "more than " : "", (long long)rt->numel, (long long)CNN_MAX_NUMEL);
     return CNN_OK;
 }
 

@@ -16,6 +16,12 @@
  * (1, C, H, W) input:
  *     print(layer.__class__.__name__, 'output shape: \t', X.shape)
  *
+ * Counts are exact whatever their size, as Python's ints are: the input
+ * alone can be 2^60 values times a batch of 2^24, and a layer's mult-adds
+ * 2^86, so sizes, totals and mult-adds are 128-bit unsigned integers
+ * (u128 below), turned into a double (correctly rounded, as Python's
+ * int-to-float) only for the MB and "(M)" figures.
+ *
  * Only the public model accessors are used.
  */
 #include "cnn_internal.h"
@@ -28,12 +34,74 @@
 #define RULE_EQ "================================================================\n"
 #define ROW_FMT "%20s  %25s %15s\n" /* torchsummary's "{:>20}  {:>25} {:>15}" */
 
-/* Python's "{:,}".format(v). */
-static void format_commas(char *out, size_t cap, int64_t v) {
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+/* ---- exact unsigned 128-bit counts ----------------------------------------- */
+
+typedef struct {
+    uint64_t hi, lo;
+} u128;
+
+static u128 u128_of(uint64_t v) { return (u128){0, v}; }
+
+/* *acc += v; 1 on overflow. */
+static int u128_add(u128 *acc, u128 v) {
+    uint64_t lo = acc->lo + v.lo, carry = lo < v.lo;
+    if (v.hi > UINT64_MAX - acc->hi || carry > UINT64_MAX - acc->hi - v.hi) return 1;
+    acc->hi += v.hi + carry, acc->lo = lo;
+    return 0;
+}
+
+/* The full 128-bit product of two 64-bit numbers. */
+static u128 mul64(uint64_t a, uint64_t b) {
+    const uint64_t a0 = a & 0xffffffffu, a1 = a >> 32, b0 = b & 0xffffffffu, b1 = b >> 32;
+    const uint64_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+    const uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+    return (u128){p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32), mid << 32 | (p00 & 0xffffffffu)};
+}
+
+/* *out = a * b for b >= 0; 1 on overflow. */
+static int u128_mul(u128 a, int64_t b, u128 *out) {
+    if (b < 0) return 1;
+    u128 lo = mul64(a.lo, (uint64_t)b), hi = mul64(a.hi, (uint64_t)b);
+    if (hi.hi != 0 || hi.lo > UINT64_MAX - lo.hi) return 1;
+    *out = (u128){lo.hi + hi.lo, lo.lo};
+    return 0;
+}
+
+/* The nearest double (ties to even): the top 64 bits with the bits shifted
+ * out folded into the last one, so the one rounding is the right one. */
+static double u128_to_double(u128 v) {
+    if (v.hi == 0) return (double)v.lo;
+    int s = 0;
+    while (s < 64 && (v.hi >> s) != 0) s++; /* the top 64 bits start s bits into hi */
+    uint64_t top = s == 64 ? v.hi : (v.hi << (64 - s)) | (v.lo >> s);
+    if (s < 64 ? (v.lo & ((UINT64_C(1) << s) - 1)) != 0 : v.lo != 0) top |= 1;
+    return ldexp((double)top, s);
+}
+
+/* Decimal digits of v, most significant first; returns their count. */
+static int u128_digits(char *out, u128 v) {
+    char rev[40];
+    int n = 0;
+    do { /* long division by 10 over 32-bit limbs */
+        uint32_t limb[4] = {(uint32_t)(v.hi >> 32), (uint32_t)v.hi, (uint32_t)(v.lo >> 32), (uint32_t)v.lo};
+        uint64_t rem = 0;
+        for (int k = 0; k < 4; k++) {
+            uint64_t cur = rem << 32 | limb[k];
+            limb[k] = (uint32_t)(cur / 10), rem = cur % 10;
+        }
+        rev[n++] = (char)('0' + rem);
+        v = (u128){(uint64_t)limb[0] << 32 | limb[1], (uint64_t)limb[2] << 32 | limb[3]};
+    } while (v.hi || v.lo);
+    for (int i = 0; i < n; i++) out[i] = rev[n - 1 - i];
+    out[n] = 0;
+    return n;
+}
+
+/* Python's "{:,}".format(v) for v >= 0. */
+static void format_commas(char *out, size_t cap, u128 v) {
+    char digits[48];
+    int n = u128_digits(digits, v);
     size_t o = 0;
-    if (v < 0 && o + 1 < cap) out[o++] = '-';
     for (int i = 0; i < n && o + 1 < cap; i++) {
         if (i > 0 && (n - i) % 3 == 0 && o + 1 < cap) out[o++] = ',';
         if (o + 1 < cap) out[o++] = digits[i];
@@ -47,18 +115,6 @@ static void format_list(char *out, size_t cap, int ndim, const int64_t *shape) {
     for (int d = 0; d < ndim && o < cap; d++)
         o += (size_t)snprintf(out + o, cap - o, "%s%lld", d ? ", " : "", (long long)shape[d]);
     if (o < cap) snprintf(out + o, cap - o, "]");
-}
-
-static int add_checked(int64_t *acc, int64_t v) {
-    if (v > INT64_MAX - *acc) return 1;
-    *acc += v;
-    return 0;
-}
-
-static int mul_checked(int64_t a, int64_t b, int64_t *out) {
-    if (a != 0 && b > INT64_MAX / a) return 1;
-    *out = a * b;
-    return 0;
 }
 
 /* Per-layer facts the two blocks need. */
@@ -100,10 +156,16 @@ static int layer_facts_get(layer_facts *lf, const cnn_model *m, int i) {
         CNN_TRY(cnn_model_tensor_info(m, t, &info));
         if (info.layer != i) continue;
         lf->has_params = 1;
-        if (add_checked(&lf->params, (int64_t)info.numel))
+        /* a model has at most CNN_MAX_PARAMS parameters, so this cannot wrap */
+        if ((uint64_t)info.numel > (uint64_t)CNN_MAX_PARAMS - (uint64_t)lf->params)
             return cnn__fail(CNN_ERANGE, "cnn_model_summary: layer %d has too many parameters", i);
+        lf->params += (int64_t)info.numel;
     }
     return CNN_OK;
+}
+
+static int too_large(const char *what) {
+    return cnn__fail(CNN_ERANGE, "cnn_model_summary: %s do not fit in 128 bits", what);
 }
 
 int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
@@ -118,20 +180,21 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
     cnn_model_input_shape(m, in_chw);
 
     /* Block 1: torchsummary. */
-    char name[48], shape[96], count[32];
-    int64_t total_params = 0, total_output = 0;
+    char name[48], shape[96], count[64];
+    int64_t total_params = 0; /* at most CNN_MAX_PARAMS */
+    u128 total_output = u128_of(0);
     int any_params = 0, row = 0;
     fprintf(f, RULE_DASH ROW_FMT RULE_EQ, "Layer (type)", "Output Shape", "Param #");
     for (int i = 0; i < n; i++) {
         layer_facts lf;
         const cnn_layer_desc *l = cnn_model_layer(m, i);
         CNN_TRY(layer_facts_get(&lf, m, i));
-        int64_t shown[CNN_MAX_DIMS], numel = nb;
+        int64_t shown[CNN_MAX_DIMS];
+        u128 numel = u128_of((uint64_t)nb);
         memcpy(shown, lf.shape, sizeof shown);
         shown[0] = batch;
         for (int d = 1; d < lf.ndim; d++)
-            if (mul_checked(numel, lf.shape[d], &numel))
-                return cnn__fail(CNN_ERANGE, "cnn_model_summary: layer %d output too large", i);
+            if (u128_mul(numel, lf.shape[d], &numel)) return too_large("output sizes");
         format_list(shape, sizeof shape, lf.ndim, shown);
         if (l->kind == CNN_LAYER_RESIDUAL) {
             /* Every submodule's output has the block's shape. */
@@ -139,29 +202,33 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
                 if (k == 4 && !l->u.residual.use_1x1conv) continue;
                 int64_t pk = layer_params_prefix(m, i, residual_rows[k][1]);
                 snprintf(name, sizeof name, "%s-%d", residual_rows[k][0], ++row);
-                format_commas(count, sizeof count, pk);
+                format_commas(count, sizeof count, u128_of((uint64_t)pk));
                 fprintf(f, ROW_FMT, name, shape, count);
-                if (add_checked(&total_output, numel))
-                    return cnn__fail(CNN_ERANGE, "cnn_model_summary: totals too large to count");
+                if (u128_add(&total_output, numel)) return too_large("output sizes");
             }
             lf.params = layer_params_prefix(m, i, "");
             any_params |= lf.has_params;
-            if (add_checked(&total_params, lf.params) || add_checked(&total_output, numel))
-                return cnn__fail(CNN_ERANGE, "cnn_model_summary: totals too large to count");
+            total_params += lf.params;
+            if (u128_add(&total_output, numel)) return too_large("output sizes");
             snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
             fprintf(f, ROW_FMT, name, shape, "0");
             continue;
         }
         snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
-        format_commas(count, sizeof count, lf.params);
+        format_commas(count, sizeof count, u128_of((uint64_t)lf.params));
         fprintf(f, ROW_FMT, name, shape, count);
         any_params |= lf.has_params;
-        if (add_checked(&total_params, lf.params) || add_checked(&total_output, numel))
-            return cnn__fail(CNN_ERANGE, "cnn_model_summary: totals too large to count");
+        total_params += lf.params;
+        if (u128_add(&total_output, numel)) return too_large("output sizes");
     }
+    /* np.prod(input_size) * batch_size * 4. / (1024 ** 2.): the exact count,
+     * rounded once to a double; the scalings by 4 and 2^-20 are exact. */
     const double mb = 1024.0 * 1024.0;
-    double input_mb = (double)(in_chw[0] * in_chw[1] * in_chw[2] * nb) * 4.0 / mb;
-    double output_mb = 2.0 * (double)total_output * 4.0 / mb; /* x2 for gradients */
+    u128 input = u128_of((uint64_t)nb);
+    for (int d = 0; d < 3; d++)
+        if (u128_mul(input, in_chw[d], &input)) return too_large("input sizes");
+    double input_mb = u128_to_double(input) * 4.0 / mb;
+    double output_mb = 2.0 * u128_to_double(total_output) * 4.0 / mb; /* x2 for gradients */
     double params_mb, total_mb;
     if (any_params) {
         /* torch.prod(...) sums to an int64 tensor; "* 4." makes it float32.
@@ -176,7 +243,7 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
         total_mb = params_mb + output_mb + input_mb;
     }
     fprintf(f, RULE_EQ);
-    format_commas(count, sizeof count, total_params);
+    format_commas(count, sizeof count, u128_of((uint64_t)total_params));
     fprintf(f, "Total params: %s\n", count);
     fprintf(f, "Trainable params: %s\n", count); /* every parameter trains; buffers are not parameters */
     fprintf(f, "Non-trainable params: 0\n");
@@ -188,43 +255,43 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
     fprintf(f, RULE_DASH);
 
     /* Block 2: torchinfo's mult-adds. */
-    int64_t total_macs = 0;
+    u128 total_macs = u128_of(0);
     fprintf(f, ROW_FMT RULE_EQ, "Layer (type)", "Kernel Shape", "Mult-Adds");
     for (int i = 0; i < n; i++) {
         layer_facts lf;
         const cnn_layer_desc *l = cnn_model_layer(m, i);
         CNN_TRY(layer_facts_get(&lf, m, i));
-        int64_t macs = 0, per = nb;
+        u128 macs = u128_of(0), per = u128_of((uint64_t)nb);
         const int *kernel = NULL;
         if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_RESIDUAL) {
             static const int k3[2] = {3, 3};
             kernel = l->kind == CNN_LAYER_CONV2D ? l->u.conv.kernel_size : k3;
             for (int d = 2; d < lf.ndim; d++) /* N * H_out * W_out: channels left out */
-                if (mul_checked(per, lf.shape[d], &per)) per = -1;
+                if (u128_mul(per, lf.shape[d], &per)) return too_large("mult-adds");
         } else if (l->kind == CNN_LAYER_MAXPOOL2D || l->kind == CNN_LAYER_AVGPOOL2D) {
             kernel = l->u.pool.kernel_size;
         }
         if (l->kind == CNN_LAYER_RESIDUAL) {
             /* convolutions: params * N*H'*W'; batch norms: params * N */
-            int64_t conv = layer_params_prefix(m, i, "conv"), bn = layer_params_prefix(m, i, "bn"), a, b;
-            if (per < 0 || mul_checked(per, conv, &a) || mul_checked(nb, bn, &b) || add_checked(&a, b) ||
-                add_checked(&total_macs, a))
-                return cnn__fail(CNN_ERANGE, "cnn_model_summary: mult-adds too large to count");
-            macs = a;
+            u128 bn;
+            if (u128_mul(per, layer_params_prefix(m, i, "conv"), &macs) ||
+                u128_mul(u128_of((uint64_t)nb), layer_params_prefix(m, i, "bn"), &bn) || u128_add(&macs, bn))
+                return too_large("mult-adds");
         }
         if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_LINEAR || l->kind == CNN_LAYER_BATCHNORM2D ||
             l->kind == CNN_LAYER_BATCHNORM1D)
-            if (per < 0 || mul_checked(per, lf.params, &macs) || add_checked(&total_macs, macs))
-                return cnn__fail(CNN_ERANGE, "cnn_model_summary: mult-adds too large to count");
+            if (u128_mul(per, lf.params, &macs)) return too_large("mult-adds");
+        if (u128_add(&total_macs, macs)) return too_large("mult-adds");
         snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), i + 1);
         if (kernel) snprintf(shape, sizeof shape, "[%d, %d]", kernel[0], kernel[1]);
         else snprintf(shape, sizeof shape, "--");
-        if (macs > 0) format_commas(count, sizeof count, macs);
+        if (macs.hi || macs.lo) format_commas(count, sizeof count, macs);
         else snprintf(count, sizeof count, "--");
         fprintf(f, ROW_FMT, name, shape, count);
     }
     fprintf(f, RULE_EQ);
-    fprintf(f, "Total mult-adds (M): %0.2f\n", (double)total_macs / 1e6);
+    /* total_mult_adds / 1e6: Python rounds the int to a double, then divides */
+    fprintf(f, "Total mult-adds (M): %0.2f\n", u128_to_double(total_macs) / 1e6);
     fprintf(f, RULE_DASH);
     if (ferror(f)) return cnn__fail(CNN_EIO, "cnn_model_summary: write failed");
     return CNN_OK;

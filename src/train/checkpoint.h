@@ -14,6 +14,8 @@
 #include "cnn.h"
 
 #define CNN__CKPT_FORMAT "cnn-checkpoint"
+/* 2: the metadata field "model" lists the layers (1 had only their tensors,
+ * so a same-shaped model with other layers resumed; 1 is refused by name). */
 #define CNN__CKPT_VERSION 2
 
 typedef struct cnn__ckpt {

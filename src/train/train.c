@@ -60,6 +60,32 @@ static double cnn__now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The model's output is one vector of class scores per example, (N, C):
+ * nn.CrossEntropyLoss takes (N, C, d1, ...) only with targets (N, d1, ...),
+ * and an image has one label, so a Conv2d's (N, C, H, W) output is refused
+ * rather than read as C*H*W classes. needs: what needs the scores. */
+static int cnn__check_output(const cnn_model *m, const char *needs) {
+    int n = cnn_model_num_layers(m), ndim = 0;
+    int64_t shape[CNN_MAX_DIMS];
+    if (n <= 0) return cnn__fail(CNN_EINVAL, "the model has no layers");
+    CNN_TRY(cnn_model_layer_shape(m, n - 1, &ndim, shape));
+    if (ndim == 2) return CNN_OK;
+    if (ndim < 2)
+        return cnn__fail(CNN_ESHAPE,
+                         "the model's output is %lld values for a batch of 1, with no dimension per example "
+                         "(a Flatten(start_dim=0)?); %s needs a vector of class scores per example "
+                         "(add nn.Flatten() and nn.Linear)",
+                         (long long)(ndim == 1 ? shape[0] : 1), needs);
+    char dims[96] = "";
+    size_t k = 0;
+    for (int d = 1; d < ndim && k < sizeof dims; d++)
+        k += (size_t)snprintf(dims + k, sizeof dims - k, d > 1 ? "x%lld" : "%lld", (long long)shape[d]);
+    return cnn__fail(CNN_ESHAPE,
+                     "the model's output is %s per example; %s needs a vector of class scores "
+                     "(add nn.Flatten() and nn.Linear)",
+                     dims, needs);
+}
+
 /* Checks shared by training and evaluation: the data fit the model. */
 static int cnn__check_data(const cnn_model *m, const cnn_dataset *ds, const char *what, int resize) {
     int64_t chw[3];
@@ -131,6 +157,7 @@ int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *ac
 int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy) {
     if (!m || !accuracy) return cnn__fail(CNN_EINVAL, "cnn_evaluate: NULL argument");
     if (batch_size <= 0) return cnn__fail(CNN_ERANGE, "cnn_evaluate: batch size %d, expected >= 1", batch_size);
+    CNN_TRY(cnn__check_output(m, "accuracy"));
     CNN_TRY(cnn__check_data(m, ds, "evaluation", resize));
     int bs = (int64_t)batch_size > ds->n ? (int)ds->n : batch_size;
     cnn__train_bufs b;
@@ -163,6 +190,7 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         return cnn__fail(CNN_ERANGE, "cnn_train: batch size %d, expected 1..%d", cfg->batch_size, 1 << 20);
     if (cfg->max_steps < 0)
         return cnn__fail(CNN_ERANGE, "cnn_train: max steps %lld, expected >= 0", (long long)cfg->max_steps);
+    CNN_TRY(cnn__check_output(m, "cross-entropy"));
     CNN_TRY(cnn__check_data(m, train, "training", cfg->resize));
     if (test) CNN_TRY(cnn__check_data(m, test, "test", cfg->resize));
     if (train->n > UINT32_MAX) return cnn__fail(CNN_ERANGE, "cnn_train: %lld examples, too many", (long long)train->n);
