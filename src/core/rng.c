@@ -13,7 +13,7 @@
 
 #include <math.h>
 
-static uint64_t splitmix64(uint64_t *x) {
+uint64_t cnn__splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -25,7 +25,7 @@ static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k
 void cnn_rng_seed(cnn_rng *rng, uint64_t seed) {
     if (!rng) return;
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++) rng->s[i] = cnn__splitmix64(&x);
 }
 
 uint64_t cnn_rng_next(cnn_rng *rng) {

@@ -204,20 +204,13 @@ done:
 
 /* ---- the order ---------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void cnn__data_permutation(uint32_t *perm, uint32_t n, uint64_t seed) {
     uint64_t state = seed;
     for (uint32_t i = 0; i < n; i++) perm[i] = i;
     for (uint32_t i = n; i > 1; i--) {
         /* j uniform in [0, i): reject the 2^64 mod i lowest draws. */
         uint64_t threshold = (0 - (uint64_t)i) % i, r;
-        do r = splitmix64(&state);
+        do r = cnn__splitmix64(&state);
         while (r < threshold);
         uint32_t j = (uint32_t)(r % i);
         uint32_t t = perm[i - 1];

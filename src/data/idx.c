@@ -431,20 +431,6 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int write_all_fd(int fd, const void *buf, size_t n) {
-    const unsigned char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n < IO_CHUNK ? n : IO_CHUNK);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int write_all_gz(gzFile gz, const void *buf, size_t n) {
     const unsigned char *p = buf;
     while (n > 0) {
@@ -457,25 +443,6 @@ static int write_all_gz(gzFile gz, const void *buf, size_t n) {
     return 0;
 }
 
-/* Make the rename durable: fsync the directory that holds path (best effort). */
-static void sync_parent_dir(const char *path) {
-    char dir[1024];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof dir) return;
-    if (slash) {
-        memcpy(dir, path, n ? n : 1);
-        dir[n ? n : 1] = '\0';
-    } else {
-        strcpy(dir, ".");
-    }
-    int fd = open(dir, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data) {
     if (!path || !*path) return cnn__fail(CNN_EINVAL, "cnn_idx_write_u8: path must not be empty");
     size_t len;
@@ -483,46 +450,24 @@ int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint
     unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
     size_t hlen = idx_header(hdr, ndim, dims);
 
-    static const char tmp_suffix[] = ".tmp-XXXXXX";
-    size_t plen = strlen(path);
-    char *tmp = cnn_malloc(plen + sizeof tmp_suffix);
-    if (!tmp) return cnn__fail(CNN_ENOMEM, "%s: cannot allocate a temporary name", path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, tmp_suffix, sizeof tmp_suffix);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = cnn__fail(CNN_EIO, "%s: cannot create a temporary file next to it: %s", path, strerror(errno));
-        cnn_free(tmp);
-        return rc;
-    }
-
-    const char *step = NULL;
-    int err = 0;
+    cnn__atomic_file af;
+    CNN_TRY(cnn__atomic_open(&af, path));
     if (ends_with(path, ".gz")) {
-        int fd2 = dup(fd);
+        /* zlib writes to a duplicate of the temporary file's descriptor. */
+        int fd2 = dup(af.fd);
         gzFile gz = fd2 >= 0 ? gzdopen(fd2, "wb") : NULL;
         if (!gz) {
             if (fd2 >= 0) close(fd2);
-            step = "open the gzip stream", err = errno;
+            af.err = errno ? errno : ENOMEM;
         } else {
-            if (write_all_gz(gz, hdr, hlen) != 0 || write_all_gz(gz, data, len) != 0) {
-                step = "write", err = errno;
-            }
-            if (gzclose(gz) != Z_OK && !step) step = "finish the gzip stream", err = errno;
+            if (write_all_gz(gz, hdr, hlen) != 0 || write_all_gz(gz, data, len) != 0) af.err = errno ? errno : EIO;
+            if (gzclose(gz) != Z_OK && !af.err) af.err = errno ? errno : EIO;
         }
-    } else if (write_all_fd(fd, hdr, hlen) != 0 || write_all_fd(fd, data, len) != 0) {
-        step = "write", err = errno;
+    } else {
+        fwrite(hdr, 1, hlen, af.f);
+        fwrite(data, 1, len, af.f);
     }
-    if (!step && fchmod(fd, 0644) != 0) step = "set the mode of", err = errno;
-    if (!step && fsync(fd) != 0) step = "fsync", err = errno;
-    if (close(fd) != 0 && !step) step = "close", err = errno;
-    if (!step && rename(tmp, path) != 0) step = "rename the temporary file onto", err = errno;
-    if (step) {
-        unlink(tmp);
-        cnn_free(tmp);
-        return cnn__fail(CNN_EIO, "%s: cannot %s it: %s", path, step, err ? strerror(err) : "unknown error");
-    }
-    cnn_free(tmp);
-    sync_parent_dir(path);
+    if (!af.err && fchmod(af.fd, 0644) != 0) af.err = errno;
+    CNN_TRY(cnn__atomic_commit(&af));
     return CNN_OK;
 }
