@@ -80,8 +80,8 @@ int main(int argc, char **argv) {
     int32_t *y = malloc((size_t)batch * sizeof *y);
     for (size_t k = 0; k < in; k++) x[k] = cnn_rng_uniform(&rng);
     for (int k = 0; k < batch; k++) y[k] = (int32_t)cnn_rng_below(&rng, (uint64_t)c);
-    cnn_sgd opt;
-    cnn_sgd_init(&opt, cnn_model_num_params(m), 0.01f, 0, 0);
+    cnn_optim opt = cnn_optim_make(CNN_OPTIM_SGD, 0.01f);
+    cnn_optim_init(&opt, cnn_model_num_params(m));
     double best_train = 1e30, best_infer = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
             cnn__cross_entropy_forward(probs, logits, y, batch, c);
             cnn__cross_entropy_backward(dlogits, probs, y, batch, c, 1.0f / (float)batch);
             cnn_model_backward(m, dlogits);
-            cnn_sgd_step(&opt, cnn_model_params(m), cnn_model_grads(m));
+            cnn_optim_step(&opt, cnn_model_params(m), cnn_model_grads(m));
         }
         double t1 = now();
         for (int s = 0; s < steps; s++) {
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
     printf("model %s, batch %d, %d threads\n", path, batch, cnn_get_threads());
     printf("train: %.0f examples/s, %.1f GFLOP/s\n", ex / best_train, ex / best_train * (3 * macs - first) * 2 / 1e9);
     printf("infer: %.0f examples/s, %.1f GFLOP/s\n", ex / best_infer, ex / best_infer * macs * 2 / 1e9);
-    cnn_sgd_free(&opt);
+    cnn_optim_free(&opt);
     cnn_model_free(m);
     free(text), free(x), free(probs), free(dlogits), free(y);
     return 0;

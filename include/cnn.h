@@ -461,21 +461,9 @@ int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such fi
 /* ------------------------------------------------------------------------ */
 /* Training. */
 
-/* torch.optim.SGD: with weight decay wd, momentum mu, dampening 0:
- *   g = grad + wd * p;  b = mu * b + g (b = g on the first step);  p -= lr * b */
-typedef struct cnn_sgd {
-    float lr, momentum, weight_decay;
-    int nesterov;
-    float *momentum_buf; /* num_params floats, or NULL when momentum == 0 */
-    int64_t steps;
-    size_t n;
-} cnn_sgd;
-int cnn_sgd_init(cnn_sgd *opt, size_t num_params, float lr, float momentum, float weight_decay);
-void cnn_sgd_step(cnn_sgd *opt, float *params, const float *grads);
-void cnn_sgd_free(cnn_sgd *opt);
-
 /* Optimizers over the flat parameter buffer, as torch.optim computes them.
- *   SGD:   see cnn_sgd above (dampening 0; nesterov d = g + mu * b).
+ *   SGD:   g = grad + wd * p;  b = mu * b + g (b = g on the first step);
+ *          p -= lr * d with d = b, or d = g + mu * b (nesterov); dampening 0
  *   Adam:  g = grad + wd * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
  *          p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
  *   AdamW: p *= 1 - lr * wd (decoupled), then Adam's update with g = grad.

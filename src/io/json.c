@@ -310,14 +310,6 @@ int cnn_json_parse(cnn_json *root, const char *text, size_t len) {
     return rc;
 }
 
-const cnn_json *cnn_json_get(const cnn_json *obj, const char *key) {
-    if (!obj || obj->type != CNN_JSON_OBJECT) return NULL;
-    size_t n = strlen(key);
-    for (size_t i = 0; i < obj->len; i++)
-        if (obj->key_lens[i] == n && memcmp(obj->keys[i], key, n) == 0) return &obj->items[i];
-    return NULL;
-}
-
 int cnn_json_u64(const cnn_json *v, uint64_t *out) {
     if (!v || v->type != CNN_JSON_NUMBER || v->len == 0) return -1;
     uint64_t x = 0;

@@ -44,8 +44,6 @@ typedef struct cnn_json {
 int cnn_json_parse(cnn_json *root, const char *text, size_t len);
 void cnn_json_free(cnn_json *root); /* frees the children; root itself is the caller's */
 
-/* Child of an object by key (first match), or NULL. */
-const cnn_json *cnn_json_get(const cnn_json *obj, const char *key);
 /* *out <- a non-negative integer literal (digits only: no sign, fraction or
  * exponent). Returns 0, or -1 if v is not such a number or it exceeds UINT64_MAX. */
 int cnn_json_u64(const cnn_json *v, uint64_t *out);
