@@ -439,6 +439,22 @@ int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, co
 
 /* Write an IDX file atomically (temp file + rename); gzip if path ends in ".gz". */
 int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
+/* CRC-32 (zlib's polynomial) of the IDX file that cnn_idx_write_u8 would
+ * write for (ndim, dims, data) before compression: header + data bytes. */
+uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
+
+/* Build Fashion-MNIST style train and test sets from DIR/0.json .. DIR/9.json
+ * (images of h x w). In each class file, after empty rows are dropped, the
+ * first test_per_class rows go to the test set and the next train_per_class
+ * rows to the training set; a class with another row count is an error.
+ * Within each set, examples are put in a fixed order: a Fisher-Yates
+ * permutation of (class-major) example indices drawn from splitmix64(seed)
+ * (docs/DATA.md).
+ * On failure both sets are left empty. */
+int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
+                          int64_t w, int64_t test_per_class, int64_t train_per_class,
+                          uint64_t seed);
+
 
 /* Read a PNG and convert it to a (h, w) grayscale float image in [0, 1] as
  * torchvision's read_image(..., ImageReadMode.GRAY) / 255 would. Gray, RGB,
@@ -457,6 +473,35 @@ int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, 
 int cnn_model_save(const cnn_model *m, const char *path);
 /* Load weights; names, shapes and dtype must match the model exactly. */
 int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such file */
+
+/* ------------------------------------------------------------------------ */
+/* Files and pictures. Every reader takes regular files only (a FIFO or a
+ * directory is an error, never a hang); every file is written atomically (a
+ * temporary file beside it, renamed over it: complete or absent) and through
+ * a symbolic link; see docs/RELIABILITY.md. */
+
+/* *bytes <- the whole regular file at path (at most max bytes), NUL-terminated,
+ * allocated with cnn_malloc; *len (may be NULL) its length. */
+int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len);
+/* Replace path atomically with len bytes of data. */
+int cnn_file_write(const char *path, const void *data, size_t len);
+/* CNN_OK if path could be written now: its directory takes a new file, and an
+ * existing path is a regular file that may be replaced; else CNN_EIO naming why. */
+int cnn_file_check_output(const char *path);
+
+/* d2l's Animator picture (train loss, train acc, test acc against epochs) as
+ * SVG, as d2l.train_ch6 draws it with matplotlib. One point is one call of
+ * animator.add(x, (train_loss, train_acc, test_acc)); a NAN value is absent
+ * (d2l's None) and that series skips the point. num_epochs >= 1. */
+typedef struct cnn_plot_point {
+    double x;
+    double train_loss, train_acc, test_acc;
+} cnn_plot_point;
+int cnn_plot_svg(const char *path, const cnn_plot_point *pts, int n, int num_epochs);
+/* A confusion matrix cm (c x c, rows: true class, columns: predicted) as an
+ * SVG heat map, cells shaded by the fraction of their row; names (may be
+ * NULL) label the classes. */
+int cnn_confusion_svg(const char *path, const int64_t *cm, int c, const char *const *names);
 
 /* ------------------------------------------------------------------------ */
 /* Training. */

@@ -63,10 +63,24 @@ static inline int cnn__num_procs(void) { return 1; }
 
 /* cnn parallelizes with OpenMP itself; OpenBLAS must never thread on its
  * own, or results would depend on the thread count. So every cblas_ call is
- * made from inside an OpenMP parallel region, where OpenBLAS's OpenMP build
- * (preferred by CMakeLists.txt) runs single-threaded, and the pthread build
- * is told to use one thread (below). */
+ * made from inside an OpenMP parallel region, right after cnn__blas_serial(),
+ * and the pthread build is told to use one thread (cnn__blas_single_threaded).
+ *
+ * OpenBLAS's OpenMP build (preferred by CMakeLists.txt) runs a call on one
+ * thread only when omp_in_parallel() or omp_get_max_threads() == 1. A region
+ * whose team has one thread (OMP_THREAD_LIMIT=1, OMP_MAX_ACTIVE_LEVELS=0,
+ * OMP_DYNAMIC under load, a caller's region around cnn's) is not "in
+ * parallel", so it would thread the GEMM, and its threaded GEMM spins forever
+ * when its own region gets fewer threads than it planned for, which those
+ * same settings cause. cnn__blas_serial() then sets the calling task's
+ * thread count to 1: that setting belongs to the region's implicit task and
+ * ends with it. Cheap: two calls into libgomp per GEMM. */
 void cnn__blas_single_threaded(void);
+static inline void cnn__blas_serial(void) {
+#ifdef _OPENMP
+    if (!omp_in_parallel() && omp_get_max_threads() != 1) omp_set_num_threads(1);
+#endif
+}
 
 /* Largest tensor the library agrees to allocate, in elements (4 Gi floats). */
 #define CNN_MAX_NUMEL ((int64_t)1 << 32)
@@ -74,6 +88,10 @@ void cnn__blas_single_threaded(void);
  * for the gradients); larger models are refused before any allocation. */
 #define CNN_MAX_PARAMS ((int64_t)1 << 30)
 
+
+/* splitmix64: *x advances by the golden gamma; returns the mixed value
+ * (seeds cnn_rng, and orders the Fashion-MNIST conversion). */
+uint64_t cnn__splitmix64(uint64_t *x);
 
 /* ---- files (src/core/file.c; the rules are in docs/RELIABILITY.md) ------ */
 #include <stdint.h>
@@ -84,9 +102,6 @@ const char *cnn__file_kind(unsigned mode);
 /* Open path for reading only if it is a regular file (opened non-blocking
  * first, so a FIFO cannot hang); *size its length. CNN_ENOTFOUND, CNN_EIO. */
 int cnn__open_regular(FILE **f, const char *path, uint64_t *size);
-/* The whole of a regular file of at most max bytes, NUL-terminated;
- * *bytes is cnn_malloc'ed. */
-int cnn__read_file(const char *path, size_t max, char **bytes, size_t *len);
 
 /* Atomic output: write to af->f, then commit (flush, fsync, rename over the
  * target) or abort (remove the temporary file). A symbolic link at path is
@@ -101,8 +116,5 @@ typedef struct cnn__atomic_file {
 int cnn__atomic_open(cnn__atomic_file *af, const char *path);
 int cnn__atomic_commit(cnn__atomic_file *af);
 void cnn__atomic_abort(cnn__atomic_file *af);
-/* Fail now, before any work, if path could not be written at the end: its
- * directory refuses a new file, or it exists and is not a replaceable regular file. */
-int cnn__atomic_probe(const char *path);
 
 #endif /* CNN_INTERNAL_H */

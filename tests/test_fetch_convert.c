@@ -26,7 +26,7 @@ static void test_permutation(void) {
 static void test_convert(void) {
     cnn_dataset train, test;
     const uint64_t seed = 7;
-    CHECK_OK(cnn__fmnist_from_json(&train, &test, FETCH_DIR, 2, 2, 1, 2, seed));
+    CHECK_OK(cnn_fmnist_from_json(&train, &test, FETCH_DIR, 2, 2, 1, 2, seed));
     CHECK_INT_EQ(train.n, 20);
     CHECK_INT_EQ(test.n, 10);
     CHECK(train.h == 2 && train.w == 2 && test.h == 2 && test.w == 2);
@@ -66,7 +66,7 @@ static void test_convert(void) {
     CHECK_OK(cnn_dataset_load_split(&back, dir, "train"));
     CHECK(back.n == 20 && back.images && memcmp(back.images, train.images, 80) == 0 &&
           memcmp(back.labels, train.labels, 20) == 0);
-    CHECK_INT_EQ(cnn__idx_crc32(3, d_train, back.images), cnn__idx_crc32(3, d_train, train.images));
+    CHECK_INT_EQ(cnn_idx_crc32(3, d_train, back.images), cnn_idx_crc32(3, d_train, train.images));
     cnn_dataset_free(&back);
     CHECK_OK(cnn_dataset_load_split(&back, dir, "t10k"));
     CHECK(back.n == 10 && back.labels && memcmp(back.labels, test.labels, 10) == 0);
@@ -77,14 +77,14 @@ static void test_convert(void) {
     cnn_dataset_free(&test);
 
     /* Wrong counts per class, a missing directory: errors that name the file. */
-    CHECK_STATUS(cnn__fmnist_from_json(&train, &test, FETCH_DIR, 2, 2, 2, 2, seed), CNN_EFORMAT);
+    CHECK_STATUS(cnn_fmnist_from_json(&train, &test, FETCH_DIR, 2, 2, 2, 2, seed), CNN_EFORMAT);
     CHECK(strstr(cnn_last_error(), "0.json") && strstr(cnn_last_error(), "expected 4 images of class 0"));
     CHECK(train.images == NULL && test.images == NULL);
-    CHECK_STATUS(cnn__fmnist_from_json(&train, &test, FETCH_DIR, 3, 3, 1, 2, seed), CNN_EFORMAT);
+    CHECK_STATUS(cnn_fmnist_from_json(&train, &test, FETCH_DIR, 3, 3, 1, 2, seed), CNN_EFORMAT);
     CHECK(strstr(cnn_last_error(), "expected 9 values") != NULL);
-    CHECK_STATUS(cnn__fmnist_from_json(&train, &test, FETCH_DIR "/missing", 2, 2, 1, 2, seed), CNN_ENOTFOUND);
+    CHECK_STATUS(cnn_fmnist_from_json(&train, &test, FETCH_DIR "/missing", 2, 2, 1, 2, seed), CNN_ENOTFOUND);
     CHECK(strstr(cnn_last_error(), "missing/0.json") != NULL);
-    CHECK_STATUS(cnn__fmnist_from_json(&train, &test, FETCH_DIR, 0, 2, 1, 2, seed), CNN_EINVAL);
+    CHECK_STATUS(cnn_fmnist_from_json(&train, &test, FETCH_DIR, 0, 2, 1, 2, seed), CNN_EINVAL);
 }
 
 static int parse(const char *text, int64_t *n, uint8_t *first) {

@@ -150,7 +150,7 @@ static void test_roundtrip(void) {
     unsigned char file[16 + N * H * W];
     memcpy(file, "\0\0\x08\x03\0\0\0\x05\0\0\0\x03\0\0\0\x04", 16);
     memcpy(file + 16, pixels, sizeof pixels);
-    CHECK_INT_EQ(cnn__idx_crc32(3, idims, pixels), crc32(0, file, sizeof file));
+    CHECK_INT_EQ(cnn_idx_crc32(3, idims, pixels), crc32(0, file, sizeof file));
 
     const char *combos[4][2] = {{"a-images", "a-labels"}, {"a-images.gz", "a-labels.gz"},
                                 {"a-images", "a-labels.gz"}, {"a-images.gz", "a-labels"}};

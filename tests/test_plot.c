@@ -1,7 +1,6 @@
 /* test_plot.c — the Animator SVG: well-formed XML, three series in d2l's
  * styles, legend and axis texts, clean failures on bad arguments and paths,
  * and no temporary file left behind. */
-#include "io/plot.h"
 #include "test_util.h"
 
 #include <dirent.h>

@@ -1,7 +1,6 @@
 /* args.c — value parsing and model lookup shared by the subcommands. */
 #include "args.h"
 
-#include "cnn_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -112,7 +111,7 @@ int cli_read_model(const char *cmd, const char *name, char **text, const char **
     const char *path;
     *text = NULL;
     if (cli_find_model(cmd, name, &path) < 0) return -1;
-    if (cnn__read_file(path, 1 << 20, text, NULL) < 0) {
+    if (cnn_file_read(path, 1 << 20, text, NULL) < 0) {
         fprintf(stderr, "cnn %s: model file %s\n", cmd, cnn_last_error());
         return -1;
     }

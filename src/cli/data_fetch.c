@@ -15,8 +15,6 @@
  * through a shell. See docs/DATA.md.
  */
 #include "cli.h"
-#include "cnn_internal.h"
-#include "data/data.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -133,12 +131,12 @@ static int fail(int status) {
 
 static uint32_t images_crc(const cnn_dataset *ds) {
     int64_t dims[3] = {ds->n, ds->h, ds->w};
-    return cnn__idx_crc32(3, dims, ds->images);
+    return cnn_idx_crc32(3, dims, ds->images);
 }
 
 static uint32_t labels_crc(const cnn_dataset *ds) {
     int64_t dims[1] = {ds->n};
-    return cnn__idx_crc32(1, dims, ds->labels);
+    return cnn_idx_crc32(1, dims, ds->labels);
 }
 
 /* Counts, image size and the pinned checksums; 0 if all match. quiet: no messages. */
@@ -199,7 +197,7 @@ static int build_sets(const data_source *src, const char *tmp, const char *tarba
     int rc;
     if (!strcmp(src->name, "fashion-mnist")) {
         fprintf(stderr, "cnn data: converting %s/{0..9}.json to IDX\n", src->member);
-        rc = cnn__fmnist_from_json(&sets[0], &sets[1], where, 28, 28, 1000, 6000, FMNIST_SEED);
+        rc = cnn_fmnist_from_json(&sets[0], &sets[1], where, 28, 28, 1000, 6000, FMNIST_SEED);
     } else {
         rc = cnn_dataset_load_split(&sets[0], where, "train");
         if (rc == CNN_OK) rc = cnn_dataset_load_split(&sets[1], where, "t10k");
@@ -265,7 +263,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
         for (int k = 0; k < 2; k++) {
             char path[1100];
             snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split_names[s], k ? "labels-idx1" : "images-idx3");
-            if (cnn__atomic_probe(path) < 0) {
+            if (cnn_file_check_output(path) < 0) {
                 fprintf(stderr, "cnn data: error: %s\n", cnn_last_error());
                 remove_made_dirs(dir, made);
                 return 1;

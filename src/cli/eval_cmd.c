@@ -3,7 +3,6 @@
  * `cnn summary`. */
 #include "args.h"
 #include "cli.h"
-#include "cnn_internal.h"
 #include "paths.h"
 
 #include <math.h>
@@ -40,43 +39,6 @@ static int64_t argmax_row(const float *z, int64_t c) {
     for (int64_t k = 1; k < c && !isnan(z[best]); k++)
         if (isnan(z[k]) || z[k] > z[best]) best = k;
     return best;
-}
-
-/* Confusion matrix as an SVG heat map: rows true class, columns predicted,
- * cells shaded by the fraction of the row, with the counts written in. */
-static int write_confusion_svg(const char *path, const int64_t *cm, int c, const char **names) {
-    cnn__atomic_file af;
-    int rc = cnn__atomic_open(&af, path);
-    if (rc < 0) return rc;
-    const int cell = 44, left = 110, top = 96, size = left + c * cell + 20, height = top + c * cell + 60;
-    FILE *f = af.f;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", size, height);
-    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix (rows: true class, "
-               "columns: predicted)</text>\n", size / 2);
-    for (int i = 0; i < c; i++) {
-        int64_t row = 0;
-        for (int j = 0; j < c; j++) row += cm[i * c + j];
-        const char *name = names && c == 10 ? names[i] : NULL;
-        char label[32];
-        if (name) snprintf(label, sizeof label, "%s", name);
-        else snprintf(label, sizeof label, "%d", i);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 6, top + i * cell + cell / 2 + 4,
-                label);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" transform=\"rotate(-40 %d %d)\">%s</text>\n",
-                left + i * cell + cell / 2, top - 6, left + i * cell + cell / 2, top - 6, label);
-        for (int j = 0; j < c; j++) {
-            double frac = row ? (double)cm[i * c + j] / (double)row : 0.0;
-            int shade = 255 - (int)(frac * 200.0 + 0.5); /* white .. deep blue */
-            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,255)\" stroke=\"#ccc\"/>\n",
-                    left + j * cell, top + i * cell, cell, cell, shade, shade);
-            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%lld</text>\n",
-                    left + j * cell + cell / 2, top + i * cell + cell / 2 + 4, frac > 0.5 ? "white" : "black",
-                    (long long)cm[i * c + j]);
-        }
-    }
-    fprintf(f, "</svg>\n");
-    return cnn__atomic_commit(&af);
 }
 
 int cnn_cli_eval(int argc, char **argv) {
@@ -208,7 +170,7 @@ int cnn_cli_eval(int argc, char **argv) {
             printf("\n");
         }
     }
-    if (confusion && (rc = write_confusion_svg(confusion, cm, (int)c, names)) < 0) {
+    if (confusion && (rc = cnn_confusion_svg(confusion, cm, (int)c, names)) < 0) {
         fprintf(stderr, "cnn eval: --confusion: %s\n", cnn_last_error());
         goto done;
     }

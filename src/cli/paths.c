@@ -1,7 +1,7 @@
 /* paths.c — the one rule for the files a subcommand reads and writes (paths.h). */
 #include "paths.h"
 
-#include "cnn_internal.h"
+#include "cnn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -67,7 +67,7 @@ static int same_file(const file_id *a, const file_id *b) {
 
 int cli_paths_check(const char *cmd, const cli_paths *ps) {
     for (int i = 0; i < ps->n_out; i++)
-        if (cnn__atomic_probe(ps->out[i].path) < 0) {
+        if (cnn_file_check_output(ps->out[i].path) < 0) {
             fprintf(stderr, "cnn %s: error: %s: %s\n", cmd, ps->out[i].opt, cnn_last_error());
             return -1;
         }

@@ -9,7 +9,7 @@
  *   - no output may be the same file as an input or as another output, however
  *     it is spelled (./x and x, hard links and symbolic links included); a pair
  *     may be allowed explicitly (cnn train --resume ck --checkpoint ck).
- * Outputs are then written with cnn__atomic_* (complete or absent), and every
+ * Outputs are then written atomically (complete or absent), and every
  * write error ends the command with exit 1, the path and the system's reason. */
 #ifndef CNN_CLI_PATHS_H
 #define CNN_CLI_PATHS_H

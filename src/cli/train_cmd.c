@@ -7,8 +7,6 @@
  */
 #include "args.h"
 #include "cli.h"
-#include "io/plot.h"
-#include "cnn_internal.h"
 #include "paths.h"
 #include "train_signal.h"
 
@@ -88,14 +86,6 @@ static void ui_add_point(train_ui *ui, double x, double loss, double acc, double
     ui->points[ui->n_points++] = p;
 }
 
-/* Rewrite path atomically with len bytes of text. */
-static int write_text(const char *path, const char *text, size_t len) {
-    cnn__atomic_file af;
-    if (cnn__atomic_open(&af, path) < 0) return -1;
-    fwrite(text, 1, len, af.f);
-    return cnn__atomic_commit(&af) < 0 ? -1 : 0;
-}
-
 /* The epoch's line of the JSON-lines log, then the whole log rewritten. */
 static int ui_log_epoch(train_ui *ui, const cnn_train_event *ev) {
     char line[512];
@@ -116,7 +106,7 @@ static int ui_log_epoch(train_ui *ui, const cnn_train_event *ev) {
     }
     memcpy(ui->log + ui->log_len, line, (size_t)n);
     ui->log_len += (size_t)n;
-    if (write_text(ui->log_path, ui->log, ui->log_len) < 0) {
+    if (cnn_file_write(ui->log_path, ui->log, ui->log_len) < 0) {
         fprintf(stderr, "cnn train: error: --log: %s\n", cnn_last_error());
         return -1;
     }

@@ -67,7 +67,7 @@ int cnn__open_regular(FILE **out, const char *path, uint64_t *size) {
     return CNN_OK;
 }
 
-int cnn__read_file(const char *path, size_t max, char **bytes, size_t *len) {
+int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len) {
     *bytes = NULL;
     if (len) *len = 0;
     FILE *f;
@@ -162,6 +162,13 @@ static void atomic_release(cnn__atomic_file *af) {
     af->fd = -1;
 }
 
+int cnn_file_write(const char *path, const void *data, size_t len) {
+    cnn__atomic_file af;
+    CNN_TRY(cnn__atomic_open(&af, path));
+    if (len) fwrite(data, 1, len, af.f);
+    return cnn__atomic_commit(&af);
+}
+
 int cnn__atomic_open(cnn__atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
     af->fd = -1;
@@ -204,7 +211,7 @@ int cnn__atomic_open(cnn__atomic_file *af, const char *path) {
     return CNN_OK;
 }
 
-int cnn__atomic_probe(const char *path) {
+int cnn_file_check_output(const char *path) {
     cnn__atomic_file af;
     CNN_TRY(cnn__atomic_open(&af, path));
     /* An existing target must be replaceable: rename(2) onto it is refused

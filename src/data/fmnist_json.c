@@ -246,16 +246,16 @@ static int build_set(cnn_dataset *ds, const uint8_t *src, int64_t per_class, int
     return CNN_OK;
 }
 
-int cnn__fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
+int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
                           int64_t w, int64_t test_per_class, int64_t train_per_class,
                           uint64_t seed) {
-    if (!train || !test || !dir) return cnn__fail(CNN_EINVAL, "cnn__fmnist_from_json: NULL argument");
+    if (!train || !test || !dir) return cnn__fail(CNN_EINVAL, "cnn_fmnist_from_json: NULL argument");
     memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (h < 1 || w < 1 || h > CNN_IDX_MAX_SIDE || w > CNN_IDX_MAX_SIDE || test_per_class < 1 ||
         train_per_class < 1 || (test_per_class + train_per_class) * FMNIST_CLASSES > CNN_IDX_MAX_COUNT ||
         (test_per_class + train_per_class) * FMNIST_CLASSES * h * w > CNN_MAX_NUMEL) {
-        return cnn__fail(CNN_EINVAL, "cnn__fmnist_from_json: sizes out of range");
+        return cnn__fail(CNN_EINVAL, "cnn_fmnist_from_json: sizes out of range");
     }
     const size_t pixels = (size_t)(h * w);
     uint8_t *test_src = cnn_malloc((size_t)(test_per_class * FMNIST_CLASSES) * pixels);  /* class-major */
@@ -267,14 +267,14 @@ int cnn__fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir
         char path[1024];
         int k = snprintf(path, sizeof path, "%s/%d.json", dir, cls);
         if (k < 0 || (size_t)k >= sizeof path) {
-            rc = cnn__fail(CNN_EINVAL, "cnn__fmnist_from_json: dir '%s' is too long", dir);
+            rc = cnn__fail(CNN_EINVAL, "cnn_fmnist_from_json: dir '%s' is too long", dir);
             break;
         }
         char *text = NULL;
         size_t len = 0;
         uint8_t *rows = NULL;
         int64_t n_rows = 0;
-        rc = cnn__read_file(path, JSON_MAX_FILE, &text, &len);
+        rc = cnn_file_read(path, JSON_MAX_FILE, &text, &len);
         if (rc == CNN_OK) rc = cnn__json_class_rows(&rows, &n_rows, text, len, (int64_t)pixels, path);
         cnn_free(text);
         if (rc == CNN_OK && n_rows != test_per_class + train_per_class) {

@@ -412,9 +412,9 @@ static int check_write_args(const char *fn, int ndim, const int64_t *dims, const
     return CNN_OK;
 }
 
-uint32_t cnn__idx_crc32(int ndim, const int64_t *dims, const uint8_t *data) {
+uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data) {
     size_t len;
-    if (check_write_args("cnn__idx_crc32", ndim, dims, data, &len) != CNN_OK) return 0;
+    if (check_write_args("cnn_idx_crc32", ndim, dims, data, &len) != CNN_OK) return 0;
     unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
     size_t hlen = idx_header(hdr, ndim, dims);
     uLong crc = crc32(0L, Z_NULL, 0);

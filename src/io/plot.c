@@ -10,10 +10,9 @@
  * the number of intervals within what the axis length allows.
  * Coordinates are in pt; y grows downwards as in SVG.
  */
-#include "io/plot.h"
 
 #include "cnn_internal.h"
-#include "io/safetensors.h"
+
 
 #include <math.h>
 #include <string.h>
@@ -317,5 +316,45 @@ int cnn_plot_svg(const char *path, const cnn_plot_point *pts, int n, int num_epo
     cnn__atomic_file af;
     CNN_TRY(cnn__atomic_open(&af, path));
     plot_draw(af.f, pts, n, num_epochs);
+    return cnn__atomic_commit(&af);
+}
+
+/* Confusion matrix as an SVG heat map: rows true class, columns predicted,
+ * cells shaded by the fraction of the row, with the counts written in. */
+int cnn_confusion_svg(const char *path, const int64_t *cm, int c, const char *const *names) {
+    if (!path || !path[0]) return cnn__fail(CNN_EINVAL, "cnn_confusion_svg: path is empty");
+    if (!cm || c < 1)
+        return cnn__fail(CNN_EINVAL, "cnn_confusion_svg: expected a matrix of c >= 1 classes, found c = %d", c);
+    cnn__atomic_file af;
+    int rc = cnn__atomic_open(&af, path);
+    if (rc < 0) return rc;
+    const int cell = 44, left = 110, top = 96, size = left + c * cell + 20, height = top + c * cell + 60;
+    FILE *f = af.f;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", size, height);
+    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix (rows: true class, "
+               "columns: predicted)</text>\n", size / 2);
+    for (int i = 0; i < c; i++) {
+        int64_t row = 0;
+        for (int j = 0; j < c; j++) row += cm[i * c + j];
+        const char *name = names ? names[i] : NULL;
+        char label[32];
+        if (name) snprintf(label, sizeof label, "%s", name);
+        else snprintf(label, sizeof label, "%d", i);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 6, top + i * cell + cell / 2 + 4,
+                label);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" transform=\"rotate(-40 %d %d)\">%s</text>\n",
+                left + i * cell + cell / 2, top - 6, left + i * cell + cell / 2, top - 6, label);
+        for (int j = 0; j < c; j++) {
+            double frac = row ? (double)cm[i * c + j] / (double)row : 0.0;
+            int shade = 255 - (int)(frac * 200.0 + 0.5); /* white .. deep blue */
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,255)\" stroke=\"#ccc\"/>\n",
+                    left + j * cell, top + i * cell, cell, cell, shade, shade);
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"%s\">%lld</text>\n",
+                    left + j * cell + cell / 2, top + i * cell + cell / 2 + 4, frac > 0.5 ? "white" : "black",
+                    (long long)cm[i * c + j]);
+        }
+    }
+    fprintf(f, "</svg>\n");
     return cnn__atomic_commit(&af);
 }
