@@ -4,30 +4,71 @@
 
 #include "cnn_internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t stop_signal; /* the signal that arrived, or 0 */
 static cnn_train_event last_event;         /* where training was at the last step */
 static int have_event;
+static struct sigaction default_action;    /* SIG_DFL, made before any handler runs */
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* The handlers call only async-signal-safe functions (sigaction, alarm,
+ * write, raise, _exit) and keep errno as it was. */
+static void on_signal(int sig) {
+    int saved = errno;
+    stop_signal = sig;
+    /* either signal a second time ends the process (SA_RESETHAND covers
+     * only the one that arrived) */
+    sigaction(SIGINT, &default_action, NULL);
+    sigaction(SIGTERM, &default_action, NULL);
+    alarm(CLI_STOP_GRACE_SECONDS);
+    errno = saved;
+}
+
+#define CLI__STR(x) #x
+#define CLI__XSTR(x) CLI__STR(x)
+
+/* The step did not end in time: end as the signal's default action would. */
+static void on_grace_expired(int unused) {
+    (void)unused;
+    static const char msg[] = "cnn train: the step did not end within " CLI__XSTR(CLI_STOP_GRACE_SECONDS)
+                              " s of the signal; stopped without a checkpoint\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)w;
+    int sig = stop_signal ? stop_signal : SIGTERM;
+    sigaction(sig, &default_action, NULL);
+    raise(sig);
+    _exit(128 + sig); /* only if the signal was blocked in this thread */
+}
 
 void cli_train_signals_install(void) {
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND; /* a second signal is not caught */
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESETHAND | SA_RESTART; /* a second signal is not caught; reads and writes go on */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    struct sigaction alrm;
+    memset(&alrm, 0, sizeof alrm);
+    alrm.sa_handler = on_grace_expired;
+    sigemptyset(&alrm.sa_mask);
+    sigaction(SIGALRM, &alrm, NULL);
 }
 
 int cli_train_should_stop(const cnn_train_event *ev) {
     last_event = *ev;
     have_event = 1;
-    return stop_signal != 0;
+    if (!stop_signal) return 0;
+    alarm(0); /* the step ended in time: the checkpoint write that follows is not cut */
+    return 1;
 }
 
 int cli_train_check_checkpoint_options(const cnn_train_config *cfg) {

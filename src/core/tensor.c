@@ -534,7 +534,10 @@ int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
     /* one thread does it, inside a parallel region (see cnn_internal.h) */
     #pragma omp parallel
     #pragma omp single
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
-                (int)k, b->data, (int)n, 0.0f, out->data, (int)n);
+    {
+        cnn__blas_serial();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
+                    (int)k, b->data, (int)n, 0.0f, out->data, (int)n);
+    }
     return CNN_OK;
 }

@@ -376,6 +376,7 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
                 float v = b ? b[o] : 0.0f;
                 for (int64_t p = 0; p < ohw; p++) yn[o * ohw + p] = v;
             }
+            cnn__blas_serial();
             for (int64_t gi = 0; gi < groups; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ocg, (int)ohw,
                             (int)kdim, 1.0f, w + gi * ocg * kdim, (int)kdim,
@@ -429,21 +430,25 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         /* dW_g (OCg, Cg) += dy[n, group] (OCg, HW) @ x[n, group]^T, sample by sample;
          * the groups in parallel (BLAS is only called from a parallel region). */
         #pragma omp parallel for schedule(static)
-        for (int64_t gi = 0; gi < groups; gi++)
+        for (int64_t gi = 0; gi < groups; gi++) {
+            cnn__blas_serial();
             for (int64_t n = 0; dw && n < g->n; n++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kdim, (int)hw,
                             1.0f, dy + (n * g->oc + gi * ocg) * hw, (int)hw,
                             x + (n * g->c + gi * cg) * hw, (int)hw, 1.0f, dw + gi * ocg * kdim,
                             (int)kdim);
+        }
         /* dx[n, group] (Cg, HW) = W_g^T (Cg, OCg) @ dy[n, group] (OCg, HW) */
         if (dx) {
             #pragma omp parallel for schedule(static)
-            for (int64_t n = 0; n < g->n; n++)
+            for (int64_t n = 0; n < g->n; n++) {
+                cnn__blas_serial();
                 for (int64_t gi = 0; gi < groups; gi++)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)hw,
                                 (int)ocg, 1.0f, w + gi * ocg * kdim, (int)kdim,
                                 dy + (n * g->oc + gi * ocg) * hw, (int)hw, 0.0f,
                                 dx + (n * g->c + gi * cg) * hw, (int)hw);
+            }
         }
         return;
     }
@@ -470,6 +475,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
             for (int64_t bi = 0; bi < groups * nblk; bi++) {
                 int64_t gi = bi / nblk, k0 = (bi % nblk) * CONV_DW_BLOCK;
                 int64_t kb = kdim - k0 < CONV_DW_BLOCK ? kdim - k0 : CONV_DW_BLOCK;
+                cnn__blas_serial();
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ocg, (int)kb, (int)ld, 1.0f,
                             gdy + gi * ocg * ld, (int)ld, col + (gi * kdim + k0) * ld, (int)ld, 1.0f,
                             dw + gi * ocg * kdim + k0, (int)kdim);
@@ -482,6 +488,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
             for (int64_t s = 0; s < m; s++) {
                 float *dcol = ws + s * ohw;
                 const float *dyn = dy + (n0 + s) * g->oc * ohw;
+                cnn__blas_serial();
                 for (int64_t gi = 0; gi < groups; gi++)
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ohw,
                                 (int)ocg, 1.0f, w + gi * ocg * kdim, (int)kdim,

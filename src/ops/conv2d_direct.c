@@ -215,7 +215,11 @@ size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g) {
 
 #if CONV_DIRECT
 
-/* Threads a call runs: the library's, at most one per scratch slot. */
+/* Threads a call asks for: the library's, at most one per scratch slot.
+ * OpenMP may give fewer (OMP_DYNAMIC, OMP_THREAD_LIMIT, a caller's region
+ * around this one), never more: nothing counts on the team being whole.
+ * The chunks are shared out as threads come (schedule(dynamic, 1)), each
+ * thread prepares its own slot before taking any, and the sums go by chunk. */
 static int team_size(const direct_plan *p) {
     int64_t t = cnn_get_threads();
     return (int)(t < p->nslots ? t : p->nslots);
@@ -238,6 +242,7 @@ static float *align64(float *ws) {
 
 /* The calling thread's scratch slot; chunk q's dw and db partials (both layouts). */
 static float *slot_of(float *ws, const direct_plan *p) {
+    CNN_ASSERT(cnn__thread_num() < p->nslots); /* num_threads(team), team <= nslots */
     return ws + p->shared + cnn__thread_num() * p->slot;
 }
 static float *part_of(float *ws, const direct_plan *p, int64_t q) {

@@ -4,10 +4,10 @@
  *   backward  dx (n, in) = dy (n, out) @ w;  dw += dy^T @ x;  db += sum_n dy
  *
  * The reference kernels are plain loops accumulating in double; the fast ones
- * call cblas_sgemm, always from inside an OpenMP parallel region (see
- * cnn_internal.h: BLAS never threads on its own). The bias gradient is
- * summed over n in a fixed order (row 0 first, in double) by both, so it
- * does not depend on the thread count.
+ * call cblas_sgemm, always from inside an OpenMP parallel region and after
+ * cnn__blas_serial() (see cnn_internal.h: BLAS never threads on its own).
+ * The bias gradient is summed over n in a fixed order (row 0 first, in
+ * double) by both, so it does not depend on the thread count.
  * Sizes too large for a BLAS int fall back to the reference loops.
  */
 #include "ops/dense.h"
@@ -82,6 +82,7 @@ void cnn__linear_forward(float *y, const float *x, const float *w, const float *
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bi = 0; bi < nblk; bi++) {
         int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
+        cnn__blas_serial();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)out, (int)in, 1.0f,
                     x + r0 * in, (int)in, w, (int)in, 1.0f, y + r0 * out, (int)out);
     }
@@ -102,6 +103,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
 #pragma omp parallel for schedule(dynamic, 1)
             for (int64_t bi = 0; bi < nblk; bi++) {
                 int64_t r0 = bi * LIN_ROWS, rows = n - r0 < LIN_ROWS ? n - r0 : LIN_ROWS;
+                cnn__blas_serial();
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)in, (int)out,
                             1.0f, dy + r0 * out, (int)out, w, (int)in, 0.0f, dx + r0 * in, (int)in);
             }
@@ -114,6 +116,7 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
 #pragma omp parallel for schedule(dynamic, 1)
         for (int64_t bi = 0; bi < nblk; bi++) {
             int64_t o0 = bi * LIN_ROWS, rows = out - o0 < LIN_ROWS ? out - o0 : LIN_ROWS;
+            cnn__blas_serial();
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in, (int)n, 1.0f,
                         dy + o0, (int)out, x, (int)in, 1.0f, dw + o0 * in, (int)in);
         }
