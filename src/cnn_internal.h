@@ -89,6 +89,13 @@ static inline void cnn__blas_serial(void) {
 #define CNN_MAX_PARAMS ((int64_t)1 << 30)
 
 
+/* "[6, 1, 5, 5]" for messages (up to 8 dimensions; cnn_shape_format adds
+ * "torch.Size(...)"); the struct lives until the end of the full expression. */
+typedef struct {
+    char s[200];
+} cnn__shape_text;
+cnn__shape_text cnn__shape_str(int ndim, const int64_t *shape);
+
 /* splitmix64: *x advances by the golden gamma; returns the mixed value
  * (seeds cnn_rng, and orders the Fashion-MNIST conversion). */
 uint64_t cnn__splitmix64(uint64_t *x);

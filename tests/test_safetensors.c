@@ -4,6 +4,7 @@
  * status and a message naming the file and the problem, leaving the model's
  * weights untouched; random header damage never crashes the reader. */
 #include "fixture.h"
+#include "cnn_internal.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -96,8 +97,8 @@ static void write_lenet_variant(const char *path, const char *name, const char *
             len += (size_t)snprintf(header + len, sizeof header - len, entry, (unsigned long long)off,
                                     (unsigned long long)(off + nb));
         } else {
-            char shape[128];
-            cnn_st_shape_format(shape, sizeof shape, t->ndim, t->shape);
+            char shape[200];
+            snprintf(shape, sizeof shape, "%s", cnn__shape_str(t->ndim, t->shape).s);
             /* "[6, 1, 5, 5]" -> JSON allows the spaces. */
             len += (size_t)snprintf(header + len, sizeof header - len,
                                     "{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[%llu,%llu]}", shape,

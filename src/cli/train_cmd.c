@@ -389,6 +389,15 @@ int cnn_cli_train(int argc, char **argv) {
         fprintf(stderr, "cnn train: error: --save: %s\n", cnn_last_error());
         goto done;
     }
+    /* A signal after the last step: the run is complete (and saved, the
+     * write being atomic), but the exit status still says it was stopped. */
+    int sig = cli_train_stop_signal();
+    if (sig) {
+        fprintf(stderr, "cnn train: signal %d arrived after the last step; the run is complete%s\n", sig,
+                save ? " and its weights are saved" : "");
+        status = 128 + sig;
+        goto done;
+    }
     status = 0;
 done:
     free(ui.log);

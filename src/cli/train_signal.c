@@ -2,8 +2,6 @@
  * messages around checkpoints (see train_signal.h, docs/CHECKPOINTS.md). */
 #include "train_signal.h"
 
-#include "cnn_internal.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,22 +69,16 @@ int cli_train_should_stop(const cnn_train_event *ev) {
     return 1;
 }
 
+int cli_train_stop_signal(void) {
+    if (stop_signal) alarm(0);
+    return stop_signal;
+}
+
 int cli_train_check_checkpoint_options(const cnn_train_config *cfg) {
     if (cfg->checkpoint_every > 0 && !cfg->checkpoint) {
         fprintf(stderr, "cnn train: --checkpoint-every: needs --checkpoint FILE\n");
         return 2;
     }
-    return 0;
-}
-
-int cli_train_probe_checkpoint(const cnn_train_config *cfg) {
-    if (!cfg->checkpoint) return 0;
-    cnn__atomic_file probe;
-    if (cnn__atomic_open(&probe, cfg->checkpoint) < 0) {
-        fprintf(stderr, "cnn train: --checkpoint: %s\n", cnn_last_error());
-        return -1;
-    }
-    cnn__atomic_abort(&probe);
     return 0;
 }
 

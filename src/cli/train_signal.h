@@ -29,8 +29,10 @@ void cli_train_signals_install(void);
 int cli_train_should_stop(const cnn_train_event *ev);
 /* Options shared by the checks below: usage errors print and return 2. */
 int cli_train_check_checkpoint_options(const cnn_train_config *cfg);
-/* Fail early (return -1 after printing) when the checkpoint cannot be written. */
-int cli_train_probe_checkpoint(const cnn_train_config *cfg);
+/* The signal that arrived (its grace timer then stopped), or 0: training
+ * that ended anyway (the last step done, the weights being saved) still
+ * exits 128 + the signal. */
+int cli_train_stop_signal(void);
 /* After cnn_train returned CNN_EINTR: say where it stopped and how to resume;
  * returns the exit status (130 for SIGINT, 143 for SIGTERM, else 1). */
 int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg);

@@ -16,36 +16,12 @@
  */
 #include "core/core.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* "[1, 2, 4, 4]" for messages; the struct lives until the end of the call. */
-typedef struct {
-    char s[112];
-} shape_text;
-
-static shape_text shape_str(int ndim, const int64_t *shape) {
-    shape_text t;
-    size_t len = 0;
-    t.s[len++] = '[';
-    for (int d = 0; d < ndim && d < CNN_MAX_DIMS; d++) {
-        int k = snprintf(t.s + len, sizeof t.s - len, "%s%lld", d ? ", " : "", (long long)shape[d]);
-        if (k < 0 || (size_t)k >= sizeof t.s - len) break;
-        len += (size_t)k;
-    }
-    if (len + 2 <= sizeof t.s) {
-        t.s[len++] = ']';
-        t.s[len] = '\0';
-    } else {
-        t.s[sizeof t.s - 1] = '\0';
-    }
-    return t;
-}
 
 static void set_empty(cnn_tensor *t) {
     t->ndim = 0;
@@ -75,7 +51,7 @@ static int check_shape(const char *fn, const char *arg, int ndim, const int64_t 
             if (shape[d] > CNN_MAX_NUMEL / n)
                 return cnn__fail(CNN_ERANGE,
                                  "%s: %s shape %s has more than %lld elements", fn, arg,
-                                 shape_str(ndim, shape).s, (long long)CNN_MAX_NUMEL);
+                                 cnn__shape_str(ndim, shape).s, (long long)CNN_MAX_NUMEL);
             n *= shape[d];
         }
     } else {
@@ -93,7 +69,7 @@ int cnn__tensor_check(const char *fn, const char *arg, const cnn_tensor *t) {
     CNN_TRY(check_shape(fn, arg, t->ndim, t->shape, &n));
     if (n > 0 && !t->data)
         return cnn__fail(CNN_EINVAL, "%s: %s has shape %s but data is NULL", fn, arg,
-                         shape_str(t->ndim, t->shape).s);
+                         cnn__shape_str(t->ndim, t->shape).s);
     return CNN_OK;
 }
 
@@ -124,7 +100,7 @@ static int alloc_tensor(cnn_tensor *t, const char *fn, int ndim, const int64_t *
         data = zero ? cnn_calloc((size_t)numel, sizeof(float)) : cnn_malloc(bytes);
         if (!data)
             return cnn__fail(CNN_ENOMEM, "%s: cannot allocate %zu bytes for shape %s", fn, bytes,
-                             shape_str(ndim, shape).s);
+                             cnn__shape_str(ndim, shape).s);
     }
     t->ndim = ndim;
     for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
@@ -196,7 +172,7 @@ int cnn_tensor_from_data(cnn_tensor *t, int ndim, const int64_t *shape, const fl
     if (n > 0 && !data) {
         cnn_tensor_free(t);
         return cnn__fail(CNN_EINVAL, "cnn_tensor_from_data: data is NULL for shape %s",
-                         shape_str(ndim, shape).s);
+                         cnn__shape_str(ndim, shape).s);
     }
     if (n > 0) memcpy(t->data, data, (size_t)n * sizeof(float));
     return CNN_OK;
@@ -269,7 +245,7 @@ int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape) {
         if (shape[d] == -1) {
             if (infer >= 0)
                 return cnn__fail(CNN_EINVAL, "%s: shape %s has more than one -1", fn,
-                                 shape_str(ndim, shape).s);
+                                 cnn__shape_str(ndim, shape).s);
             infer = d;
         } else if (shape[d] < 0) {
             return cnn__fail(CNN_EINVAL, "%s: shape[%d] is %lld; expected >= 0 or -1", fn, d,
@@ -289,15 +265,15 @@ int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape) {
             return cnn__fail(CNN_ESHAPE,
                              "%s: cannot reshape tensor of %lld elements into shape %s because "
                              "the size for -1 could be anything",
-                             fn, (long long)have, shape_str(ndim, shape).s);
+                             fn, (long long)have, cnn__shape_str(ndim, shape).s);
         if (have % known != 0)
             return cnn__fail(CNN_ESHAPE, "%s: shape %s is invalid for input of size %lld", fn,
-                             shape_str(ndim, shape).s, (long long)have);
+                             cnn__shape_str(ndim, shape).s, (long long)have);
         resolved[infer] = have / known;
     } else if (known != have) {
         return cnn__fail(CNN_ESHAPE, "%s: shape %s is invalid for input of size %lld (shape %s)",
-                         fn, shape_str(ndim, shape).s, (long long)have,
-                         shape_str(t->ndim, t->shape).s);
+                         fn, cnn__shape_str(ndim, shape).s, (long long)have,
+                         cnn__shape_str(t->ndim, t->shape).s);
     }
     t->ndim = ndim;
     for (int d = 0; d < CNN_MAX_DIMS; d++) t->shape[d] = d < ndim ? resolved[d] : 0;
@@ -313,7 +289,7 @@ int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in) {
     CNN_TRY(check_nonempty(fn, "input", in));
     if (in->ndim != 2)
         return cnn__fail(CNN_ESHAPE, "%s: input has %d dimensions (shape %s); expected 2", fn,
-                         in->ndim, shape_str(in->ndim, in->shape).s);
+                         in->ndim, cnn__shape_str(in->ndim, in->shape).s);
     int64_t m = in->shape[0], n = in->shape[1], shape[2] = {n, m};
     CNN_TRY(alloc_tensor(out, fn, 2, shape, m * n, 0));
     const int64_t tile = 32;
@@ -355,18 +331,18 @@ static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *in
         const cnn_tensor *a = ins[0], *b = ins[i];
         if (b->ndim != a->ndim)
             return cnn__fail(CNN_ESHAPE, "%s: input %d has %d dimensions (shape %s) but input 0 has %d (shape %s)",
-                             fn, i, b->ndim, shape_str(b->ndim, b->shape).s, a->ndim,
-                             shape_str(a->ndim, a->shape).s);
+                             fn, i, b->ndim, cnn__shape_str(b->ndim, b->shape).s, a->ndim,
+                             cnn__shape_str(a->ndim, a->shape).s);
         for (int d = 0; d < a->ndim; d++) {
             if (!stacking && d == dim) continue;
             if (a->shape[d] != b->shape[d]) {
                 if (stacking)
                     return cnn__fail(CNN_ESHAPE, "%s: input %d has shape %s but input 0 has %s; stack needs equal shapes",
-                                     fn, i, shape_str(b->ndim, b->shape).s,
-                                     shape_str(a->ndim, a->shape).s);
+                                     fn, i, cnn__shape_str(b->ndim, b->shape).s,
+                                     cnn__shape_str(a->ndim, a->shape).s);
                 return cnn__fail(CNN_ESHAPE, "%s: input %d has shape %s but input 0 has %s outside dim %d",
-                                 fn, i, shape_str(b->ndim, b->shape).s,
-                                 shape_str(a->ndim, a->shape).s, dim);
+                                 fn, i, cnn__shape_str(b->ndim, b->shape).s,
+                                 cnn__shape_str(a->ndim, a->shape).s, dim);
             }
         }
     }
@@ -462,7 +438,7 @@ int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, fl
     if (rc == CNN_OK) rc = check_nonempty(fn, "b", b);
     if (rc == CNN_OK && !same_shape(a, b))
         rc = cnn__fail(CNN_ESHAPE, "%s: a has shape %s but b has %s", fn,
-                       shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
+                       cnn__shape_str(a->ndim, a->shape).s, cnn__shape_str(b->ndim, b->shape).s);
     if (rc != CNN_OK) {
         if (out != a && out != b) set_empty(out);
         return rc;
@@ -507,37 +483,3 @@ float cnn_tensor_sum(const cnn_tensor *t) {
     return (float)s;
 }
 
-/* out (m, n) = a (m, k) @ b (k, n), by cblas_sgemm. */
-int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
-    const char *fn = "cnn_matmul";
-    if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
-    if (out == a || out == b) return cnn__fail(CNN_EINVAL, "%s: output aliases an input", fn);
-    set_empty(out);
-    CNN_TRY(check_nonempty(fn, "a", a));
-    CNN_TRY(check_nonempty(fn, "b", b));
-    if (a->ndim != 2 || b->ndim != 2)
-        return cnn__fail(CNN_ESHAPE, "%s: a has shape %s and b has %s; expected two 2-D tensors",
-                         fn, shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
-    int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
-    if (b->shape[0] != k)
-        return cnn__fail(CNN_ESHAPE,
-                         "%s: a %s and b %s cannot be multiplied (%lldx%lld and %lldx%lld)", fn,
-                         shape_str(2, a->shape).s, shape_str(2, b->shape).s, (long long)m,
-                         (long long)k, (long long)b->shape[0], (long long)n);
-    if (m > INT_MAX || k > INT_MAX || n > INT_MAX)
-        return cnn__fail(CNN_ERANGE, "%s: sizes %lld, %lld, %lld exceed the BLAS limit %d", fn,
-                         (long long)m, (long long)k, (long long)n, INT_MAX);
-    int64_t shape[2] = {m, n}, numel = 0;
-    CNN_TRY(check_shape(fn, "output", 2, shape, &numel));
-    CNN_TRY(alloc_tensor(out, fn, 2, shape, numel, k == 0));
-    if (numel == 0 || k == 0) return CNN_OK;
-    /* one thread does it, inside a parallel region (see cnn_internal.h) */
-    #pragma omp parallel
-    #pragma omp single
-    {
-        cnn__blas_serial();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
-                    (int)k, b->data, (int)n, 0.0f, out->data, (int)n);
-    }
-    return CNN_OK;
-}

@@ -203,6 +203,23 @@ static void put_dims(sink *s, const walk_ctx *c, const formatter *f, int d, int6
 
 /* ---- public ------------------------------------------------------------------- */
 
+cnn__shape_text cnn__shape_str(int ndim, const int64_t *shape) {
+    cnn__shape_text t;
+    size_t len = 0;
+    t.s[len++] = '[';
+    for (int d = 0; d < ndim; d++) {
+        int k = snprintf(t.s + len, sizeof t.s - len - 1, "%s%lld", d ? ", " : "", (long long)shape[d]);
+        if (k < 0 || (size_t)k >= sizeof t.s - len - 1) {
+            memcpy(t.s + sizeof t.s - 5, "...]", 5);
+            return t;
+        }
+        len += (size_t)k;
+    }
+    t.s[len++] = ']';
+    t.s[len] = '\0';
+    return t;
+}
+
 int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape) {
     if (!buf && cap > 0) return cnn__fail(CNN_EINVAL, "cnn_shape_format: buf is NULL but cap is %zu", cap);
     if (ndim < 0 || ndim > CNN_MAX_DIMS)
@@ -210,13 +227,9 @@ int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape) {
                          CNN_MAX_DIMS);
     if (ndim > 0 && !shape) return cnn__fail(CNN_EINVAL, "cnn_shape_format: shape is NULL");
     sink s = {buf, cap, 0};
-    char tmp[32];
-    put(&s, "torch.Size([");
-    for (int d = 0; d < ndim; d++) {
-        snprintf(tmp, sizeof tmp, "%s%lld", d ? ", " : "", (long long)shape[d]);
-        put(&s, tmp);
-    }
-    put(&s, "])");
+    put(&s, "torch.Size(");
+    put(&s, cnn__shape_str(ndim, shape).s);
+    put(&s, ")");
     return finish(&s);
 }
 

@@ -61,25 +61,6 @@ static int st_dtype_size(const char *name) {
     return 0;
 }
 
-int cnn_st_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    char tmp[32];
-    size_t len = 0;
-    /* Append piece by piece; len counts the full text even when buf is short. */
-    for (int d = -1; d <= ndim; d++) {
-        if (d == -1) snprintf(tmp, sizeof tmp, "[");
-        else if (d == ndim) snprintf(tmp, sizeof tmp, "]");
-        else snprintf(tmp, sizeof tmp, d ? ", %lld" : "%lld", (long long)shape[d]);
-        size_t k = strlen(tmp);
-        if (buf && len < cap) {
-            size_t room = cap - len - 1, c = k < room ? k : room;
-            memcpy(buf + len, tmp, c);
-            buf[len + c] = '\0';
-        }
-        len += k;
-    }
-    return (int)len;
-}
-
 /* ---- reader --------------------------------------------------------------- */
 
 void cnn_safetensors_free(cnn_safetensors *st) {
@@ -168,8 +149,8 @@ static int st_parse_entry(cnn_st_tensor *t, const cnn_json *v, const char *file)
         return cnn__fail(CNN_EFORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] end before begin", file, name,
                          (unsigned long long)t->begin, (unsigned long long)t->end);
     if (t->end - t->begin != bytes) {
-        char s[128];
-        cnn_st_shape_format(s, sizeof s, t->ndim, t->shape);
+        char s[200];
+        snprintf(s, sizeof s, "%s", cnn__shape_str(t->ndim, t->shape).s);
         return cnn__fail(CNN_EFORMAT,
                          "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but shape %s of %s needs %llu",
                          file, name, (unsigned long long)t->begin, (unsigned long long)t->end,
@@ -657,10 +638,10 @@ typedef struct {
 /* Every model tensor present with the model's shape and dtype (F32; counters
  * I64, or F32 holding an integer); no other tensors. */
 static int st_check_model(const cnn_safetensors *st, const st_want *want, int n, const char *path) {
-    char ws[128], got[128];
+    char ws[200], got[200];
     for (int i = 0; i < n; i++) {
         const cnn_st_tensor *t = cnn_safetensors_find(st, want[i].name);
-        cnn_st_shape_format(ws, sizeof ws, want[i].ndim, want[i].shape);
+        snprintf(ws, sizeof ws, "%s", cnn__shape_str(want[i].ndim, want[i].shape).s);
         if (!t)
             return cnn__fail(CNN_ENOTFOUND, "%s: tensor '%s' (shape %s) is missing from the file", path,
                              want[i].name, ws);
@@ -669,7 +650,7 @@ static int st_check_model(const cnn_safetensors *st, const st_want *want, int n,
         else if (strcmp(t->dtype, "F32") != 0)
             return cnn__fail(CNN_EFORMAT, "%s: tensor '%s' has dtype %s; expected %s", path, t->name, t->dtype,
                              want[i].is_counter ? "I64 (or F32)" : "F32");
-        cnn_st_shape_format(got, sizeof got, t->ndim, t->shape);
+        snprintf(got, sizeof got, "%s", cnn__shape_str(t->ndim, t->shape).s);
         int same = t->ndim == want[i].ndim;
         for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == want[i].shape[d];
         if (!same && want[i].is_counter) same = t->ndim == 1 && t->shape[0] == 1; /* [1] for () */
@@ -683,7 +664,7 @@ static int st_check_model(const cnn_safetensors *st, const st_want *want, int n,
         int known = 0;
         for (int i = 0; i < n && !known; i++) known = strcmp(st->tensors[j].name, want[i].name) == 0;
         if (!known) {
-            cnn_st_shape_format(got, sizeof got, st->tensors[j].ndim, st->tensors[j].shape);
+            snprintf(got, sizeof got, "%s", cnn__shape_str(st->tensors[j].ndim, st->tensors[j].shape).s);
             return cnn__fail(CNN_EFORMAT, "%s: unexpected tensor '%s' (shape %s): the model has no such parameter",
                              path, st->tensors[j].name, got);
         }

@@ -67,8 +67,6 @@ const cnn_st_tensor *cnn_safetensors_find(const cnn_safetensors *st, const char 
 /* out[0..numel) <- the elements of an F32 tensor, converted from little-endian.
  * Fails with CNN_EFORMAT naming the tensor if its dtype is not F32. */
 int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, float *out);
-/* "[6, 1, 5, 5]"; same return convention as snprintf. */
-int cnn_st_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
 
 /* A tensor to write: F32, row-major data of prod(shape) floats. */
 typedef struct cnn_st_write_tensor {

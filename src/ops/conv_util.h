@@ -9,26 +9,6 @@
 
 #include <stdio.h>
 
-/* "[1, 2, 4, 4]"; the struct lives until the end of the full expression's call. */
-typedef struct {
-    char s[112];
-} cnn__shape_text;
-
-static inline cnn__shape_text cnn__shape_str(int ndim, const int64_t *shape) {
-    cnn__shape_text t;
-    size_t len = 0;
-    t.s[len++] = '[';
-    for (int d = 0; d < ndim && d < CNN_MAX_DIMS; d++) {
-        int k = snprintf(t.s + len, sizeof t.s - len - 2, "%s%lld", d ? ", " : "",
-                         (long long)shape[d]);
-        if (k < 0 || (size_t)k >= sizeof t.s - len - 2) break;
-        len += (size_t)k;
-    }
-    t.s[len++] = ']';
-    t.s[len] = '\0';
-    return t;
-}
-
 /* t must be non-NULL, have ndim in [min_ndim, max_ndim], sizes in
  * [0, CNN_MAX_NUMEL] with a product that fits, and data unless it has no
  * elements. *numel receives the element count (may be NULL). */

@@ -1,4 +1,4 @@
-/* linear.c — nn.Linear forward and backward, and nn.Flatten's shape rule.
+/* linear.c — nn.Linear forward and backward, nn.Flatten's shape rule, and cnn_matmul.
  *
  *   forward   y (n, out) = x (n, in) @ w (out, in)^T + b (out)
  *   backward  dx (n, in) = dy (n, out) @ w;  dw += dy^T @ x;  db += sum_n dy
@@ -15,6 +15,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <string.h>
 
 /* ---- reference kernels -------------------------------------------------- */
 
@@ -251,5 +252,39 @@ int cnn_flatten_shape(int64_t *out_shape, int *out_ndim, int ndim, const int64_t
     for (int d = e + 1; d < ndim; d++) tmp[k++] = shape[d];
     for (int d = 0; d < k; d++) out_shape[d] = tmp[d];
     *out_ndim = k;
+    return CNN_OK;
+}
+
+/* out (m, n) = a (m, k) @ b (k, n), by cblas_sgemm (torch.matmul of two 2-D tensors). */
+int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
+    const char *fn = "cnn_matmul";
+    if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
+    if (out == a || out == b) return cnn__fail(CNN_EINVAL, "%s: output aliases an input", fn);
+    memset(out, 0, sizeof *out);
+    CNN_TRY(cnn__dense_check_input(fn, "a", a));
+    CNN_TRY(cnn__dense_check_input(fn, "b", b));
+    if (a->ndim != 2 || b->ndim != 2)
+        return cnn__fail(CNN_ESHAPE, "%s: a has shape %s and b has %s; expected two 2-D tensors",
+                         fn, cnn__shape_str(a->ndim, a->shape).s, cnn__shape_str(b->ndim, b->shape).s);
+    int64_t m = a->shape[0], k = a->shape[1], n = b->shape[1];
+    if (b->shape[0] != k)
+        return cnn__fail(CNN_ESHAPE,
+                         "%s: a %s and b %s cannot be multiplied (%lldx%lld and %lldx%lld)", fn,
+                         cnn__shape_str(2, a->shape).s, cnn__shape_str(2, b->shape).s, (long long)m,
+                         (long long)k, (long long)b->shape[0], (long long)n);
+    if (m > INT_MAX || k > INT_MAX || n > INT_MAX)
+        return cnn__fail(CNN_ERANGE, "%s: sizes %lld, %lld, %lld exceed the BLAS limit %d", fn,
+                         (long long)m, (long long)k, (long long)n, INT_MAX);
+    int64_t shape[2] = {m, n};
+    CNN_TRY(cnn_tensor_zeros(out, 2, shape));
+    if (m == 0 || n == 0 || k == 0) return CNN_OK;
+    /* one thread does it, inside a parallel region (see cnn_internal.h) */
+    #pragma omp parallel
+    #pragma omp single
+    {
+        cnn__blas_serial();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a->data,
+                    (int)k, b->data, (int)n, 0.0f, out->data, (int)n);
+    }
     return CNN_OK;
 }

@@ -526,10 +526,10 @@ static int check_settings(cnn__ckpt *c, const cnn_safetensors *st, const char *p
 
 /* Every tensor of this run is in the file with its dtype and shape, and no other. */
 static int check_tensors(const cnn_safetensors *st, const ckpt_tensor *t, int nt, const char *path) {
-    char ws[96], got[96];
+    char ws[200], got[200];
     for (int i = 0; i < nt; i++) {
         const cnn_st_tensor *f = cnn_safetensors_find(st, t[i].name);
-        cnn_st_shape_format(ws, sizeof ws, t[i].ndim, t[i].shape);
+        snprintf(ws, sizeof ws, "%s", cnn__shape_str(t[i].ndim, t[i].shape).s);
         if (!f)
             return cnn__fail(CNN_ENOTFOUND,
                              "checkpoint %s: tensor '%s' (shape %s) is missing: the checkpoint is for a different "
@@ -540,7 +540,7 @@ static int check_tensors(const cnn_safetensors *st, const ckpt_tensor *t, int nt
                              f->dtype, dtype_names[t[i].dtype]);
         int same = f->ndim == t[i].ndim;
         for (int d = 0; same && d < f->ndim; d++) same = f->shape[d] == t[i].shape[d];
-        cnn_st_shape_format(got, sizeof got, f->ndim, f->shape);
+        snprintf(got, sizeof got, "%s", cnn__shape_str(f->ndim, f->shape).s);
         if (!same || f->end - f->begin != t[i].numel * (uint64_t)dtype_sizes[t[i].dtype])
             return cnn__fail(CNN_ESHAPE,
                              "checkpoint %s: tensor '%s' has shape %s in the checkpoint but %s in this run (a "
