@@ -78,7 +78,10 @@ void *cnn_calloc(size_t count, size_t size);
 void *cnn_realloc(void *ptr, size_t size);
 void cnn_free(void *ptr);
 
-/* Threads used by kernels (OpenMP). n <= 0 means all available cores.
+/* Threads used by kernels (OpenMP). n <= 0 means all available cores. The
+ * count is capped by what OpenMP can give (OMP_THREAD_LIMIT, 1 where
+ * OMP_MAX_ACTIVE_LEVELS allows no further level), dynamic adjustment
+ * (OMP_DYNAMIC) is turned off, and cnn_get_threads() is the team's real size.
  * Results do not depend on the thread count. */
 void cnn_set_threads(int n);
 int cnn_get_threads(void);
