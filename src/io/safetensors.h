@@ -67,6 +67,8 @@ const cnn_st_tensor *cnn_safetensors_find(const cnn_safetensors *st, const char 
 /* out[0..numel) <- the elements of an F32 tensor, converted from little-endian.
  * Fails with CNN_EFORMAT naming the tensor if its dtype is not F32. */
 int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, float *out);
+/* out[0..numel) <- the elements of an I64 tensor (CNN_EFORMAT if it is not I64). */
+int cnn_safetensors_get_i64(const cnn_safetensors *st, const cnn_st_tensor *t, int64_t *out);
 
 /* A tensor to write: F32, row-major data of prod(shape) floats. */
 typedef struct cnn_st_write_tensor {
