@@ -40,6 +40,14 @@ extern "C" {
 
 #define CNN_VERSION "0.1.0"
 
+/* Marks the public API: libcnn is built with -fvisibility=hidden, so only
+ * what this header declares with CNN_API is exported from libcnn.so. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CNN_API __attribute__((visibility("default")))
+#else
+#define CNN_API
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Status codes: one table generates the enum, cnn_status_name, cnn_strerror. */
 
@@ -62,29 +70,29 @@ typedef enum {
 #undef CNN__STATUS_ENUM
 } cnn_status;
 
-const char *cnn_strerror(int status);    /* "shape mismatch" */
-const char *cnn_status_name(int status); /* "CNN_ESHAPE" */
+CNN_API const char *cnn_strerror(int status);    /* "shape mismatch" */
+CNN_API const char *cnn_status_name(int status); /* "CNN_ESHAPE" */
 /* Message of the last failure in this thread, with context; "" if none.
  * The string belongs to the library: don't free() it. */
-const char *cnn_last_error(void);
-void cnn_clear_error(void);
+CNN_API const char *cnn_last_error(void);
+CNN_API void cnn_clear_error(void);
 
 /* Replace the allocator (libuv style). Any NULL argument restores the
  * default for all four. Returns CNN_OK. */
-int cnn_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
+CNN_API int cnn_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
                       void *(*calloc_fn)(size_t, size_t), void (*free_fn)(void *));
-void *cnn_malloc(size_t size);
-void *cnn_calloc(size_t count, size_t size);
-void *cnn_realloc(void *ptr, size_t size);
-void cnn_free(void *ptr);
+CNN_API void *cnn_malloc(size_t size);
+CNN_API void *cnn_calloc(size_t count, size_t size);
+CNN_API void *cnn_realloc(void *ptr, size_t size);
+CNN_API void cnn_free(void *ptr);
 
 /* Threads used by kernels (OpenMP). n <= 0 means all available cores. The
  * count is capped by what OpenMP can give (OMP_THREAD_LIMIT, 1 where
  * OMP_MAX_ACTIVE_LEVELS allows no further level), dynamic adjustment
  * (OMP_DYNAMIC) is turned off, and cnn_get_threads() is the team's real size.
  * Results do not depend on the thread count. */
-void cnn_set_threads(int n);
-int cnn_get_threads(void);
+CNN_API void cnn_set_threads(int n);
+CNN_API int cnn_get_threads(void);
 
 /* ------------------------------------------------------------------------ */
 /* Random numbers: xoshiro256**, seeded by splitmix64. The state is four
@@ -94,13 +102,13 @@ typedef struct cnn_rng {
     uint64_t s[4];
 } cnn_rng;
 
-void cnn_rng_seed(cnn_rng *rng, uint64_t seed);
-uint64_t cnn_rng_next(cnn_rng *rng);
-float cnn_rng_uniform(cnn_rng *rng);              /* U[0, 1), 24 random bits */
-float cnn_rng_normal(cnn_rng *rng);               /* N(0, 1), Box-Muller */
-uint64_t cnn_rng_below(cnn_rng *rng, uint64_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
+CNN_API void cnn_rng_seed(cnn_rng *rng, uint64_t seed);
+CNN_API uint64_t cnn_rng_next(cnn_rng *rng);
+CNN_API float cnn_rng_uniform(cnn_rng *rng);              /* U[0, 1), 24 random bits */
+CNN_API float cnn_rng_normal(cnn_rng *rng);               /* N(0, 1), Box-Muller */
+CNN_API uint64_t cnn_rng_below(cnn_rng *rng, uint64_t n); /* uniform in [0, n), unbiased; 0 if n == 0 */
 /* perm <- a uniformly random permutation of 0..n-1 (Fisher-Yates). */
-void cnn_rng_permutation(cnn_rng *rng, uint32_t *perm, uint32_t n);
+CNN_API void cnn_rng_permutation(cnn_rng *rng, uint32_t *perm, uint32_t n);
 
 /* ------------------------------------------------------------------------ */
 /* Tensors */
@@ -116,46 +124,46 @@ typedef struct cnn_tensor {
 
 #define CNN_TENSOR_EMPTY {0, {0, 0, 0, 0}, NULL, 0}
 
-int64_t cnn_tensor_numel(const cnn_tensor *t); /* product of shape; 0 if empty */
+CNN_API int64_t cnn_tensor_numel(const cnn_tensor *t); /* product of shape; 0 if empty */
 /* t <- zeros(shape). Sizes must be >= 0 and the product must not overflow. */
-int cnn_tensor_zeros(cnn_tensor *t, int ndim, const int64_t *shape);
-int cnn_tensor_full(cnn_tensor *t, int ndim, const int64_t *shape, float value);
-int cnn_tensor_ones(cnn_tensor *t, int ndim, const int64_t *shape);
-int cnn_tensor_arange(cnn_tensor *t, int64_t n); /* t <- [0, 1, ..., n-1], 1-D */
-int cnn_tensor_from_data(cnn_tensor *t, int ndim, const int64_t *shape, const float *data); /* copies */
-int cnn_tensor_uniform(cnn_tensor *t, int ndim, const int64_t *shape, float lo, float hi, cnn_rng *rng);
-int cnn_tensor_normal(cnn_tensor *t, int ndim, const int64_t *shape, float mean, float std, cnn_rng *rng);
-int cnn_tensor_clone(cnn_tensor *out, const cnn_tensor *in);
-void cnn_tensor_free(cnn_tensor *t); /* frees owned data; leaves t empty; NULL is fine */
+CNN_API int cnn_tensor_zeros(cnn_tensor *t, int ndim, const int64_t *shape);
+CNN_API int cnn_tensor_full(cnn_tensor *t, int ndim, const int64_t *shape, float value);
+CNN_API int cnn_tensor_ones(cnn_tensor *t, int ndim, const int64_t *shape);
+CNN_API int cnn_tensor_arange(cnn_tensor *t, int64_t n); /* t <- [0, 1, ..., n-1], 1-D */
+CNN_API int cnn_tensor_from_data(cnn_tensor *t, int ndim, const int64_t *shape, const float *data); /* copies */
+CNN_API int cnn_tensor_uniform(cnn_tensor *t, int ndim, const int64_t *shape, float lo, float hi, cnn_rng *rng);
+CNN_API int cnn_tensor_normal(cnn_tensor *t, int ndim, const int64_t *shape, float mean, float std, cnn_rng *rng);
+CNN_API int cnn_tensor_clone(cnn_tensor *out, const cnn_tensor *in);
+CNN_API void cnn_tensor_free(cnn_tensor *t); /* frees owned data; leaves t empty; NULL is fine */
 
 /* In-place reshape (a view: data unchanged). One size may be -1 (inferred). */
-int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape);
+CNN_API int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape);
 /* out <- in^T for a 2-D tensor (a copy, like X.t().contiguous()). */
-int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in);
+CNN_API int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in);
 /* out <- torch.cat(ins[0..n-1], dim); all inputs have the same ndim and agree
  * on every other dimension. dim may be negative (counts from the end). */
-int cnn_tensor_cat(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
+CNN_API int cnn_tensor_cat(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
 /* out <- torch.stack(ins[0..n-1], dim); all inputs have the same shape. */
-int cnn_tensor_stack(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
+CNN_API int cnn_tensor_stack(cnn_tensor *out, const cnn_tensor *const *ins, int n, int dim);
 /* Element access; index has t->ndim entries, each may be negative. */
-int cnn_tensor_get(const cnn_tensor *t, const int64_t *index, float *value);
-int cnn_tensor_set(cnn_tensor *t, const int64_t *index, float value);
+CNN_API int cnn_tensor_get(const cnn_tensor *t, const int64_t *index, float *value);
+CNN_API int cnn_tensor_set(cnn_tensor *t, const int64_t *index, float value);
 /* Elementwise: out <- a + alpha * b (same shape), out <- in + s, out <- in * s.
  * out may alias an input. */
-int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float alpha);
-int cnn_tensor_add_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
-int cnn_tensor_mul_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
-float cnn_tensor_sum(const cnn_tensor *t); /* summed in double */
+CNN_API int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float alpha);
+CNN_API int cnn_tensor_add_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
+CNN_API int cnn_tensor_mul_scalar(cnn_tensor *out, const cnn_tensor *in, float s);
+CNN_API float cnn_tensor_sum(const cnn_tensor *t); /* summed in double */
 /* out <- a @ b for 2-D a (m, k) and b (k, n). */
-int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
+CNN_API int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
 
 /* Text as PyTorch's print(t) shows it: "tensor([[19., 25.],\n        [37., 43.]])".
  * Writes at most cap bytes (NUL included) into buf and returns the full
  * length (like snprintf), or a negative status. */
-int cnn_tensor_format(char *buf, size_t cap, const cnn_tensor *t);
-int cnn_tensor_print(FILE *f, const cnn_tensor *t); /* format + "\n" */
+CNN_API int cnn_tensor_format(char *buf, size_t cap, const cnn_tensor *t);
+CNN_API int cnn_tensor_print(FILE *f, const cnn_tensor *t); /* format + "\n" */
 /* "torch.Size([1, 2, 4, 4])"; same return convention as cnn_tensor_format. */
-int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
+CNN_API int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
 
 /* ------------------------------------------------------------------------ */
 /* Output size of a convolution or pooling window along one dimension.
@@ -163,7 +171,7 @@ int cnn_shape_format(char *buf, size_t cap, int ndim, const int64_t *shape);
  * With ceil_mode the division rounds up, and (as PyTorch does) a last window
  * that would start inside the right padding is dropped. Every conv/pool shape
  * goes through this function. Fails if the window does not fit. */
-int cnn_out_size(int64_t *out, int64_t in, int kernel, int stride, int pad_lo, int pad_hi,
+CNN_API int cnn_out_size(int64_t *out, int64_t in, int kernel, int stride, int pad_lo, int pad_hi,
                  int dilation, int ceil_mode);
 
 /* ------------------------------------------------------------------------ */
@@ -188,31 +196,31 @@ typedef struct cnn_conv2d_desc {
 } cnn_conv2d_desc;
 
 /* nn.Conv2d(in, out, kernel_size=(kh, kw)) with every other argument default. */
-cnn_conv2d_desc cnn_conv2d_desc_make(int in_channels, int out_channels, int kh, int kw);
+CNN_API cnn_conv2d_desc cnn_conv2d_desc_make(int in_channels, int out_channels, int kh, int kw);
 /* out[4] <- output shape for an input of shape in[4] (N, C, H, W). */
-int cnn_conv2d_output_shape(int64_t out[4], const cnn_conv2d_desc *d, const int64_t in[4]);
+CNN_API int cnn_conv2d_output_shape(int64_t out[4], const cnn_conv2d_desc *d, const int64_t in[4]);
 /* Padding actually applied: pad[4] = {top, bottom, left, right}. */
-int cnn_conv2d_resolve_padding(int pad[4], const cnn_conv2d_desc *d);
+CNN_API int cnn_conv2d_resolve_padding(int pad[4], const cnn_conv2d_desc *d);
 
 /* out = conv2d(x, weight, bias). x is (N, C, H, W) or (C, H, W); bias may be NULL
  * (or an empty tensor) when d->bias is 0. */
-int cnn_conv2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *weight,
+CNN_API int cnn_conv2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *weight,
                const cnn_tensor *bias, const cnn_conv2d_desc *d);
 /* Gradients of sum(out * dout): dx (like x), dweight (like weight), dbias (C_out)
  * are allocated here; any of them may be NULL to skip it. */
-int cnn_conv2d_grad(cnn_tensor *dx, cnn_tensor *dweight, cnn_tensor *dbias,
+CNN_API int cnn_conv2d_grad(cnn_tensor *dx, cnn_tensor *dweight, cnn_tensor *dbias,
                     const cnn_tensor *dout, const cnn_tensor *x, const cnn_tensor *weight,
                     const cnn_conv2d_desc *d);
 
 /* The chapter's functions, on single images. */
 /* Y[i,j] = sum_{a,b} X[i+a, j+b] K[a,b];  X (H, W), K (kh, kw) -> Y (H-kh+1, W-kw+1) */
-int cnn_corr2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+CNN_API int cnn_corr2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
 /* sum over c of corr2d(X[c], K[c]);  X (C, H, W), K (C, kh, kw) -> (H', W') */
-int cnn_corr2d_multi_in(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+CNN_API int cnn_corr2d_multi_in(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
 /* stack over o of corr2d_multi_in(X, K[o]);  K (C_o, C, kh, kw) -> (C_o, H', W') */
-int cnn_corr2d_multi_in_out(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+CNN_API int cnn_corr2d_multi_in_out(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
 /* The same for 1x1 kernels as one matrix multiply: (C_o, C) @ (C, H*W). */
-int cnn_corr2d_multi_in_out_1x1(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
+CNN_API int cnn_corr2d_multi_in_out_1x1(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k);
 
 /* ------------------------------------------------------------------------ */
 /* Pooling: nn.MaxPool2d / nn.AvgPool2d semantics. */
@@ -230,14 +238,14 @@ typedef struct cnn_pool2d_desc {
     int divisor_override;  /* default 0 (none); avg pooling only */
 } cnn_pool2d_desc;
 
-cnn_pool2d_desc cnn_pool2d_desc_make(cnn_pool_kind kind, int kh, int kw);
-int cnn_pool2d_output_shape(int64_t out[4], const cnn_pool2d_desc *d, const int64_t in[4]);
+CNN_API cnn_pool2d_desc cnn_pool2d_desc_make(cnn_pool_kind kind, int kh, int kw);
+CNN_API int cnn_pool2d_output_shape(int64_t out[4], const cnn_pool2d_desc *d, const int64_t in[4]);
 /* x is (N, C, H, W) or (C, H, W); padding is -inf for max, zeros for avg. */
-int cnn_pool2d(cnn_tensor *out, const cnn_tensor *x, const cnn_pool2d_desc *d);
-int cnn_pool2d_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x,
+CNN_API int cnn_pool2d(cnn_tensor *out, const cnn_tensor *x, const cnn_pool2d_desc *d);
+CNN_API int cnn_pool2d_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x,
                     const cnn_pool2d_desc *d);
 /* The chapter's pool2d(X, (ph, pw), mode): stride 1, no padding, X (H, W). */
-int cnn_pool2d_simple(cnn_tensor *out, const cnn_tensor *x, int ph, int pw, cnn_pool_kind kind);
+CNN_API int cnn_pool2d_simple(cnn_tensor *out, const cnn_tensor *x, int ph, int pw, cnn_pool_kind kind);
 
 /* ------------------------------------------------------------------------ */
 /* Activations, linear, losses on tensors. */
@@ -245,26 +253,26 @@ int cnn_pool2d_simple(cnn_tensor *out, const cnn_tensor *x, int ph, int pw, cnn_
 typedef enum { CNN_ACT_SIGMOID = 0, CNN_ACT_RELU, CNN_ACT_TANH } cnn_activation;
 
 /* sigmoid: 1/(1+e^-x); relu: max{0,x}; tanh. */
-int cnn_activation_forward(cnn_tensor *out, const cnn_tensor *x, cnn_activation act);
+CNN_API int cnn_activation_forward(cnn_tensor *out, const cnn_tensor *x, cnn_activation act);
 /* dx = dout * f'(x) */
-int cnn_activation_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x, cnn_activation act);
+CNN_API int cnn_activation_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x, cnn_activation act);
 /* y = x @ W^T + b;  x (N, in), W (out, in), b (out) or NULL -> y (N, out) */
-int cnn_linear(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *w, const cnn_tensor *b);
-int cnn_linear_grad(cnn_tensor *dx, cnn_tensor *dw, cnn_tensor *db, const cnn_tensor *dout,
+CNN_API int cnn_linear(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *w, const cnn_tensor *b);
+CNN_API int cnn_linear_grad(cnn_tensor *dx, cnn_tensor *dw, cnn_tensor *db, const cnn_tensor *dout,
                     const cnn_tensor *x, const cnn_tensor *w);
 /* nn.Flatten(start_dim, end_dim) shape rule; returns the new ndim in *out_ndim. */
-int cnn_flatten_shape(int64_t *out_shape, int *out_ndim, int ndim, const int64_t *shape,
+CNN_API int cnn_flatten_shape(int64_t *out_shape, int *out_ndim, int ndim, const int64_t *shape,
                       int start_dim, int end_dim);
 /* loss = mean_n( logsumexp(z_n) - z_n[y_n] );  logits (N, C), labels in [0, C).
  * dlogits (may be NULL) <- d loss / d logits = (softmax(z) - onehot(y)) / N. */
-int cnn_cross_entropy(float *loss, cnn_tensor *dlogits, const cnn_tensor *logits,
+CNN_API int cnn_cross_entropy(float *loss, cnn_tensor *dlogits, const cnn_tensor *logits,
                       const int32_t *labels);
 /* loss = mean((a - b)^2); dA (may be NULL) <- 2 (a - b) / numel. */
-int cnn_mse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
+CNN_API int cnn_mse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
 /* loss = sum((a - b)^2), the chapter's l.sum(); dA (may be NULL) <- 2 (a - b). */
-int cnn_sse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
+CNN_API int cnn_sse_loss(float *loss, cnn_tensor *da, const cnn_tensor *a, const cnn_tensor *b);
 /* Number of rows n where argmax(logits[n]) == labels[n] (first max wins). */
-int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const int32_t *labels);
+CNN_API int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const int32_t *labels);
 
 /* ------------------------------------------------------------------------ */
 /* Layers and models (nn.Sequential). */
@@ -295,7 +303,7 @@ typedef enum {
     CNN_LAYER_COUNT
 } cnn_layer_kind;
 
-const char *cnn_layer_kind_name(cnn_layer_kind kind); /* "Conv2d"; "?" if unknown */
+CNN_API const char *cnn_layer_kind_name(cnn_layer_kind kind); /* "Conv2d"; "?" if unknown */
 
 typedef struct cnn_linear_desc {
     int in_features, out_features;
@@ -327,7 +335,7 @@ typedef struct cnn_layer_desc {
 /* Parse the text of a PyTorch nn.Sequential(...) expression (see README,
  * "Model syntax"). *layers is allocated with cnn_malloc; free it with
  * cnn_free. source names the text in error messages ("models/lenet.txt"). */
-int cnn_model_parse(cnn_layer_desc **layers, int *n_layers, const char *text, const char *source);
+CNN_API int cnn_model_parse(cnn_layer_desc **layers, int *n_layers, const char *text, const char *source);
 
 typedef struct cnn_model cnn_model; /* opaque */
 
@@ -338,24 +346,24 @@ typedef enum {
 
 /* Build a model for inputs of shape (C, H, W); checks that the shapes chain.
  * Parameters are zero until cnn_model_init_params or a load. */
-int cnn_model_create(cnn_model **model, const cnn_layer_desc *layers, int n_layers,
+CNN_API int cnn_model_create(cnn_model **model, const cnn_layer_desc *layers, int n_layers,
                      const int64_t input_chw[3]);
-int cnn_model_create_from_text(cnn_model **model, const char *text, const char *source,
+CNN_API int cnn_model_create_from_text(cnn_model **model, const char *text, const char *source,
                                const int64_t input_chw[3]);
-void cnn_model_free(cnn_model *model);
+CNN_API void cnn_model_free(cnn_model *model);
 
-int cnn_model_num_layers(const cnn_model *m);
-const cnn_layer_desc *cnn_model_layer(const cnn_model *m, int i);
+CNN_API int cnn_model_num_layers(const cnn_model *m);
+CNN_API const cnn_layer_desc *cnn_model_layer(const cnn_model *m, int i);
 /* Output shape of layer i for batch size 1: ndim and shape (with the batch dim). */
-int cnn_model_layer_shape(const cnn_model *m, int i, int *ndim, int64_t shape[CNN_MAX_DIMS]);
-void cnn_model_input_shape(const cnn_model *m, int64_t chw[3]);
-int64_t cnn_model_num_outputs(const cnn_model *m); /* features of the last layer */
+CNN_API int cnn_model_layer_shape(const cnn_model *m, int i, int *ndim, int64_t shape[CNN_MAX_DIMS]);
+CNN_API void cnn_model_input_shape(const cnn_model *m, int64_t chw[3]);
+CNN_API int64_t cnn_model_num_outputs(const cnn_model *m); /* features of the last layer */
 
 /* One parameter buffer and one gradient buffer, same layout: tensors in
  * state_dict order ("0.weight", "0.bias", "3.weight", ...). */
-size_t cnn_model_num_params(const cnn_model *m);
-float *cnn_model_params(cnn_model *m);
-float *cnn_model_grads(cnn_model *m);
+CNN_API size_t cnn_model_num_params(const cnn_model *m);
+CNN_API float *cnn_model_params(cnn_model *m);
+CNN_API float *cnn_model_grads(cnn_model *m);
 
 typedef struct cnn_param_info {
     char name[32];                /* state_dict key, e.g. "0.weight" */
@@ -364,10 +372,10 @@ typedef struct cnn_param_info {
     int64_t shape[CNN_MAX_DIMS];
     size_t offset, numel;         /* into the parameter buffer, in floats */
 } cnn_param_info;
-int cnn_model_num_tensors(const cnn_model *m);
-int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info);
+CNN_API int cnn_model_num_tensors(const cnn_model *m);
+CNN_API int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info);
 
-int cnn_model_init_params(cnn_model *m, cnn_init_kind kind, cnn_rng *rng);
+CNN_API int cnn_model_init_params(cnn_model *m, cnn_init_kind kind, cnn_rng *rng);
 
 /* Buffers: BatchNorm's running_mean and running_var (F32, in
  * cnn_model_buffers()) and num_batches_tracked (int64 scalars, shape (), in
@@ -383,36 +391,36 @@ typedef struct cnn_buffer_info {
     int64_t shape[CNN_MAX_DIMS];
     size_t offset, numel;         /* into the buffers (floats) or the counters */
 } cnn_buffer_info;
-int cnn_model_num_buffers(const cnn_model *m);
-int cnn_model_buffer_info(const cnn_model *m, int i, cnn_buffer_info *info);
-float *cnn_model_buffers(cnn_model *m);
-int64_t *cnn_model_counters(cnn_model *m);
+CNN_API int cnn_model_num_buffers(const cnn_model *m);
+CNN_API int cnn_model_buffer_info(const cnn_model *m, int i, cnn_buffer_info *info);
+CNN_API float *cnn_model_buffers(cnn_model *m);
+CNN_API int64_t *cnn_model_counters(cnn_model *m);
 /* Reset running_mean to 0, running_var to 1, num_batches_tracked to 0. */
-void cnn_model_reset_buffers(cnn_model *m);
-void cnn_model_zero_grad(cnn_model *m);
+CNN_API void cnn_model_reset_buffers(cnn_model *m);
+CNN_API void cnn_model_zero_grad(cnn_model *m);
 /* Plan the workspace for batches of up to max_batch examples. Forward and
  * backward then allocate nothing. */
-int cnn_model_reserve(cnn_model *m, int max_batch);
+CNN_API int cnn_model_reserve(cnn_model *m, int max_batch);
 /* x (batch, C, H, W) -> *logits (batch, num_outputs), owned by the model and
  * valid until the next forward. train != 0 enables Dropout (drawn from rng)
  * and keeps every layer's output for cnn_model_backward; with train == 0 the
  * model may keep only what inference needs (backward then fails). */
-int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
+CNN_API int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int batch, int train,
                       cnn_rng *rng);
 /* Accumulate parameter gradients of sum(logits * dlogits) for the last forward. */
-int cnn_model_backward(cnn_model *m, const float *dlogits);
+CNN_API int cnn_model_backward(cnn_model *m, const float *dlogits);
 /* *layer <- index of the first layer whose output in the last forward holds a
  * NaN or an infinity, or -1 if every output is finite (divergence reports).
  * Outputs the forward did not keep (a Conv2d followed by an activation, and
  * in inference the activation and pooling after it) are judged by the next
  * kept output. Fails if there was no complete forward. */
-int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
+CNN_API int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
 
 /* torchsummary's table (as the chapter prints it) plus torchinfo's mult-adds
  * and memory estimates, for the given batch size. */
-int cnn_model_summary(FILE *f, const cnn_model *m, int batch);
+CNN_API int cnn_model_summary(FILE *f, const cnn_model *m, int batch);
 /* The chapter's loop: "Conv2d output shape: \t torch.Size([1, 6, 28, 28])". */
-int cnn_model_trace(FILE *f, const cnn_model *m);
+CNN_API int cnn_model_trace(FILE *f, const cnn_model *m);
 
 /* ------------------------------------------------------------------------ */
 /* Data: IDX files and datasets. */
@@ -427,24 +435,24 @@ typedef struct cnn_dataset {
 /* Read an images file (magic 0x00000803, n x h x w) and a labels file
  * (0x00000801, n), each plain or gzip (detected by content). Validates magic,
  * dimensions, counts, label range and file length. */
-int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *labels_path);
+CNN_API int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *labels_path);
 /* split is "train" or "t10k": DIR/<split>-images-idx3-ubyte[.gz] and labels. */
-int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split);
-void cnn_dataset_free(cnn_dataset *ds);
+CNN_API int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split);
+CNN_API void cnn_dataset_free(cnn_dataset *ds);
 /* x (count, 1, h, w) <- pixels / 255; y <- labels; examples order[start..start+count)
  * (order NULL means file order). */
-int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+CNN_API int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
                       int64_t start, int count);
 
 /* Read an IDX images file (0x00000803, n x h x w), plain or gzip, with the same
  * validation; *pixels (n*h*w bytes) is allocated with cnn_malloc. */
-int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path);
+CNN_API int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path);
 
 /* Write an IDX file atomically (temp file + rename); gzip if path ends in ".gz". */
-int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
+CNN_API int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
 /* CRC-32 (zlib's polynomial) of the IDX file that cnn_idx_write_u8 would
  * write for (ndim, dims, data) before compression: header + data bytes. */
-uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
+CNN_API uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
 
 /* Build Fashion-MNIST style train and test sets from DIR/0.json .. DIR/9.json
  * (images of h x w). In each class file, after empty rows are dropped, the
@@ -454,7 +462,7 @@ uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
  * permutation of (class-major) example indices drawn from splitmix64(seed)
  * (docs/DATA.md).
  * On failure both sets are left empty. */
-int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
+CNN_API int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir, int64_t h,
                           int64_t w, int64_t test_per_class, int64_t train_per_class,
                           uint64_t seed);
 
@@ -463,19 +471,19 @@ int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const char *dir,
  * torchvision's read_image(..., ImageReadMode.GRAY) / 255 would. Gray, RGB,
  * palette, with or without alpha, 8 or 16 bits are accepted; the size must be
  * want_h x want_w. */
-int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want_w);
+CNN_API int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want_w);
 
 /* out (planes, oh, ow) <- in (planes, h, w) resized bilinearly, as torchvision's
  * Resize on tensors with antialias=False (F.interpolate, align_corners=False). */
-int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow);
+CNN_API int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow);
 
 /* ------------------------------------------------------------------------ */
 /* Weights: safetensors (F32, little-endian, state_dict names). */
 
 /* Save every parameter of the model, written atomically. */
-int cnn_model_save(const cnn_model *m, const char *path);
+CNN_API int cnn_model_save(const cnn_model *m, const char *path);
 /* Load weights; names, shapes and dtype must match the model exactly. */
-int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such file */
+CNN_API int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such file */
 
 /* ------------------------------------------------------------------------ */
 /* Files and pictures. Every reader takes regular files only (a FIFO or a
@@ -485,12 +493,12 @@ int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such fi
 
 /* *bytes <- the whole regular file at path (at most max bytes), NUL-terminated,
  * allocated with cnn_malloc; *len (may be NULL) its length. */
-int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len);
+CNN_API int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len);
 /* Replace path atomically with len bytes of data. */
-int cnn_file_write(const char *path, const void *data, size_t len);
+CNN_API int cnn_file_write(const char *path, const void *data, size_t len);
 /* CNN_OK if path could be written now: its directory takes a new file, and an
  * existing path is a regular file that may be replaced; else CNN_EIO naming why. */
-int cnn_file_check_output(const char *path);
+CNN_API int cnn_file_check_output(const char *path);
 
 /* d2l's Animator picture (train loss, train acc, test acc against epochs) as
  * SVG, as d2l.train_ch6 draws it with matplotlib. One point is one call of
@@ -500,11 +508,11 @@ typedef struct cnn_plot_point {
     double x;
     double train_loss, train_acc, test_acc;
 } cnn_plot_point;
-int cnn_plot_svg(const char *path, const cnn_plot_point *pts, int n, int num_epochs);
+CNN_API int cnn_plot_svg(const char *path, const cnn_plot_point *pts, int n, int num_epochs);
 /* A confusion matrix cm (c x c, rows: true class, columns: predicted) as an
  * SVG heat map, cells shaded by the fraction of their row; names (may be
  * NULL) label the classes. */
-int cnn_confusion_svg(const char *path, const int64_t *cm, int c, const char *const *names);
+CNN_API int cnn_confusion_svg(const char *path, const int64_t *cm, int c, const char *const *names);
 
 /* ------------------------------------------------------------------------ */
 /* Training. */
@@ -530,15 +538,15 @@ typedef struct cnn_optim {
     int64_t steps;
     size_t n;
 } cnn_optim;
-cnn_optim cnn_optim_make(cnn_optim_kind kind, float lr);
-int cnn_optim_init(cnn_optim *opt, size_t num_params); /* validates, allocates buffers */
-void cnn_optim_step(cnn_optim *opt, float *params, const float *grads);
-void cnn_optim_free(cnn_optim *opt);
-const char *cnn_optim_name(cnn_optim_kind kind); /* "sgd", "adam", "adamw" */
+CNN_API cnn_optim cnn_optim_make(cnn_optim_kind kind, float lr);
+CNN_API int cnn_optim_init(cnn_optim *opt, size_t num_params); /* validates, allocates buffers */
+CNN_API void cnn_optim_step(cnn_optim *opt, float *params, const float *grads);
+CNN_API void cnn_optim_free(cnn_optim *opt);
+CNN_API const char *cnn_optim_name(cnn_optim_kind kind); /* "sgd", "adam", "adamw" */
 
 /* torch.nn.utils.clip_grad_norm_: total = ||grads||_2 over all values; grads
  * *= min(1, max_norm / (total + 1e-6)). Returns total (computed in double). */
-double cnn_clip_grad_norm(float *grads, size_t n, double max_norm);
+CNN_API double cnn_clip_grad_norm(float *grads, size_t n, double max_norm);
 
 /* Learning-rate schedules with PyTorch's formulas. step and cosine change the
  * rate once per epoch (scheduler.step() after each epoch), one-cycle after
@@ -560,7 +568,7 @@ typedef struct cnn_schedule {
 } cnn_schedule;
 /* The rate for epoch (0-based) and optimizer step (0-based, within the whole
  * run); *momentum (may be NULL) gets one-cycle's momentum, else is unchanged. */
-float cnn_schedule_lr(const cnn_schedule *s, int epoch, int64_t step, float *momentum);
+CNN_API float cnn_schedule_lr(const cnn_schedule *s, int epoch, int64_t step, float *momentum);
 
 typedef struct cnn_train_config {
     int epochs;          /* default 10 */
@@ -593,7 +601,7 @@ typedef struct cnn_train_config {
     const char *resume;       /* default NULL = start fresh */
 } cnn_train_config;
 
-void cnn_train_config_default(cnn_train_config *cfg);
+CNN_API void cnn_train_config_default(cnn_train_config *cfg);
 
 /* Progress of training, given to the callback. */
 typedef struct cnn_train_event {
@@ -612,15 +620,15 @@ typedef int (*cnn_train_callback)(const cnn_train_event *ev, void *user);
 
 /* d2l's train_ch6 without the init: SGD + cross-entropy over epochs, test
  * accuracy after each epoch (test may be NULL). */
-int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
+CNN_API int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
               const cnn_train_config *cfg, cnn_train_callback cb, void *user);
 /* Accuracy of the model on a dataset, in eval mode, without gradients. */
-int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy);
+CNN_API int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy);
 /* The same with every image resized to resize x resize first (0: as is). */
-int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy);
+CNN_API int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy);
 /* x (count, 1, resize, resize) <- examples of ds resized (as cnn_dataset_batch,
  * then cnn_resize_bilinear); tmp holds count*h*w floats. resize 0 = as is. */
-int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+CNN_API int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
                               int64_t start, int count, int resize);
 
 #ifdef __cplusplus
