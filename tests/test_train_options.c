@@ -1,4 +1,4 @@
-/* test_modern_cli.c — the command line of the modern options: `cnn train`
+/* test_train_options.c — the command line of the training options: `cnn train`
  * with Adam/AdamW, schedules, clipping and augmentation on the tiny data set
  * of fixtures/step (and the usage errors for bad values), and `cnn eval`'s
  * per-class table, confusion matrix, SVG heat map and top-k accuracy; and

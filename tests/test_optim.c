@@ -1,4 +1,4 @@
-/* test_modern_optim.c — optimizer steps, gradient clipping and learning-rate
+/* test_optim.c — optimizer steps, gradient clipping and learning-rate
  * schedules against PyTorch (tools/fixtures/gen_modern.py ->
  * fixtures/modern_optim.txt): four steps of SGD (momentum, Nesterov, weight
  * decay), Adam and AdamW from the same state agree to 1e-6; clip_grad_norm_'s
