@@ -97,8 +97,11 @@ static int make_dirs(const char *dir, size_t *made) {
         if (path[i] != '/' && path[i] != '\0') continue;
         char saved = path[i];
         path[i] = '\0';
-        if (mkdir(path, 0755) == 0 && !*made) *made = i;
-        else if (errno != EEXIST) return -1;
+        if (mkdir(path, 0755) == 0) {
+            if (!*made) *made = i;
+        } else if (errno != EEXIST) {
+            return -1;
+        }
         path[i] = saved;
     }
     struct stat st;
