@@ -109,6 +109,13 @@ const char *cnn__file_kind(unsigned mode);
 /* Open path for reading only if it is a regular file (opened non-blocking
  * first, so a FIFO cannot hang); *size its length. CNN_ENOTFOUND, CNN_EIO. */
 int cnn__open_regular(FILE **f, const char *path, uint64_t *size);
+/* *bytes <- the whole regular file at path (opened as above), cnn_malloc'ed,
+ * NUL-terminated; *size its length. CNN_EFORMAT when it has more than max
+ * bytes, CNN_EIO when it changes while it is read, CNN_ENOMEM; messages
+ * start with the path (cnn_file_read is this for the public API). */
+int cnn__read_all(const char *path, size_t max, uint8_t **bytes, size_t *size);
+/* zlib's crc32 of n bytes at p, continuing crc (0 to start), for any n. */
+uint32_t cnn__crc32(uint32_t crc, const void *p, uint64_t n);
 
 /* Atomic output: write to af->f, then commit (flush, fsync, rename over the
  * target) or abort (remove the temporary file). A symbolic link at path is

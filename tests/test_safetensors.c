@@ -326,13 +326,13 @@ static void test_generic(void) {
     const float s[1] = {7};
     const int64_t sa[2] = {2, 3}, se[2] = {0, 4};
     const cnn_st_write_tensor ts[] = {
-        {"z\"quote\\back\nline\x01", 2, sa, a},
-        {"scalar", 0, NULL, s},
-        {"empty", 2, se, NULL},
-        {"caf\xc3\xa9", 1, sa, a},
+        {"z\"quote\\back\nline\x01", "F32", 2, sa, a},
+        {"scalar", "F32", 0, NULL, s},
+        {"empty", "F32", 2, se, NULL},
+        {"caf\xc3\xa9", "F32", 1, sa, a},
     };
     const char *meta[] = {"format", "pt", "note", "tab\there"};
-    CHECK_OK(cnn_safetensors_write(OUT_DIR "/generic.safetensors", ts, 4, meta, 2));
+    CHECK_OK(cnn_safetensors_write(OUT_DIR "/generic.safetensors", ts, 4, meta, 2, 0));
     cnn_safetensors st;
     CHECK_OK(cnn_safetensors_read(&st, OUT_DIR "/generic.safetensors"));
     CHECK_INT_EQ(st.n_tensors, 4);
@@ -379,13 +379,13 @@ static void test_generic(void) {
     free(raw);
 
     /* Writer argument errors. */
-    const cnn_st_write_tensor dup[] = {{"a", 1, sa, a}, {"a", 1, sa, a}};
-    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", dup, 2, NULL, 0), CNN_EINVAL);
-    const cnn_st_write_tensor reserved[] = {{"__metadata__", 1, sa, a}};
-    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", reserved, 1, NULL, 0), CNN_EINVAL);
+    const cnn_st_write_tensor dup[] = {{"a", "F32", 1, sa, a}, {"a", "F32", 1, sa, a}};
+    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", dup, 2, NULL, 0, 0), CNN_EINVAL);
+    const cnn_st_write_tensor reserved[] = {{"__metadata__", "F32", 1, sa, a}};
+    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", reserved, 1, NULL, 0, 0), CNN_EINVAL);
     const int64_t neg[1] = {-1};
-    const cnn_st_write_tensor negative[] = {{"a", 1, neg, a}};
-    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", negative, 1, NULL, 0), CNN_EINVAL);
+    const cnn_st_write_tensor negative[] = {{"a", "F32", 1, neg, a}};
+    CHECK_STATUS(cnn_safetensors_write(OUT_DIR "/dup.safetensors", negative, 1, NULL, 0, 0), CNN_EINVAL);
     CHECK(access(OUT_DIR "/dup.safetensors", F_OK) != 0);
 
     /* Unwritable destination: an error naming the path, and no file. */

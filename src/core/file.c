@@ -3,7 +3,9 @@
  * Inputs: every reader opens its file with cnn__open_regular(), which opens
  * without blocking (O_NONBLOCK: a FIFO with no writer cannot hang the open),
  * checks that what it opened is a regular file, and only then reads. A FIFO,
- * a directory or a device is refused by name with what it is.
+ * a directory or a device is refused by name with what it is. A reader that
+ * wants the whole file takes it from cnn__read_all(), which also notices a
+ * file that changes while it is read.
  *
  * Outputs: every file is written with cnn__atomic_*: into "<path>.tmp.<pid>.<n>"
  * beside the target, then flushed, fsync'ed, closed and renamed over the
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 const char *cnn__file_kind(unsigned mode) {
     if (S_ISDIR(mode)) return "a directory";
@@ -67,35 +70,55 @@ int cnn__open_regular(FILE **out, const char *path, uint64_t *size) {
     return CNN_OK;
 }
 
-int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len) {
+int cnn__read_all(const char *path, size_t max, uint8_t **bytes, size_t *size) {
     *bytes = NULL;
-    if (len) *len = 0;
+    *size = 0;
     FILE *f;
-    uint64_t size;
-    CNN_TRY(cnn__open_regular(&f, path, &size));
-    if (size > max) {
+    uint64_t n;
+    CNN_TRY(cnn__open_regular(&f, path, &n));
+    if (max > SIZE_MAX - 1) max = SIZE_MAX - 1; /* room for the NUL */
+    if (n > max) {
         fclose(f);
         return cnn__fail(CNN_EFORMAT, "%s: size: expected at most %zu bytes, found %llu", path, max,
-                         (unsigned long long)size);
+                         (unsigned long long)n);
     }
-    char *buf = cnn_malloc((size_t)size + 1);
+    uint8_t *buf = cnn_malloc((size_t)n + 1);
     if (!buf) {
         fclose(f);
-        return cnn__fail(CNN_ENOMEM, "%s: out of memory for %llu bytes", path, (unsigned long long)size);
+        return cnn__fail(CNN_ENOMEM, "%s: out of memory for %llu bytes", path, (unsigned long long)n);
     }
-    size_t got = fread(buf, 1, (size_t)size, f);
+    size_t got = fread(buf, 1, (size_t)n, f);
     int extra = fgetc(f) != EOF; /* the file grew while it was read */
     int err = ferror(f);
     fclose(f);
-    if (got != size || extra || err) {
+    if (got != n || extra || err) {
         cnn_free(buf);
         return cnn__fail(CNN_EIO, "%s: read %zu of %llu bytes (file changed or read error)", path, got,
-                         (unsigned long long)size);
+                         (unsigned long long)n);
     }
     buf[got] = '\0';
     *bytes = buf;
-    if (len) *len = got;
+    *size = got;
     return CNN_OK;
+}
+
+int cnn_file_read(const char *path, size_t max, char **bytes, size_t *len) {
+    uint8_t *b;
+    size_t n;
+    int rc = cnn__read_all(path, max, &b, &n);
+    *bytes = (char *)b;
+    if (len) *len = n;
+    return rc;
+}
+
+uint32_t cnn__crc32(uint32_t crc, const void *p, uint64_t n) {
+    const Bytef *b = p;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n; /* zlib takes 32-bit lengths */
+        crc = (uint32_t)crc32(crc, b, k);
+        b += k, n -= k;
+    }
+    return crc;
 }
 
 /* ---- atomic file output --------------------------------------------------- */

@@ -30,61 +30,68 @@ static void set_empty(cnn_tensor *t) {
     t->owner = 0;
 }
 
-/* Checks a requested shape (ndim 1..4, sizes >= 0, product <= CNN_MAX_NUMEL)
- * and stores the element count in *numel. */
+/* Checks sizes (each in [0, CNN_MAX_NUMEL], product <= CNN_MAX_NUMEL) and
+ * stores the element count in *numel. arg names the shape in messages. */
+static int check_sizes(const char *fn, const char *arg, int ndim, const int64_t *shape, int64_t *numel) {
+    int zero = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0)
+            return cnn__fail(CNN_EINVAL, "%s: %s shape[%d] is %lld; sizes must be >= 0", fn, arg,
+                             d, (long long)shape[d]);
+        if (shape[d] > CNN_MAX_NUMEL)
+            return cnn__fail(CNN_ERANGE, "%s: %s shape[%d] is %lld; sizes must be at most %lld", fn,
+                             arg, d, (long long)shape[d], (long long)CNN_MAX_NUMEL);
+        if (shape[d] == 0) zero = 1;
+    }
+    int64_t n = 1;
+    for (int d = 0; d < ndim && !zero; d++) {
+        if (shape[d] > CNN_MAX_NUMEL / n)
+            return cnn__fail(CNN_ERANGE, "%s: %s shape %s has more than %lld elements", fn, arg,
+                             cnn__shape_str(ndim, shape).s, (long long)CNN_MAX_NUMEL);
+        n *= shape[d];
+    }
+    *numel = zero ? 0 : n;
+    return CNN_OK;
+}
+
+/* Checks a requested shape (ndim 1..4 and its sizes) and stores the element
+ * count in *numel. */
 static int check_shape(const char *fn, const char *arg, int ndim, const int64_t *shape,
                        int64_t *numel) {
     if (ndim < 1 || ndim > CNN_MAX_DIMS)
         return cnn__fail(CNN_EINVAL, "%s: %s has ndim %d; expected 1 to %d", fn, arg, ndim,
                          CNN_MAX_DIMS);
     if (!shape) return cnn__fail(CNN_EINVAL, "%s: %s shape is NULL", fn, arg);
-    int64_t n = 1;
-    int zero = 0;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0)
-            return cnn__fail(CNN_EINVAL, "%s: %s shape[%d] is %lld; sizes must be >= 0", fn, arg,
-                             d, (long long)shape[d]);
-        if (shape[d] == 0) zero = 1;
-    }
-    if (!zero) {
-        for (int d = 0; d < ndim; d++) {
-            if (shape[d] > CNN_MAX_NUMEL / n)
-                return cnn__fail(CNN_ERANGE,
-                                 "%s: %s shape %s has more than %lld elements", fn, arg,
-                                 cnn__shape_str(ndim, shape).s, (long long)CNN_MAX_NUMEL);
-            n *= shape[d];
-        }
-    } else {
-        n = 0;
-    }
-    *numel = n;
-    return CNN_OK;
+    return check_sizes(fn, arg, ndim, shape, numel);
 }
 
-/* Checks an input tensor's structure. Allows the empty tensor (ndim 0). */
-int cnn__tensor_check(const char *fn, const char *arg, const cnn_tensor *t) {
+int cnn__tensor_check_ndim(const char *fn, const char *arg, const cnn_tensor *t, int min_ndim,
+                           int max_ndim, int64_t *numel) {
     if (!t) return cnn__fail(CNN_EINVAL, "%s: %s is NULL", fn, arg);
-    if (t->ndim == 0) return CNN_OK;
-    int64_t n;
-    CNN_TRY(check_shape(fn, arg, t->ndim, t->shape, &n));
+    if (t->ndim < min_ndim || t->ndim > max_ndim) {
+        if (min_ndim == 0 && max_ndim == CNN_MAX_DIMS) /* any tensor: this one is malformed */
+            return cnn__fail(CNN_EINVAL, "%s: %s has ndim %d; expected 1 to %d", fn, arg, t->ndim,
+                             CNN_MAX_DIMS);
+        if (min_ndim == max_ndim)
+            return cnn__fail(CNN_ESHAPE, "%s: %s has %d dimensions; expected %d", fn, arg, t->ndim,
+                             min_ndim);
+        return cnn__fail(CNN_ESHAPE, "%s: %s has %d dimensions; expected %d to %d", fn, arg, t->ndim,
+                         min_ndim, max_ndim);
+    }
+    int64_t n = 0;
+    if (t->ndim > 0) CNN_TRY(check_sizes(fn, arg, t->ndim, t->shape, &n));
     if (n > 0 && !t->data)
         return cnn__fail(CNN_EINVAL, "%s: %s has shape %s but data is NULL", fn, arg,
                          cnn__shape_str(t->ndim, t->shape).s);
+    if (numel) *numel = n;
     return CNN_OK;
 }
 
-/* Like check_tensor, and the tensor must not be empty (ndim >= 1). */
-static int check_nonempty(const char *fn, const char *arg, const cnn_tensor *t) {
-    CNN_TRY(cnn__tensor_check(fn, arg, t));
-    if (t->ndim == 0) return cnn__fail(CNN_EINVAL, "%s: %s is an empty tensor (ndim 0)", fn, arg);
-    return CNN_OK;
-}
-
-static int same_shape(const cnn_tensor *a, const cnn_tensor *b) {
-    if (a->ndim != b->ndim) return 0;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d]) return 0;
-    return 1;
+int cnn__tensor_check_same(const char *fn, const char *arg_b, const cnn_tensor *b, const char *arg_a,
+                           const cnn_tensor *a) {
+    if (cnn__shape_is(b, a->ndim, a->shape)) return CNN_OK;
+    return cnn__fail(CNN_ESHAPE, "%s: %s has shape %s; expected the shape of %s, %s", fn, arg_b,
+                     cnn__shape_str(b->ndim, b->shape).s, arg_a, cnn__shape_str(a->ndim, a->shape).s);
 }
 
 /* t <- a new owned tensor of the given (already checked) shape; zeroed if
@@ -233,7 +240,7 @@ void cnn_tensor_free(cnn_tensor *t) {
 
 int cnn_tensor_reshape(cnn_tensor *t, int ndim, const int64_t *shape) {
     const char *fn = "cnn_tensor_reshape";
-    CNN_TRY(check_nonempty(fn, "tensor", t));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "tensor", t));
     if (ndim < 1 || ndim > CNN_MAX_DIMS)
         return cnn__fail(CNN_EINVAL, "%s: new ndim is %d; expected 1 to %d", fn, ndim, CNN_MAX_DIMS);
     if (!shape) return cnn__fail(CNN_EINVAL, "%s: shape is NULL", fn);
@@ -286,7 +293,7 @@ int cnn_tensor_transpose(cnn_tensor *out, const cnn_tensor *in) {
     if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
     if (out == in) return cnn__fail(CNN_EINVAL, "%s: output and input are the same tensor", fn);
     set_empty(out);
-    CNN_TRY(check_nonempty(fn, "input", in));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "input", in));
     if (in->ndim != 2)
         return cnn__fail(CNN_ESHAPE, "%s: input has %d dimensions (shape %s); expected 2", fn,
                          in->ndim, cnn__shape_str(in->ndim, in->shape).s);
@@ -317,7 +324,7 @@ static int cat_impl(const char *fn, cnn_tensor *out, const cnn_tensor *const *in
     char arg[32];
     for (int i = 0; i < n; i++) {
         snprintf(arg, sizeof arg, "input %d", i);
-        CNN_TRY(check_nonempty(fn, arg, ins[i]));
+        CNN_TRY(cnn__tensor_check_nonempty(fn, arg, ins[i]));
     }
     int ndim = ins[0]->ndim + (stacking ? 1 : 0);
     if (stacking && ndim > CNN_MAX_DIMS)
@@ -389,7 +396,7 @@ int cnn_tensor_stack(cnn_tensor *out, const cnn_tensor *const *ins, int n, int d
 
 /* Flat offset of index[] in t; negative entries count from the end. */
 static int flat_index(const char *fn, const cnn_tensor *t, const int64_t *index, int64_t *off) {
-    CNN_TRY(check_nonempty(fn, "tensor", t));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "tensor", t));
     if (!index) return cnn__fail(CNN_EINVAL, "%s: index is NULL", fn);
     int64_t o = 0;
     for (int d = 0; d < t->ndim; d++) {
@@ -434,11 +441,9 @@ static int prepare_elementwise(const char *fn, cnn_tensor *out, const cnn_tensor
 int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float alpha) {
     const char *fn = "cnn_tensor_add";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
-    int rc = check_nonempty(fn, "a", a);
-    if (rc == CNN_OK) rc = check_nonempty(fn, "b", b);
-    if (rc == CNN_OK && !same_shape(a, b))
-        rc = cnn__fail(CNN_ESHAPE, "%s: a has shape %s but b has %s", fn,
-                       cnn__shape_str(a->ndim, a->shape).s, cnn__shape_str(b->ndim, b->shape).s);
+    int rc = cnn__tensor_check_nonempty(fn, "a", a);
+    if (rc == CNN_OK) rc = cnn__tensor_check_nonempty(fn, "b", b);
+    if (rc == CNN_OK) rc = cnn__tensor_check_same(fn, "b", b, "a", a);
     if (rc != CNN_OK) {
         if (out != a && out != b) set_empty(out);
         return rc;
@@ -452,7 +457,7 @@ int cnn_tensor_add(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, fl
 /* op 0: out = in + s; op 1: out = in * s. */
 static int scalar_op(const char *fn, cnn_tensor *out, const cnn_tensor *in, float s, int op) {
     if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
-    int rc = check_nonempty(fn, "input", in);
+    int rc = cnn__tensor_check_nonempty(fn, "input", in);
     if (rc != CNN_OK) {
         if (out != in) set_empty(out);
         return rc;

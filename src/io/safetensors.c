@@ -1,8 +1,10 @@
 /* safetensors.c — the safetensors reader and writer (see safetensors.h); a
- * model's weights are read and written with them in src/nn/weights.c.
+ * model's weights are read and written with them in src/nn/weights.c, the
+ * training checkpoints in src/train/checkpoint.c.
  *
- * Reading loads the whole file into memory, parses the header with the strict
- * JSON parser and validates every entry before any element is converted.
+ * Reading loads the whole file into memory (cnn__read_all), parses the
+ * header with the strict JSON parser and validates every entry before any
+ * element is converted.
  */
 #include "io/safetensors.h"
 
@@ -10,39 +12,56 @@
 #include "io/json.h"
 
 #include <errno.h>
-#include <math.h>
-#include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-/* ---- little-endian helpers ---------------------------------------------- */
+/* ---- little-endian values ------------------------------------------------- */
 
-static uint64_t st_load_u64le(const uint8_t *b) {
-    uint64_t x = 0;
-    for (int i = 7; i >= 0; i--) x = (x << 8) | b[i];
-    return x;
+/* dst <- n values of size bytes (1, 2, 4 or 8) at src, as the host stores
+ * them (float, int64_t, uint32_t, ...), each written little-endian. */
+static void st_store_le(uint8_t *dst, const void *src, size_t n, int size) {
+    const uint8_t *p = src;
+    for (size_t i = 0; i < n; i++, p += size, dst += size) {
+        uint64_t v;
+        uint32_t u32;
+        uint16_t u16;
+        switch (size) {
+        case 1: v = p[0]; break;
+        case 2: memcpy(&u16, p, 2), v = u16; break;
+        case 4: memcpy(&u32, p, 4), v = u32; break;
+        default: memcpy(&v, p, 8);
+        }
+        for (int k = 0; k < size; k++) dst[k] = (uint8_t)(v >> (8 * k));
+    }
 }
 
-static void st_store_u64le(uint8_t *b, uint64_t x) {
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(x >> (8 * i));
+/* The inverse: dst <- n host values of size bytes from the little-endian
+ * ones at src. */
+static void st_load_le(void *dst, const uint8_t *src, size_t n, int size) {
+    uint8_t *p = dst;
+    for (size_t i = 0; i < n; i++, p += size, src += size) {
+        uint64_t v = 0;
+        for (int k = size - 1; k >= 0; k--) v = (v << 8) | src[k];
+        uint32_t u32 = (uint32_t)v;
+        uint16_t u16 = (uint16_t)v;
+        switch (size) {
+        case 1: p[0] = (uint8_t)v; break;
+        case 2: memcpy(p, &u16, 2); break;
+        case 4: memcpy(p, &u32, 4); break;
+        default: memcpy(p, &v, 8);
+        }
+    }
 }
 
-static float st_load_f32le(const uint8_t *b) {
-    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static void st_store_f32le(uint8_t *b, float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    b[0] = (uint8_t)u, b[1] = (uint8_t)(u >> 8), b[2] = (uint8_t)(u >> 16), b[3] = (uint8_t)(u >> 24);
+static int st_is_digits(const uint8_t *p, size_t n, int hex) {
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (hex && p[i] >= 'a' && p[i] <= 'f'))) return 0;
+    return 1;
 }
 
 /* ---- dtypes --------------------------------------------------------------- */
 
+/* In the official library's order (by alignment), which the writer's layout follows. */
 static const struct {
     const char *name;
     int size;
@@ -52,10 +71,11 @@ static const struct {
     {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8},
 };
 
-static int st_dtype_size(const char *name) {
-    for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
-        if (strcmp(st_dtypes[i].name, name) == 0) return st_dtypes[i].size;
-    return 0;
+/* The index of dtype name in st_dtypes, or -1. */
+static int st_dtype_index(const char *name) {
+    for (int i = 0; i < (int)(sizeof st_dtypes / sizeof st_dtypes[0]); i++)
+        if (strcmp(st_dtypes[i].name, name) == 0) return i;
+    return -1;
 }
 
 /* ---- reader --------------------------------------------------------------- */
@@ -110,7 +130,8 @@ static int st_parse_entry(cnn_st_tensor *t, const cnn_json *v, const char *file)
     if (dtype->type != CNN_JSON_STRING)
         return cnn__fail(CNN_EFORMAT, "%s: tensor '%s': dtype must be a string, found %s", file, name,
                          cnn_json_type_name(dtype->type));
-    t->elem_size = dtype->len < sizeof t->dtype ? st_dtype_size(dtype->str) : 0;
+    int k = dtype->len < sizeof t->dtype ? st_dtype_index(dtype->str) : -1;
+    t->elem_size = k >= 0 ? st_dtypes[k].size : 0;
     if (t->elem_size == 0)
         return cnn__fail(CNN_EFORMAT, "%s: tensor '%s': unknown dtype \"%.32s\"", file, name, dtype->str);
     memcpy(t->dtype, dtype->str, dtype->len + 1);
@@ -266,7 +287,8 @@ int cnn_safetensors_parse(cnn_safetensors *st, const uint8_t *bytes, uint64_t si
     if (size < 8)
         return cnn__fail(CNN_EFORMAT, "%s: file is %llu bytes, too short for the 8-byte header length", name,
                          (unsigned long long)size);
-    uint64_t n = st_load_u64le(bytes);
+    uint64_t n;
+    st_load_le(&n, bytes, 1, 8);
     CNN_TRY(st_check_header_len(n, size, name));
     if (n < 2 || bytes[8] != '{')
         return cnn__fail(CNN_EFORMAT, "%s: header does not start with '{' (not a safetensors file?)", name);
@@ -290,42 +312,9 @@ int cnn_safetensors_read(cnn_safetensors *st, const char *path) {
     if (!st) return cnn__fail(CNN_EINVAL, "cnn_safetensors_read: st is NULL");
     memset(st, 0, sizeof *st);
     if (!path) return cnn__fail(CNN_EINVAL, "cnn_safetensors_read: path is NULL");
-    FILE *f;
-    uint64_t size;
-    CNN_TRY(cnn__open_regular(&f, path, &size));
-    uint8_t head[8];
-    /* Check the header length before allocating for the whole file. */
-    if (size >= 8) {
-        if (fread(head, 1, 8, f) != 8) {
-            fclose(f);
-            return cnn__fail(CNN_EIO, "%s: read error", path);
-        }
-        int rc = st_check_header_len(st_load_u64le(head), size, path);
-        if (rc != CNN_OK) {
-            fclose(f);
-            return rc;
-        }
-    }
-    if (size > SIZE_MAX - 1) {
-        fclose(f);
-        return cnn__fail(CNN_ENOMEM, "%s: file of %llu bytes is too large", path, (unsigned long long)size);
-    }
-    uint8_t *file = cnn_malloc((size_t)size);
-    if (!file) {
-        fclose(f);
-        return cnn__fail(CNN_ENOMEM, "%s: out of memory for %llu bytes", path, (unsigned long long)size);
-    }
-    size_t got = size >= 8 ? 8 : 0;
-    if (got) memcpy(file, head, 8);
-    got += fread(file + got, 1, (size_t)size - got, f);
-    int extra = fgetc(f) != EOF; /* the file grew while we read it */
-    int err = ferror(f);
-    fclose(f);
-    if (got != size || extra || err) {
-        cnn_free(file);
-        return cnn__fail(CNN_EIO, "%s: read %zu of %llu bytes (file changed or read error)", path, got,
-                         (unsigned long long)size);
-    }
+    uint8_t *file;
+    size_t size;
+    CNN_TRY(cnn__read_all(path, SIZE_MAX, &file, &size));
     int rc = cnn_safetensors_parse(st, file, size, path);
     if (rc != CNN_OK) {
         cnn_free(file);
@@ -342,26 +331,21 @@ const cnn_st_tensor *cnn_safetensors_find(const cnn_safetensors *st, const char 
     return NULL;
 }
 
-int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, float *out) {
-    if (!st || !t || (!out && t->end > t->begin))
-        return cnn__fail(CNN_EINVAL, "cnn_safetensors_get_f32: NULL argument");
-    if (strcmp(t->dtype, "F32") != 0)
-        return cnn__fail(CNN_EFORMAT, "tensor '%s' has dtype %s; only F32 is supported", t->name, t->dtype);
-    const uint8_t *b = st->data + t->begin;
-    uint64_t n = (t->end - t->begin) / 4;
-    for (uint64_t i = 0; i < n; i++) out[i] = st_load_f32le(b + 4 * i);
+int cnn_safetensors_get(const cnn_safetensors *st, const cnn_st_tensor *t, const char *dtype, void *out) {
+    if (!st || !t || !dtype || (!out && t->end > t->begin))
+        return cnn__fail(CNN_EINVAL, "cnn_safetensors_get: NULL argument");
+    if (strcmp(t->dtype, dtype) != 0)
+        return cnn__fail(CNN_EFORMAT, "tensor '%s' has dtype %s; expected %s", t->name, t->dtype, dtype);
+    st_load_le(out, st->data + t->begin, (size_t)((t->end - t->begin) / (uint64_t)t->elem_size), t->elem_size);
     return CNN_OK;
 }
 
+int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, float *out) {
+    return cnn_safetensors_get(st, t, "F32", out);
+}
+
 int cnn_safetensors_get_i64(const cnn_safetensors *st, const cnn_st_tensor *t, int64_t *out) {
-    if (!st || !t || (!out && t->end > t->begin))
-        return cnn__fail(CNN_EINVAL, "cnn_safetensors_get_i64: NULL argument");
-    if (strcmp(t->dtype, "I64") != 0)
-        return cnn__fail(CNN_EFORMAT, "tensor '%s' has dtype %s; expected I64", t->name, t->dtype);
-    const uint8_t *b = st->data + t->begin;
-    uint64_t n = (t->end - t->begin) / 8;
-    for (uint64_t i = 0; i < n; i++) out[i] = (int64_t)st_load_u64le(b + 8 * i);
-    return CNN_OK;
+    return cnn_safetensors_get(st, t, "I64", out);
 }
 
 /* ---- writer ----------------------------------------------------------------- */
@@ -430,155 +414,162 @@ static void st_put_json_string(st_buf *b, const char *s) {
     st_put(b, "\"", 1);
 }
 
-/* One tensor to write: F32 (f32) or I64 (i64), normalised from the two lists. */
+/* One tensor to write, checked: its dtype's place in st_dtypes and its size. */
 typedef struct {
-    const char *name;
-    int ndim;
-    const int64_t *shape;
-    const float *f32;
-    const int64_t *i64;
-    uint64_t bytes;
+    const cnn_st_write_tensor *w;
+    int dtype;      /* index in st_dtypes */
+    uint64_t bytes; /* in the buffer */
 } st_item;
 
-/* The official layout order: larger dtypes first (I64 before F32), then by name. */
+/* The official layout order: dtypes from the end of st_dtypes (I64 before
+ * F32 before U32), then names in byte order. */
 static int st_cmp_item(const void *a, const void *b) {
     const st_item *x = *(const st_item *const *)a, *y = *(const st_item *const *)b;
-    if ((x->i64 != NULL) != (y->i64 != NULL)) return x->i64 ? -1 : 1;
-    return strcmp(x->name, y->name);
+    if (x->dtype != y->dtype) return x->dtype > y->dtype ? -1 : 1;
+    return strcmp(x->w->name, y->w->name);
 }
 
 static int st_cmp_item_name(const void *a, const void *b) {
-    return strcmp((*(const st_item *const *)a)->name, (*(const st_item *const *)b)->name);
+    return strcmp((*(const st_item *const *)a)->w->name, (*(const st_item *const *)b)->w->name);
 }
 
-static void st_store_i64le(uint8_t *b, int64_t x) { st_store_u64le(b, (uint64_t)x); }
+/* *t <- tensor i of the caller's list, w, once its arguments are checked. */
+static int st_item_make(st_item *t, const cnn_st_write_tensor *w, int i, const char *path) {
+    t->w = w;
+    if (!w->name || !w->name[0] || strcmp(w->name, "__metadata__") == 0)
+        return cnn__fail(CNN_EINVAL, "%s: tensor %d has an empty or reserved name", path, i);
+    t->dtype = w->dtype ? st_dtype_index(w->dtype) : -1;
+    if (t->dtype < 0)
+        return cnn__fail(CNN_EINVAL, "%s: tensor '%s': unknown dtype \"%.32s\"", path, w->name,
+                         w->dtype ? w->dtype : "(null)");
+    if (w->ndim < 0 || w->ndim > CNN_ST_MAX_DIMS || (w->ndim > 0 && !w->shape))
+        return cnn__fail(CNN_EINVAL, "%s: tensor '%s': ndim %d not in [0, %d]", path, w->name, w->ndim,
+                         CNN_ST_MAX_DIMS);
+    uint64_t numel = 1;
+    for (int d = 0; d < w->ndim; d++) {
+        if (w->shape[d] < 0 || (w->shape[d] > 0 && numel > UINT64_MAX / 8 / (uint64_t)w->shape[d]))
+            return cnn__fail(CNN_EINVAL, "%s: tensor '%s': bad shape[%d] = %lld", path, w->name, d,
+                             (long long)w->shape[d]);
+        numel *= (uint64_t)w->shape[d];
+    }
+    if (numel > 0 && !w->data) return cnn__fail(CNN_EINVAL, "%s: tensor '%s': data is NULL", path, w->name);
+    t->bytes = numel * (uint64_t)st_dtypes[t->dtype].size;
+    return CNN_OK;
+}
+
+/* The header of the tensors in layout order: {"__metadata__":{...},
+ * "name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...}, padded with
+ * spaces to a multiple of 8; with checksum, the metadata starts with the
+ * crc32 and size fields: the crc digits '0', the size filled in. */
+static int st_header(st_buf *h, const st_item *const *order, int n, const char *const *meta, int n_meta,
+                     int checksum, const char *path) {
+    if (checksum) st_puts(h, CNN_ST_SUM_HEAD "00000000" CNN_ST_SUM_MID "0000000000000000\"");
+    else if (n_meta > 0) st_puts(h, "{\"__metadata__\":{");
+    else st_puts(h, "{");
+    for (int j = 0; j < n_meta; j++) {
+        if (j || checksum) st_puts(h, ",");
+        st_put_json_string(h, meta[2 * j]);
+        st_puts(h, ":");
+        st_put_json_string(h, meta[2 * j + 1]);
+    }
+    if (n_meta > 0 || checksum) st_puts(h, "}");
+    uint64_t offset = 0;
+    for (int k = 0; k < n; k++) {
+        const st_item *t = order[k];
+        if (k || n_meta > 0 || checksum) st_puts(h, ",");
+        st_put_json_string(h, t->w->name);
+        st_puts(h, ":{\"dtype\":\"");
+        st_puts(h, st_dtypes[t->dtype].name);
+        st_puts(h, "\",\"shape\":[");
+        for (int d = 0; d < t->w->ndim; d++) {
+            if (d) st_puts(h, ",");
+            st_put_u64(h, (uint64_t)t->w->shape[d]);
+        }
+        st_puts(h, "],\"data_offsets\":[");
+        st_put_u64(h, offset);
+        st_puts(h, ",");
+        if (t->bytes > UINT64_MAX - offset) return cnn__fail(CNN_EINVAL, "%s: total size overflows", path);
+        offset += t->bytes;
+        st_put_u64(h, offset);
+        st_puts(h, "]}");
+    }
+    st_puts(h, "}");
+    while (!h->oom && h->len % 8) st_puts(h, " ");
+    if (h->oom) return cnn__fail(CNN_ENOMEM, "%s: out of memory for the header", path);
+    if (checksum) {
+        /* The size is known now: 16 digits, written in place. */
+        char digits[17];
+        uint64_t total = 8 + (uint64_t)h->len + offset;
+        snprintf(digits, sizeof digits, "%016llu", (unsigned long long)total);
+        memcpy(h->s + (CNN_ST_SUM_BYTES_AT - 8), digits, 16);
+    }
+    return CNN_OK;
+}
+
+/* The output file and, with a checksum, the crc32 of what went into it. */
+typedef struct {
+    FILE *f;
+    int checksum;
+    uint32_t crc;
+} st_out;
+
+static void st_write(st_out *o, const void *p, size_t n) {
+    fwrite(p, 1, n, o->f);
+    if (o->checksum) o->crc = cnn__crc32(o->crc, p, n);
+}
 
 int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, int n, const char *const *meta,
-                          int n_meta) {
-    return cnn_safetensors_write_i64(path, tensors, n, NULL, 0, meta, n_meta);
-}
-
-int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tensors, int n,
-                              const cnn_st_write_i64 *ints, int n_ints, const char *const *meta, int n_meta) {
+                          int n_meta, unsigned flags) {
     if (!path) return cnn__fail(CNN_EINVAL, "cnn_safetensors_write: path is NULL");
     if (n < 0 || (n > 0 && !tensors)) return cnn__fail(CNN_EINVAL, "%s: bad tensor list (n = %d)", path, n);
-    if (n_ints < 0 || (n_ints > 0 && !ints) || n_ints > INT32_MAX - n)
-        return cnn__fail(CNN_EINVAL, "%s: bad int64 tensor list (n = %d)", path, n_ints);
     if (n_meta < 0 || (n_meta > 0 && !meta)) return cnn__fail(CNN_EINVAL, "%s: bad metadata list", path);
     for (int j = 0; j < 2 * n_meta; j++)
         if (!meta[j]) return cnn__fail(CNN_EINVAL, "%s: metadata entry %d is NULL", path, j / 2);
-    const int total = n + n_ints;
-    st_item *items = cnn_malloc((size_t)(total ? total : 1) * sizeof *items);
-    const st_item **order = cnn_malloc((size_t)(total ? total : 1) * sizeof *order);
+    const int checksum = (flags & CNN_ST_CHECKSUM) != 0;
+    st_item *items = cnn_malloc((size_t)(n ? n : 1) * sizeof *items);
+    const st_item **order = cnn_malloc((size_t)(n ? n : 1) * sizeof *order);
     st_buf h = {0};
-    int rc = CNN_OK;
-    if (!items || !order) {
-        rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
-        goto done;
+    int rc = items && order ? CNN_OK : cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
+    for (int i = 0; i < n && rc == CNN_OK; i++) {
+        rc = st_item_make(&items[i], &tensors[i], i, path);
+        order[i] = &items[i];
     }
-    for (int i = 0; i < total && rc == CNN_OK; i++) {
-        st_item *t = &items[i];
-        memset(t, 0, sizeof *t);
-        if (i < n) {
-            t->name = tensors[i].name, t->ndim = tensors[i].ndim, t->shape = tensors[i].shape;
-            t->f32 = tensors[i].data;
-        } else {
-            const cnn_st_write_i64 *w = &ints[i - n];
-            t->name = w->name, t->ndim = w->ndim, t->shape = w->shape, t->i64 = w->data;
-        }
-        order[i] = t;
-        const int elem = i < n ? 4 : 8;
-        if (!t->name || !t->name[0] || strcmp(t->name, "__metadata__") == 0) {
-            rc = cnn__fail(CNN_EINVAL, "%s: tensor %d has an empty or reserved name", path, i);
-            break;
-        }
-        if (t->ndim < 0 || t->ndim > CNN_ST_MAX_DIMS || (t->ndim > 0 && !t->shape)) {
-            rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': ndim %d not in [0, %d]", path, t->name, t->ndim,
-                           CNN_ST_MAX_DIMS);
-            break;
-        }
-        uint64_t numel = 1;
-        for (int d = 0; d < t->ndim; d++) {
-            if (t->shape[d] < 0 || (t->shape[d] > 0 && numel > UINT64_MAX / 8 / (uint64_t)t->shape[d])) {
-                rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': bad shape[%d] = %lld", path, t->name, d,
-                               (long long)t->shape[d]);
-                break;
-            }
-            numel *= (uint64_t)t->shape[d];
-        }
-        if (rc == CNN_OK && numel > 0 && !t->f32 && !t->i64)
-            rc = cnn__fail(CNN_EINVAL, "%s: tensor '%s': data is NULL", path, t->name);
-        if (i >= n && !t->i64) t->i64 = (const int64_t *)""; /* keeps the dtype visible for an empty tensor */
-        t->bytes = (uint64_t)elem * numel;
+    if (rc == CNN_OK) {
+        qsort(order, (size_t)n, sizeof *order, st_cmp_item_name);
+        for (int i = 1; i < n && rc == CNN_OK; i++)
+            if (strcmp(order[i - 1]->w->name, order[i]->w->name) == 0)
+                rc = cnn__fail(CNN_EINVAL, "%s: duplicate tensor name '%s'", path, order[i]->w->name);
+        qsort(order, (size_t)n, sizeof *order, st_cmp_item);
     }
-    if (rc != CNN_OK) goto done;
-    qsort(order, (size_t)total, sizeof *order, st_cmp_item_name);
-    for (int i = 1; i < total; i++)
-        if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
-            rc = cnn__fail(CNN_EINVAL, "%s: duplicate tensor name '%s'", path, order[i]->name);
-            goto done;
-        }
-    qsort(order, (size_t)total, sizeof *order, st_cmp_item);
-
-    /* Header: {"__metadata__":{...},"name":{"dtype":"F32","shape":[..],"data_offsets":[b,e]},...} */
-    st_puts(&h, "{");
-    if (n_meta > 0) {
-        st_puts(&h, "\"__metadata__\":{");
-        for (int j = 0; j < n_meta; j++) {
-            if (j) st_puts(&h, ",");
-            st_put_json_string(&h, meta[2 * j]);
-            st_puts(&h, ":");
-            st_put_json_string(&h, meta[2 * j + 1]);
-        }
-        st_puts(&h, "}");
-    }
-    uint64_t offset = 0;
-    for (int k = 0; k < total; k++) {
-        const st_item *t = order[k];
-        if (k || n_meta > 0) st_puts(&h, ",");
-        st_put_json_string(&h, t->name);
-        st_puts(&h, t->i64 ? ":{\"dtype\":\"I64\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
-        for (int d = 0; d < t->ndim; d++) {
-            if (d) st_puts(&h, ",");
-            st_put_u64(&h, (uint64_t)t->shape[d]);
-        }
-        st_puts(&h, "],\"data_offsets\":[");
-        st_put_u64(&h, offset);
-        st_puts(&h, ",");
-        if (t->bytes > UINT64_MAX - offset) {
-            rc = cnn__fail(CNN_EINVAL, "%s: total size overflows", path);
-            goto done;
-        }
-        offset += t->bytes;
-        st_put_u64(&h, offset);
-        st_puts(&h, "]}");
-    }
-    st_puts(&h, "}");
-    while (!h.oom && h.len % 8) st_puts(&h, " ");
-    if (h.oom) {
-        rc = cnn__fail(CNN_ENOMEM, "%s: out of memory for the header", path);
-        goto done;
-    }
-
+    if (rc == CNN_OK) rc = st_header(&h, order, n, meta, n_meta, checksum, path);
     cnn__atomic_file af;
-    rc = cnn__atomic_open(&af, path);
+    if (rc == CNN_OK) rc = cnn__atomic_open(&af, path);
     if (rc != CNN_OK) goto done;
-    uint8_t len8[8];
-    st_store_u64le(len8, (uint64_t)h.len);
-    fwrite(len8, 1, 8, af.f);
-    fwrite(h.s, 1, h.len, af.f);
-    uint8_t chunk[4096];
-    for (int k = 0; k < total && !ferror(af.f); k++) {
-        const st_item *t = order[k];
-        const int elem = t->i64 ? 8 : 4;
-        uint64_t numel = t->bytes / (uint64_t)elem;
-        for (uint64_t i = 0; i < numel;) {
-            size_t m = 0;
-            for (; m < sizeof chunk / 8 && i < numel; m++, i++) {
-                if (t->i64) st_store_i64le(chunk + 8 * m, t->i64[i]);
-                else st_store_f32le(chunk + 4 * m, t->f32[i]);
-            }
-            fwrite(chunk, (size_t)elem, m, af.f);
+
+    st_out o = {af.f, checksum, 0};
+    const uint64_t header_len = h.len;
+    uint8_t len8[8], chunk[4096]; /* 4096: a multiple of every dtype's size */
+    st_store_le(len8, &header_len, 1, 8);
+    st_write(&o, len8, 8);
+    st_write(&o, h.s, h.len);
+    for (int k = 0; k < n && !ferror(af.f); k++) {
+        const int size = st_dtypes[order[k]->dtype].size;
+        const uint8_t *src = order[k]->w->data;
+        for (uint64_t left = order[k]->bytes; left > 0;) {
+            size_t m = left < sizeof chunk ? (size_t)left : sizeof chunk;
+            st_store_le(chunk, src, m / (size_t)size, size);
+            st_write(&o, chunk, m);
+            src += m, left -= m;
+        }
+    }
+    if (checksum) {
+        char hex[9];
+        snprintf(hex, sizeof hex, "%08" PRIx32, o.crc);
+        if (fseek(af.f, (long)CNN_ST_SUM_CRC_AT, SEEK_SET) != 0 || fwrite(hex, 1, 8, af.f) != 8) {
+            int err = errno;
+            cnn__atomic_abort(&af);
+            rc = cnn__fail(CNN_EIO, "%s: cannot write the checksum: %s", path, strerror(err));
+            goto done;
         }
     }
     rc = cnn__atomic_commit(&af);
@@ -587,4 +578,22 @@ done:
     cnn_free(order);
     cnn_free(h.s);
     return rc;
+}
+
+int cnn_safetensors_checksum(const uint8_t *b, uint64_t size, uint32_t *stored, uint64_t *written,
+                             uint32_t *computed) {
+    static const char head[] = CNN_ST_SUM_HEAD, mid[] = CNN_ST_SUM_MID;
+    if (size < CNN_ST_SUM_MIN_SIZE || memcmp(b + 8, head, sizeof head - 1) != 0 ||
+        !st_is_digits(b + CNN_ST_SUM_CRC_AT, 8, 1) || memcmp(b + CNN_ST_SUM_CRC_AT + 8, mid, sizeof mid - 1) != 0 ||
+        !st_is_digits(b + CNN_ST_SUM_BYTES_AT, 16, 0) || b[CNN_ST_SUM_BYTES_AT + 16] != '"')
+        return -1;
+    char tmp[17];
+    memcpy(tmp, b + CNN_ST_SUM_BYTES_AT, 16), tmp[16] = 0;
+    *written = strtoull(tmp, NULL, 10);
+    memcpy(tmp, b + CNN_ST_SUM_CRC_AT, 8), tmp[8] = 0;
+    *stored = (uint32_t)strtoul(tmp, NULL, 16);
+    uint32_t crc = cnn__crc32(0, b, CNN_ST_SUM_CRC_AT);
+    crc = cnn__crc32(crc, "00000000", 8);
+    *computed = cnn__crc32(crc, b + CNN_ST_SUM_CRC_AT + 8, size - CNN_ST_SUM_CRC_AT - 8);
+    return 0;
 }

@@ -7,10 +7,12 @@
  *   bytes [8 + N, end)  the byte buffer; offsets are relative to its start
  *
  * The writer does what the official library does, so files are byte-identical
- * to safetensors.torch.save_file(..., metadata={"format": "pt"}): tensors laid
- * out in name order (they are all F32, so the "alignment, then name" order is
- * name order), "__metadata__" first in the header, then the tensors in layout
- * order, compact JSON, the header padded with spaces to a multiple of 8.
+ * to safetensors.torch.save_file(..., metadata={"format": "pt"}): tensors of
+ * any dtype laid out by dtype in the official order (I64 before F32 before
+ * U32), then by name, "__metadata__" first in the header, then the tensors in
+ * layout order, compact JSON, the header padded with spaces to a multiple
+ * of 8. It can also write a checksum header (CNN_ST_CHECKSUM, below), which
+ * the training checkpoints use.
  *
  * The reader checks everything before anything is used: the header length
  * against the file size and CNN_ST_MAX_HEADER, strict JSON, known keys only,
@@ -64,37 +66,47 @@ void cnn_safetensors_free(cnn_safetensors *st);
 
 /* The entry called name, or NULL. */
 const cnn_st_tensor *cnn_safetensors_find(const cnn_safetensors *st, const char *name);
-/* out[0..numel) <- the elements of an F32 tensor, converted from little-endian.
- * Fails with CNN_EFORMAT naming the tensor if its dtype is not F32. */
+/* out[0..numel) <- the elements of t as host values of its dtype (float for
+ * F32, int64_t for I64, uint32_t for U32, ...), converted from little-endian.
+ * Fails with CNN_EFORMAT naming the tensor if its dtype is not dtype. */
+int cnn_safetensors_get(const cnn_safetensors *st, const cnn_st_tensor *t, const char *dtype, void *out);
+/* cnn_safetensors_get for an F32 tensor into floats, an I64 one into int64_t. */
 int cnn_safetensors_get_f32(const cnn_safetensors *st, const cnn_st_tensor *t, float *out);
-/* out[0..numel) <- the elements of an I64 tensor (CNN_EFORMAT if it is not I64). */
 int cnn_safetensors_get_i64(const cnn_safetensors *st, const cnn_st_tensor *t, int64_t *out);
 
-/* A tensor to write: F32, row-major data of prod(shape) floats. */
+/* A tensor to write: prod(shape) row-major host values of its dtype. */
 typedef struct cnn_st_write_tensor {
     const char *name;
-    int ndim; /* 0 .. CNN_ST_MAX_DIMS */
+    const char *dtype;    /* "F32", "I64", "U32", ... (any of the format's) */
+    int ndim;             /* 0 .. CNN_ST_MAX_DIMS */
     const int64_t *shape;
-    const float *data;
+    const void *data;     /* float for F32, int64_t for I64, uint32_t for U32, ... */
 } cnn_st_write_tensor;
 
+/* The checksum header (flag CNN_ST_CHECKSUM): the header starts, at a fixed
+ * place, with
+ *   {"__metadata__":{"crc32":"XXXXXXXX","bytes":"DDDDDDDDDDDDDDDD",...
+ * where bytes is the file size (16 decimal digits) and crc32 is zlib's crc32
+ * of the whole file with the eight X digits read as '0' (8 lowercase hex
+ * digits, at bytes CNN_ST_SUM_CRC_AT..+8 of the file). The caller's metadata
+ * follows. */
+enum { CNN_ST_CHECKSUM = 1 };
+#define CNN_ST_SUM_HEAD "{\"__metadata__\":{\"crc32\":\""
+#define CNN_ST_SUM_MID "\",\"bytes\":\""
+#define CNN_ST_SUM_CRC_AT ((size_t)8 + sizeof CNN_ST_SUM_HEAD - 1)               /* 34 */
+#define CNN_ST_SUM_BYTES_AT (CNN_ST_SUM_CRC_AT + 8 + sizeof CNN_ST_SUM_MID - 1)  /* 53 */
+#define CNN_ST_SUM_MIN_SIZE (CNN_ST_SUM_BYTES_AT + 16 + 1) /* the smallest file that holds both */
+
 /* Write tensors[0..n) and the metadata pairs meta[0], meta[1], meta[2], ...
- * (n_meta pairs; none when n_meta is 0) to path atomically. Names must be
- * unique and non-empty, and not "__metadata__". */
-int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, int n,
-                          const char *const *meta, int n_meta);
+ * (n_meta pairs; none when n_meta is 0) to path atomically; flags 0 or
+ * CNN_ST_CHECKSUM. Names must be unique and non-empty, and not "__metadata__". */
+int cnn_safetensors_write(const char *path, const cnn_st_write_tensor *tensors, int n, const char *const *meta,
+                          int n_meta, unsigned flags);
 
-/* An int64 tensor to write as I64 (BatchNorm's num_batches_tracked). */
-typedef struct cnn_st_write_i64 {
-    const char *name;
-    int ndim; /* 0 .. CNN_ST_MAX_DIMS */
-    const int64_t *shape;
-    const int64_t *data;
-} cnn_st_write_i64;
-
-/* cnn_safetensors_write plus n_ints I64 tensors. As the official writer, the
- * data are laid out I64 tensors first, then F32, each group in name order. */
-int cnn_safetensors_write_i64(const char *path, const cnn_st_write_tensor *tensors, int n,
-                              const cnn_st_write_i64 *ints, int n_ints, const char *const *meta, int n_meta);
+/* The checksum header of a file in memory: *stored and *written <- the crc32
+ * and size it records, *computed <- the crc32 of bytes as defined above.
+ * 0, or -1 (recording no error) when the header does not start with them. */
+int cnn_safetensors_checksum(const uint8_t *bytes, uint64_t size, uint32_t *stored, uint64_t *written,
+                             uint32_t *computed);
 
 #endif /* CNN_IO_SAFETENSORS_H */

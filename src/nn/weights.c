@@ -16,39 +16,33 @@ int cnn_model_save(const cnn_model *m, const char *path) {
     cnn_param_info *info = cnn_malloc((size_t)(n ? n : 1) * sizeof *info);
     cnn_buffer_info *binfo = cnn_malloc((size_t)(nb ? nb : 1) * sizeof *binfo);
     cnn_st_write_tensor *wt = cnn_malloc((size_t)(n + nb ? n + nb : 1) * sizeof *wt);
-    cnn_st_write_i64 *wi = cnn_malloc((size_t)(nb ? nb : 1) * sizeof *wi);
-    int rc = CNN_OK, nf = n, ni = 0;
-    if (!info || !binfo || !wt || !wi) rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
+    int rc = CNN_OK;
+    if (!info || !binfo || !wt) rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", path);
     /* The buffers are only read here; the accessors are not const. */
     const float *params = cnn_model_params((cnn_model *)m), *bufs = cnn_model_buffers((cnn_model *)m);
     const int64_t *counters = cnn_model_counters((cnn_model *)m);
     for (int i = 0; i < n && rc == CNN_OK; i++) {
         rc = cnn_model_tensor_info(m, i, &info[i]);
         wt[i].name = info[i].name;
+        wt[i].dtype = "F32";
         wt[i].ndim = info[i].ndim;
         wt[i].shape = info[i].shape;
         wt[i].data = params ? params + info[i].offset : NULL;
     }
     for (int i = 0; i < nb && rc == CNN_OK; i++) {
         rc = cnn_model_buffer_info(m, i, &binfo[i]);
-        if (binfo[i].is_counter) {
-            cnn_st_write_i64 *w = &wi[ni++];
-            w->name = binfo[i].name, w->ndim = 0, w->shape = binfo[i].shape;
-            w->data = counters + binfo[i].offset;
-        } else {
-            cnn_st_write_tensor *w = &wt[nf++];
-            w->name = binfo[i].name, w->ndim = binfo[i].ndim, w->shape = binfo[i].shape;
-            w->data = bufs + binfo[i].offset;
-        }
+        cnn_st_write_tensor *w = &wt[n + i];
+        w->name = binfo[i].name, w->shape = binfo[i].shape;
+        if (binfo[i].is_counter) w->dtype = "I64", w->ndim = 0, w->data = counters + binfo[i].offset;
+        else w->dtype = "F32", w->ndim = binfo[i].ndim, w->data = bufs + binfo[i].offset;
     }
     if (rc == CNN_OK) {
         static const char *const meta[] = {"format", "pt"};
-        rc = cnn_safetensors_write_i64(path, wt, nf, wi, ni, meta, 1);
+        rc = cnn_safetensors_write(path, wt, n + nb, meta, 1, 0);
     }
     cnn_free(info);
     cnn_free(binfo);
     cnn_free(wt);
-    cnn_free(wi);
     return rc;
 }
 

@@ -518,10 +518,10 @@ static int check_args(const char *fn, cnn__conv_geom *g, const cnn_tensor *x,
     int64_t in[4];
     CNN_TRY(check_desc(d));
     CNN_TRY(cnn__input_nchw(fn, "x", x, in));
-    CNN_TRY(cnn__check_input(fn, "weight", weight, 4, 4, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "weight", weight, 4, 4, NULL));
     int64_t want[4] = {d->out_channels, d->in_channels / d->groups, d->kernel_size[0],
                        d->kernel_size[1]};
-    if (!cnn__same_shape(weight, 4, want))
+    if (!cnn__shape_is(weight, 4, want))
         return cnn__fail(CNN_ESHAPE,
                          "%s: weight has shape %s; expected %s (out_channels, "
                          "in_channels/groups, kH, kW) for groups=%d",
@@ -560,7 +560,7 @@ int cnn_conv2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *weight,
     int has_bias = bias && bias->ndim != 0;
     if (d->bias) {
         if (!bias) return cnn__fail(CNN_EINVAL, "%s: bias is NULL but d->bias is 1", fn);
-        CNN_TRY(cnn__check_input(fn, "bias", bias, 1, 1, NULL));
+        CNN_TRY(cnn__tensor_check_ndim(fn, "bias", bias, 1, 1, NULL));
         if (bias->shape[0] != d->out_channels)
             return cnn__fail(CNN_ESHAPE, "%s: bias has shape %s; expected [%d] (out_channels)", fn,
                              cnn__shape_str(1, bias->shape).s, d->out_channels);
@@ -593,10 +593,10 @@ int cnn_conv2d_grad(cnn_tensor *dx, cnn_tensor *dweight, cnn_tensor *dbias,
     CNN_TRY(check_args(fn, &g, x, weight, d));
     if (dbias && !d->bias)
         return cnn__fail(CNN_EINVAL, "%s: dbias requested but d->bias is 0 (no bias)", fn);
-    CNN_TRY(cnn__check_input(fn, "dout", dout, 1, 4, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "dout", dout, 1, 4, NULL));
     int64_t oshape[4] = {g.n, g.oc, g.oh, g.ow};
     const int64_t *want = x->ndim == 4 ? oshape : oshape + 1;
-    if (!cnn__same_shape(dout, x->ndim, want))
+    if (!cnn__shape_is(dout, x->ndim, want))
         return cnn__fail(CNN_ESHAPE, "%s: dout has shape %s; expected %s (the output's shape)", fn,
                          cnn__shape_str(dout->ndim, dout->shape).s,
                          cnn__shape_str(x->ndim, want).s);

@@ -10,7 +10,7 @@
  * and the pooling layers with all their options live in conv2d.c and pool2d.c.
  */
 #include "cnn_internal.h"
-#include "conv_util.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <math.h>
@@ -42,8 +42,8 @@ int cnn_corr2d(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *k) {
     static const char fn[] = "cnn_corr2d";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
     *out = (cnn_tensor)CNN_TENSOR_EMPTY;
-    CNN_TRY(cnn__check_input(fn, "X", x, 2, 2, NULL));
-    CNN_TRY(cnn__check_input(fn, "K", k, 2, 2, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "X", x, 2, 2, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "K", k, 2, 2, NULL));
     int64_t h = x->shape[0], w = x->shape[1], kh = k->shape[0], kw = k->shape[1];
     CNN_TRY(check_fit(fn, h, w, kh, kw));
     int64_t shape[2] = {h - kh + 1, w - kw + 1};
@@ -56,8 +56,8 @@ int cnn_corr2d_multi_in(cnn_tensor *out, const cnn_tensor *x, const cnn_tensor *
     static const char fn[] = "cnn_corr2d_multi_in";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
     *out = (cnn_tensor)CNN_TENSOR_EMPTY;
-    CNN_TRY(cnn__check_input(fn, "X", x, 3, 3, NULL));
-    CNN_TRY(cnn__check_input(fn, "K", k, 3, 3, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "X", x, 3, 3, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "K", k, 3, 3, NULL));
     int64_t c = x->shape[0], h = x->shape[1], w = x->shape[2], kh = k->shape[1], kw = k->shape[2];
     if (k->shape[0] != c)
         return cnn__fail(CNN_ESHAPE, "%s: K has %lld channels; expected %lld (X's channels)", fn,
@@ -74,8 +74,8 @@ int cnn_corr2d_multi_in_out(cnn_tensor *out, const cnn_tensor *x, const cnn_tens
     static const char fn[] = "cnn_corr2d_multi_in_out";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
     *out = (cnn_tensor)CNN_TENSOR_EMPTY;
-    CNN_TRY(cnn__check_input(fn, "X", x, 3, 3, NULL));
-    CNN_TRY(cnn__check_input(fn, "K", k, 4, 4, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "X", x, 3, 3, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "K", k, 4, 4, NULL));
     int64_t c = x->shape[0], h = x->shape[1], w = x->shape[2];
     int64_t co = k->shape[0], kh = k->shape[2], kw = k->shape[3];
     if (k->shape[1] != c)
@@ -98,9 +98,9 @@ int cnn_corr2d_multi_in_out_1x1(cnn_tensor *out, const cnn_tensor *x, const cnn_
     static const char fn[] = "cnn_corr2d_multi_in_out_1x1";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
     *out = (cnn_tensor)CNN_TENSOR_EMPTY;
-    CNN_TRY(cnn__check_input(fn, "X", x, 3, 3, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "X", x, 3, 3, NULL));
     /* K is (C_o, C, 1, 1) as in the chapter, or already (C_o, C). */
-    CNN_TRY(cnn__check_input(fn, "K", k, 2, 4, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "K", k, 2, 4, NULL));
     int64_t c = x->shape[0], hw = x->shape[1] * x->shape[2], co = k->shape[0];
     int ok = (k->ndim == 2 && k->shape[1] == c) ||
              (k->ndim == 4 && k->shape[1] == c && k->shape[2] == 1 && k->shape[3] == 1);
@@ -124,7 +124,7 @@ int cnn_pool2d_simple(cnn_tensor *out, const cnn_tensor *x, int ph, int pw, cnn_
     static const char fn[] = "cnn_pool2d_simple";
     if (!out) return cnn__fail(CNN_EINVAL, "%s: out is NULL", fn);
     *out = (cnn_tensor)CNN_TENSOR_EMPTY;
-    CNN_TRY(cnn__check_input(fn, "X", x, 2, 2, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "X", x, 2, 2, NULL));
     if (kind != CNN_POOL_MAX && kind != CNN_POOL_AVG)
         return cnn__fail(CNN_EINVAL, "%s: mode=%d; expected CNN_POOL_MAX or CNN_POOL_AVG", fn,
                          (int)kind);

@@ -10,7 +10,7 @@
  * double) by both, so it does not depend on the thread count.
  * Sizes too large for a BLAS int fall back to the reference loops.
  */
-#include "ops/dense.h"
+#include "core/core.h"
 #include "ops/ops.h"
 
 #include <cblas.h>
@@ -131,31 +131,32 @@ void cnn__linear_backward(float *dx, float *dw, float *db, const float *dy, cons
  * returns the sizes; n is the product of x's leading dimensions. */
 static int linear_sizes(const char *fn, const cnn_tensor *x, const cnn_tensor *w,
                         const cnn_tensor *b, int64_t *n, int64_t *in, int64_t *out) {
-    CNN_TRY(cnn__dense_check_input(fn, "x", x));
-    CNN_TRY(cnn__dense_check_input(fn, "weight", w));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "x", x));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "weight", w));
     if (w->ndim != 2)
         return cnn__fail(CNN_ESHAPE, "%s: weight has shape %s; expected 2 dimensions (out_features, in_features)",
-                         fn, cnn__dense_shape(w).s);
+                         fn, cnn__shape_str(w->ndim, w->shape).s);
     *out = w->shape[0];
     *in = w->shape[1];
     if (x->shape[x->ndim - 1] != *in)
         return cnn__fail(CNN_ESHAPE,
                          "%s: x has shape %s; expected the last dimension to be in_features = %lld "
                          "(weight has shape %s)",
-                         fn, cnn__dense_shape(x).s, (long long)*in, cnn__dense_shape(w).s);
+                         fn, cnn__shape_str(x->ndim, x->shape).s, (long long)*in,
+                         cnn__shape_str(w->ndim, w->shape).s);
     *n = 1;
     for (int d = 0; d < x->ndim - 1; d++) {
         if (x->shape[d] == 0) { *n = 0; break; }
         if (*n > CNN_MAX_NUMEL / x->shape[d])
             return cnn__fail(CNN_ERANGE, "%s: x has shape %s; more than %lld rows", fn,
-                             cnn__dense_shape(x).s, (long long)CNN_MAX_NUMEL);
+                             cnn__shape_str(x->ndim, x->shape).s, (long long)CNN_MAX_NUMEL);
         *n *= x->shape[d];
     }
     if (b) {
         CNN_TRY(cnn__tensor_check(fn, "bias", b));
         if (b->ndim != 0 && (b->ndim != 1 || b->shape[0] != *out))
-            return cnn__fail(CNN_ESHAPE, "%s: bias has shape %s; expected torch.Size([%lld])", fn,
-                             cnn__dense_shape(b).s, (long long)*out);
+            return cnn__fail(CNN_ESHAPE, "%s: bias has shape %s; expected [%lld]", fn,
+                             cnn__shape_str(b->ndim, b->shape).s, (long long)*out);
     }
     return CNN_OK;
 }
@@ -183,13 +184,14 @@ int cnn_linear_grad(cnn_tensor *dx, cnn_tensor *dw, cnn_tensor *db, const cnn_te
     if (db) *db = (cnn_tensor)CNN_TENSOR_EMPTY;
     int64_t n, in, nout;
     CNN_TRY(linear_sizes(fn, x, w, NULL, &n, &in, &nout));
-    CNN_TRY(cnn__dense_check_input(fn, "dout", dout));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "dout", dout));
     int ok = dout->ndim == x->ndim && dout->shape[dout->ndim - 1] == nout;
     for (int d = 0; ok && d < x->ndim - 1; d++) ok = dout->shape[d] == x->shape[d];
     if (!ok)
         return cnn__fail(CNN_ESHAPE, "%s: dout has shape %s; expected x's shape %s with the last "
-                         "dimension out_features = %lld", fn, cnn__dense_shape(dout).s,
-                         cnn__dense_shape(x).s, (long long)nout);
+                         "dimension out_features = %lld",
+                         fn, cnn__shape_str(dout->ndim, dout->shape).s, cnn__shape_str(x->ndim, x->shape).s,
+                         (long long)nout);
     int rc = CNN_OK;
     if (dx) rc = cnn_tensor_zeros(dx, x->ndim, x->shape);
     if (rc == CNN_OK && dw) rc = cnn_tensor_zeros(dw, 2, w->shape);
@@ -261,8 +263,8 @@ int cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
     if (!out) return cnn__fail(CNN_EINVAL, "%s: output tensor is NULL", fn);
     if (out == a || out == b) return cnn__fail(CNN_EINVAL, "%s: output aliases an input", fn);
     memset(out, 0, sizeof *out);
-    CNN_TRY(cnn__dense_check_input(fn, "a", a));
-    CNN_TRY(cnn__dense_check_input(fn, "b", b));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "a", a));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "b", b));
     if (a->ndim != 2 || b->ndim != 2)
         return cnn__fail(CNN_ESHAPE, "%s: a has shape %s and b has %s; expected two 2-D tensors",
                          fn, cnn__shape_str(a->ndim, a->shape).s, cnn__shape_str(b->ndim, b->shape).s);

@@ -9,7 +9,7 @@
  * Labels are class indices (int32), checked against [0, C); there is no
  * ignore_index. An empty batch gives NaN for the mean losses, as in PyTorch.
  */
-#include "ops/dense.h"
+#include "core/core.h"
 #include "ops/ops.h"
 
 #include <math.h>
@@ -57,10 +57,10 @@ void cnn__cross_entropy_backward(float *dlogits, const float *probs, const int32
 /* logits is (N, C) or (C) (one example); labels holds N ints in [0, C). */
 static int class_sizes(const char *fn, const cnn_tensor *logits, const int32_t *labels,
                        int64_t *n, int64_t *c) {
-    CNN_TRY(cnn__dense_check_input(fn, "logits", logits));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "logits", logits));
     if (logits->ndim > 2)
         return cnn__fail(CNN_ESHAPE, "%s: logits has shape %s; expected (N, C) or (C)", fn,
-                         cnn__dense_shape(logits).s);
+                         cnn__shape_str(logits->ndim, logits->shape).s);
     *n = logits->ndim == 2 ? logits->shape[0] : 1;
     *c = logits->shape[logits->ndim - 1];
     if (*n > 0 && !labels) return cnn__fail(CNN_EINVAL, "%s: labels is NULL", fn);
@@ -68,7 +68,7 @@ static int class_sizes(const char *fn, const cnn_tensor *logits, const int32_t *
         if (labels[i] < 0 || labels[i] >= *c)
             return cnn__fail(CNN_ERANGE, "%s: labels[%lld] is %d; expected a class index in [0, %lld) "
                              "for logits of shape %s", fn, (long long)i, (int)labels[i],
-                             (long long)*c, cnn__dense_shape(logits).s);
+                             (long long)*c, cnn__shape_str(logits->ndim, logits->shape).s);
     return CNN_OK;
 }
 
@@ -95,9 +95,9 @@ static int squared_error(const char *fn, float *loss, cnn_tensor *da, const cnn_
                          const cnn_tensor *b, int mean) {
     if (da) *da = (cnn_tensor)CNN_TENSOR_EMPTY;
     if (!loss) return cnn__fail(CNN_EINVAL, "%s: loss is NULL", fn);
-    CNN_TRY(cnn__dense_check_input(fn, "a", a));
-    CNN_TRY(cnn__dense_check_input(fn, "b", b));
-    CNN_TRY(cnn__dense_check_same(fn, "b", b, "a", a));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "a", a));
+    CNN_TRY(cnn__tensor_check_nonempty(fn, "b", b));
+    CNN_TRY(cnn__tensor_check_same(fn, "b", b, "a", a));
     int64_t numel = cnn_tensor_numel(a);
     if (da) CNN_TRY(cnn_tensor_zeros(da, a->ndim, a->shape));
     double norm = mean ? 1.0 / (double)numel : 1.0; /* inf for an empty mean: NaN loss */

@@ -576,10 +576,10 @@ int cnn_pool2d_grad(cnn_tensor *dx, const cnn_tensor *dout, const cnn_tensor *x,
     cnn__pool_geom g;
     int rc = cnn__pool_geom_make(&g, d, in);
     if (rc < 0) return cnn__fail_context(rc, "%s", fn);
-    CNN_TRY(cnn__check_input(fn, "dout", dout, 1, 4, NULL));
+    CNN_TRY(cnn__tensor_check_ndim(fn, "dout", dout, 1, 4, NULL));
     int64_t oshape[4] = {g.n, g.c, g.oh, g.ow};
     const int64_t *want = x->ndim == 4 ? oshape : oshape + 1;
-    if (!cnn__same_shape(dout, x->ndim, want))
+    if (!cnn__shape_is(dout, x->ndim, want))
         return cnn__fail(CNN_ESHAPE, "%s: dout has shape %s; expected %s (the output's shape)", fn,
                          cnn__shape_str(dout->ndim, dout->shape).s,
                          cnn__shape_str(x->ndim, want).s);

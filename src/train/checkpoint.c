@@ -1,6 +1,7 @@
 /* checkpoint.c — training checkpoints and divergence reports.
  *
- * A checkpoint is a safetensors file (docs/CHECKPOINTS.md):
+ * A checkpoint is a safetensors file (docs/CHECKPOINTS.md), written by the
+ * one safetensors writer (io/safetensors.h) with its checksum header:
  *
  *   u64 LE N | header: N bytes of JSON | data: tensors, little-endian
  *
@@ -35,14 +36,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <zlib.h>
-
-#define CKPT_PREFIX "{\"__metadata__\":{\"crc32\":\""
-#define CKPT_PREFIX_LEN (sizeof CKPT_PREFIX - 1)
-#define CKPT_CRC_AT (8 + CKPT_PREFIX_LEN) /* file offset of the 8 crc digits */
-#define CKPT_BYTES_KEY "\",\"bytes\":\""
-#define CKPT_BYTES_AT (CKPT_CRC_AT + 8 + sizeof CKPT_BYTES_KEY - 1) /* of the 16 size digits */
-#define CKPT_MIN_SIZE (CKPT_BYTES_AT + 16 + 1)
 
 enum { KV_MAX = 64, KV_VALUE = 80, T_MAX_EXTRA = 4 };
 
@@ -81,22 +74,11 @@ static const char *sched_name(cnn_schedule_kind k) {
     return "?";
 }
 
-/* crc32 of any length (zlib takes 32-bit lengths). */
-static uint32_t crc_update(uint32_t crc, const uint8_t *p, uint64_t n) {
-    while (n > 0) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, k);
-        p += k, n -= k;
-    }
-    return crc;
-}
-
 static uint32_t data_crc(cnn__ckpt *c) {
     if (!c->data_crc_done) {
         const cnn_dataset *ds = c->train;
-        uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-        crc = crc_update(crc, ds->images, (uint64_t)ds->n * (uint64_t)ds->h * (uint64_t)ds->w);
-        crc = crc_update(crc, ds->labels, (uint64_t)ds->n);
+        uint32_t crc = cnn__crc32(0, ds->images, (uint64_t)ds->n * (uint64_t)ds->h * (uint64_t)ds->w);
+        crc = cnn__crc32(crc, ds->labels, (uint64_t)ds->n);
         c->data_crc = crc, c->data_crc_done = 1;
     }
     return c->data_crc;
@@ -139,20 +121,16 @@ static void settings(cnn__ckpt *c, ckpt_meta *m) {
 
 /* ---- tensors ---------------------------------------------------------------- */
 
-typedef enum { T_F32, T_I64, T_U32 } ckpt_dtype;
-static const char *const dtype_names[] = {"F32", "I64", "U32"};
-static const int dtype_sizes[] = {4, 8, 4};
-
 typedef struct {
     char name[48];
-    ckpt_dtype dtype;
+    const char *dtype; /* "F32", "I64" or "U32" */
     int ndim;
     int64_t shape[CNN_MAX_DIMS];
     uint64_t numel;
     void *data; /* float, int64_t or uint32_t */
 } ckpt_tensor;
 
-/* The tensors of this run, in file order; *list is cnn_malloc'ed. */
+/* The tensors of this run; *list is cnn_malloc'ed. */
 static int tensor_list(cnn__ckpt *c, ckpt_tensor **list, int *count) {
     cnn_model *m = c->m;
     int nt = cnn_model_num_tensors(m), nb = cnn_model_num_buffers(m);
@@ -170,7 +148,7 @@ static int tensor_list(cnn__ckpt *c, ckpt_tensor **list, int *count) {
             return rc;
         }
         snprintf(t[k].name, sizeof t[k].name, "model.%s", info.name);
-        t[k].dtype = T_F32, t[k].ndim = info.ndim, t[k].numel = info.numel, t[k].data = params + info.offset;
+        t[k].dtype = "F32", t[k].ndim = info.ndim, t[k].numel = info.numel, t[k].data = params + info.offset;
         memcpy(t[k].shape, info.shape, sizeof info.shape);
     }
     for (int i = 0; i < nb; i++, k++) {
@@ -183,19 +161,19 @@ static int tensor_list(cnn__ckpt *c, ckpt_tensor **list, int *count) {
         snprintf(t[k].name, sizeof t[k].name, "model.%s", info.name);
         t[k].ndim = info.ndim, t[k].numel = info.numel;
         memcpy(t[k].shape, info.shape, sizeof info.shape);
-        if (info.is_counter) t[k].dtype = T_I64, t[k].data = counters + info.offset;
-        else t[k].dtype = T_F32, t[k].data = bufs + info.offset;
+        if (info.is_counter) t[k].dtype = "I64", t[k].data = counters + info.offset;
+        else t[k].dtype = "F32", t[k].data = bufs + info.offset;
     }
     const int64_t np = (int64_t)cnn_model_num_params(m);
     const char *names[2] = {"optim.momentum_buffer", NULL};
     if (c->opt->kind != CNN_OPTIM_SGD) names[0] = "optim.exp_avg", names[1] = "optim.exp_avg_sq";
     for (int j = 0; j < 2 && names[j]; j++, k++) {
         snprintf(t[k].name, sizeof t[k].name, "%s", names[j]);
-        t[k].dtype = T_F32, t[k].ndim = 1, t[k].shape[0] = np, t[k].numel = (uint64_t)np;
+        t[k].dtype = "F32", t[k].ndim = 1, t[k].shape[0] = np, t[k].numel = (uint64_t)np;
         t[k].data = j == 0 ? c->opt->buf1 : c->opt->buf2;
     }
     snprintf(t[k].name, sizeof t[k].name, "data.order");
-    t[k].dtype = T_U32, t[k].ndim = 1, t[k].shape[0] = c->train->n, t[k].numel = (uint64_t)c->train->n;
+    t[k].dtype = "U32", t[k].ndim = 1, t[k].shape[0] = c->train->n, t[k].numel = (uint64_t)c->train->n;
     t[k].data = c->order;
     k++;
     *list = t, *count = k;
@@ -204,51 +182,6 @@ static int tensor_list(cnn__ckpt *c, ckpt_tensor **list, int *count) {
 
 /* ---- writing ---------------------------------------------------------------- */
 
-typedef struct {
-    FILE *f;
-    uint32_t crc;
-} ckpt_out;
-
-static void out_put(ckpt_out *o, const void *p, size_t n) {
-    fwrite(p, 1, n, o->f);
-    o->crc = crc_update(o->crc, p, n);
-}
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} ckpt_str;
-
-static void str_add(ckpt_str *b, const char *fmt, ...) CNN__PRINTF(2, 3);
-static void str_add(ckpt_str *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? 2 * b->cap : 1024;
-        while (cap - b->len <= (size_t)n) cap *= 2;
-        char *s = cnn_realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s, b->cap = cap;
-    }
-}
-
-/* Every name and value written is plain ASCII without quotes or
- * backslashes (layer names, numbers), so no JSON escaping is needed. */
 int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, double loss_sum, int64_t correct,
                       int64_t seen) {
     const char *path = c->cfg->checkpoint;
@@ -280,92 +213,39 @@ int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, doub
     char *desc = cnn_malloc((size_t)dlen + 1);
     if (!desc) return cnn__fail(CNN_ENOMEM, "%s: out of memory for the checkpoint header", path);
     cnn__model_describe(desc, (size_t)dlen + 1, c->m);
+    const char *pairs[2 * (KV_MAX + 1)];
+    for (int i = 0; i < meta.n; i++) pairs[2 * i] = meta.kv[i].key, pairs[2 * i + 1] = meta.kv[i].value;
+    pairs[2 * meta.n] = "model", pairs[2 * meta.n + 1] = desc;
 
     ckpt_tensor *t = NULL;
     int nt = 0;
     int rc = tensor_list(c, &t, &nt);
-    if (rc < 0) {
-        cnn_free(desc);
-        return rc;
+    cnn_st_write_tensor *w = rc < 0 ? NULL : cnn_malloc((size_t)nt * sizeof *w);
+    if (rc == CNN_OK && !w) rc = cnn__fail(CNN_ENOMEM, "%s: out of memory for the checkpoint header", path);
+    for (int i = 0; i < nt && rc == CNN_OK; i++) {
+        cnn_st_write_tensor wi = {t[i].name, t[i].dtype, t[i].ndim, t[i].shape, t[i].data};
+        w[i] = wi;
     }
-
-    /* Header with placeholders for the crc and the size, padded to 8 bytes. */
-    ckpt_str h = {0};
-    str_add(&h, "%s00000000%s%016d\"", CKPT_PREFIX, CKPT_BYTES_KEY, 0);
-    for (int i = 0; i < meta.n; i++) str_add(&h, ",\"%s\":\"%s\"", meta.kv[i].key, meta.kv[i].value);
-    str_add(&h, ",\"model\":\"%s\"}", desc);
+    if (rc == CNN_OK) {
+        rc = cnn_safetensors_write(path, w, nt, pairs, meta.n + 1, CNN_ST_CHECKSUM);
+        if (rc < 0) rc = cnn__fail_context(rc, "checkpoint");
+    }
+    cnn_free(w);
+    cnn_free(t);
     cnn_free(desc);
-    uint64_t off = 0;
-    for (int i = 0; i < nt; i++) {
-        str_add(&h, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", t[i].name, dtype_names[t[i].dtype]);
-        for (int d = 0; d < t[i].ndim; d++) str_add(&h, d ? ",%lld" : "%lld", (long long)t[i].shape[d]);
-        uint64_t bytes = t[i].numel * (uint64_t)dtype_sizes[t[i].dtype];
-        str_add(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
-        off += bytes;
-    }
-    str_add(&h, "}");
-    while (!h.oom && h.len % 8) str_add(&h, " ");
-    if (h.oom) {
-        cnn_free(h.s), cnn_free(t);
-        return cnn__fail(CNN_ENOMEM, "%s: out of memory for the checkpoint header", path);
-    }
-    const uint64_t total = 8 + (uint64_t)h.len + off;
-    char digits[17];
-    snprintf(digits, sizeof digits, "%016llu", (unsigned long long)total);
-    memcpy(h.s + (CKPT_BYTES_AT - 8), digits, 16);
-
-    cnn__atomic_file af;
-    rc = cnn__atomic_open(&af, path);
-    if (rc < 0) {
-        cnn_free(h.s), cnn_free(t);
-        return cnn__fail_context(rc, "checkpoint");
-    }
-    ckpt_out o = {af.f, (uint32_t)crc32(0L, Z_NULL, 0)};
-    uint8_t len8[8], chunk[4096];
-    for (int b = 0; b < 8; b++) len8[b] = (uint8_t)((uint64_t)h.len >> (8 * b));
-    out_put(&o, len8, 8);
-    out_put(&o, h.s, h.len);
-    for (int i = 0; i < nt; i++) {
-        const int es = dtype_sizes[t[i].dtype];
-        for (uint64_t j = 0; j < t[i].numel;) {
-            size_t k = 0;
-            for (; k + (size_t)es <= sizeof chunk && j < t[i].numel; j++, k += (size_t)es) {
-                uint64_t v;
-                if (t[i].dtype == T_F32) {
-                    uint32_t u;
-                    memcpy(&u, (const float *)t[i].data + j, 4);
-                    v = u;
-                } else if (t[i].dtype == T_U32) {
-                    v = ((const uint32_t *)t[i].data)[j];
-                } else {
-                    v = (uint64_t)((const int64_t *)t[i].data)[j];
-                }
-                for (int b = 0; b < es; b++) chunk[k + (size_t)b] = (uint8_t)(v >> (8 * b));
-            }
-            out_put(&o, chunk, k);
-        }
-    }
-    char crc_hex[9];
-    snprintf(crc_hex, sizeof crc_hex, "%08" PRIx32, o.crc);
-    if (fseek(af.f, (long)CKPT_CRC_AT, SEEK_SET) != 0 || fwrite(crc_hex, 1, 8, af.f) != 8) {
-        cnn__atomic_abort(&af);
-        cnn_free(h.s), cnn_free(t);
-        return cnn__fail(CNN_EIO, "%s: cannot write the checkpoint's checksum: %s", path, strerror(errno));
-    }
-    rc = cnn__atomic_commit(&af);
-    cnn_free(h.s), cnn_free(t);
-    return rc < 0 ? cnn__fail_context(rc, "checkpoint") : CNN_OK;
+    return rc;
 }
 
 /* ---- reading ---------------------------------------------------------------- */
 
+/* The whole file, with at least the size and crc32 fields. */
 static int read_all(const char *path, uint8_t **bytes, uint64_t *size) {
     *bytes = NULL, *size = 0;
-    FILE *f;
-    uint64_t n;
+    uint8_t *b;
+    size_t n;
     /* Refuses a FIFO or a directory without blocking; its messages start
      * with the path, ours with "checkpoint PATH". */
-    int rc = cnn__open_regular(&f, path, &n);
+    int rc = cnn__read_all(path, SIZE_MAX, &b, &n);
     if (rc < 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", cnn_last_error());
@@ -374,27 +254,10 @@ static int read_all(const char *path, uint8_t **bytes, uint64_t *size) {
         while (*why == ' ') why++;
         return cnn__fail(rc, "checkpoint %s: %s", path, why);
     }
-    if (n < CKPT_MIN_SIZE) {
-        fclose(f);
-        return cnn__fail(CNN_EFORMAT, "checkpoint %s: truncated or not a checkpoint: %llu bytes, expected at least %zu",
-                         path, (unsigned long long)n, (size_t)CKPT_MIN_SIZE);
-    }
-    if (n > SIZE_MAX) {
-        fclose(f);
-        return cnn__fail(CNN_ERANGE, "checkpoint %s: %llu bytes do not fit in memory", path, (unsigned long long)n);
-    }
-    uint8_t *b = cnn_malloc((size_t)n);
-    if (!b) {
-        fclose(f);
-        return cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory for %llu bytes", path, (unsigned long long)n);
-    }
-    size_t got = fread(b, 1, (size_t)n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != (size_t)n || err) {
+    if (n < CNN_ST_SUM_MIN_SIZE) {
         cnn_free(b);
-        return cnn__fail(CNN_EIO, "checkpoint %s: read %zu of %llu bytes (read error, or the file changed)", path,
-                         got, (unsigned long long)n);
+        return cnn__fail(CNN_EFORMAT, "checkpoint %s: truncated or not a checkpoint: %zu bytes, expected at least %zu",
+                         path, n, (size_t)CNN_ST_SUM_MIN_SIZE);
     }
     *bytes = b, *size = n;
     return CNN_OK;
@@ -408,24 +271,16 @@ static int is_digits(const uint8_t *p, size_t n, int hex) {
 
 /* The fixed-place size and crc32 of the file. */
 static int check_integrity(const uint8_t *b, uint64_t size, const char *path) {
-    if (memcmp(b + 8, CKPT_PREFIX, CKPT_PREFIX_LEN) != 0 || !is_digits(b + CKPT_CRC_AT, 8, 1) ||
-        memcmp(b + CKPT_CRC_AT + 8, CKPT_BYTES_KEY, sizeof CKPT_BYTES_KEY - 1) != 0 ||
-        !is_digits(b + CKPT_BYTES_AT, 16, 0) || b[CKPT_BYTES_AT + 16] != '"')
+    uint32_t stored, crc;
+    uint64_t want;
+    if (cnn_safetensors_checksum(b, size, &stored, &want, &crc) != 0)
         return cnn__fail(CNN_EFORMAT,
                          "checkpoint %s: not a cnn checkpoint (the header does not start with its crc32 and size)",
                          path);
-    char tmp[17];
-    memcpy(tmp, b + CKPT_BYTES_AT, 16), tmp[16] = 0;
-    unsigned long long want = strtoull(tmp, NULL, 10);
     if (want != size)
         return cnn__fail(CNN_EFORMAT, "checkpoint %s: %s: the file has %llu bytes, it was written with %llu", path,
-                         size < want ? "truncated" : "trailing bytes", (unsigned long long)size, want);
-    memcpy(tmp, b + CKPT_CRC_AT, 8), tmp[8] = 0;
-    uint32_t stored = (uint32_t)strtoul(tmp, NULL, 16);
-    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
-    crc = crc_update(crc, b, CKPT_CRC_AT);
-    crc = crc_update(crc, (const uint8_t *)"00000000", 8);
-    crc = crc_update(crc, b + CKPT_CRC_AT + 8, size - CKPT_CRC_AT - 8);
+                         size < want ? "truncated" : "trailing bytes", (unsigned long long)size,
+                         (unsigned long long)want);
     if (crc != stored)
         return cnn__fail(CNN_EFORMAT,
                          "checkpoint %s: checksum mismatch (crc32 stored %08" PRIx32 ", computed %08" PRIx32
@@ -535,13 +390,13 @@ static int check_tensors(const cnn_safetensors *st, const ckpt_tensor *t, int nt
                              "checkpoint %s: tensor '%s' (shape %s) is missing: the checkpoint is for a different "
                              "model or optimizer",
                              path, t[i].name, ws);
-        if (strcmp(f->dtype, dtype_names[t[i].dtype]) != 0)
+        if (strcmp(f->dtype, t[i].dtype) != 0)
             return cnn__fail(CNN_EFORMAT, "checkpoint %s: tensor '%s' has dtype %s, expected %s", path, f->name,
-                             f->dtype, dtype_names[t[i].dtype]);
+                             f->dtype, t[i].dtype);
         int same = f->ndim == t[i].ndim;
         for (int d = 0; same && d < f->ndim; d++) same = f->shape[d] == t[i].shape[d];
         snprintf(got, sizeof got, "%s", cnn__shape_str(f->ndim, f->shape).s);
-        if (!same || f->end - f->begin != t[i].numel * (uint64_t)dtype_sizes[t[i].dtype])
+        if (!same || f->end - f->begin != t[i].numel * (uint64_t)f->elem_size)
             return cnn__fail(CNN_ESHAPE,
                              "checkpoint %s: tensor '%s' has shape %s in the checkpoint but %s in this run (a "
                              "different model?)",
@@ -558,12 +413,6 @@ static int check_tensors(const cnn_safetensors *st, const ckpt_tensor *t, int nt
                                  path, st->tensors[j].name);
         }
     return CNN_OK;
-}
-
-static uint64_t load_le(const uint8_t *p, int n) {
-    uint64_t v = 0;
-    for (int b = n - 1; b >= 0; b--) v = v << 8 | p[b];
-    return v;
 }
 
 /* The saved position, the optimizer's counters and the RNG, all checked. */
@@ -605,20 +454,20 @@ static int read_position(const cnn__ckpt *c, const cnn_safetensors *st, ckpt_pos
 
 /* data.order is a permutation of 0..n-1. */
 static int check_order(const cnn_safetensors *st, int64_t n, const char *path) {
-    const cnn_st_tensor *t = cnn_safetensors_find(st, "data.order");
-    uint8_t *seen = cnn_calloc((size_t)n, 1);
-    if (!seen) return cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory", path);
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t k = load_le(st->data + t->begin + 4 * (uint64_t)i, 4);
-        if (k >= (uint64_t)n || seen[k]) {
-            cnn_free(seen);
-            return cnn__fail(CNN_EFORMAT, "checkpoint %s: data.order[%lld] = %llu is not part of a permutation of 0..%lld",
-                             path, (long long)i, (unsigned long long)k, (long long)n - 1);
-        }
-        seen[k] = 1;
+    uint32_t *order = cnn_malloc((size_t)(n ? n : 1) * sizeof *order);
+    uint8_t *seen = cnn_calloc((size_t)(n ? n : 1), 1);
+    int rc = order && seen ? cnn_safetensors_get(st, cnn_safetensors_find(st, "data.order"), "U32", order)
+                           : cnn__fail(CNN_ENOMEM, "checkpoint %s: out of memory", path);
+    for (int64_t i = 0; i < n && rc == CNN_OK; i++) {
+        uint32_t k = order[i];
+        if (k >= (uint64_t)n || seen[k])
+            rc = cnn__fail(CNN_EFORMAT, "checkpoint %s: data.order[%lld] = %lu is not part of a permutation of 0..%lld",
+                           path, (long long)i, (unsigned long)k, (long long)n - 1);
+        else seen[k] = 1;
     }
+    cnn_free(order);
     cnn_free(seen);
-    return CNN_OK;
+    return rc;
 }
 
 int cnn__ckpt_load(cnn__ckpt *c, const char *path) {
@@ -643,20 +492,8 @@ int cnn__ckpt_load(cnn__ckpt *c, const char *path) {
     if (rc == CNN_OK) rc = read_position(c, &st, &p, path);
     if (rc == CNN_OK) rc = check_order(&st, c->train->n, path);
     /* Every check passed: restore. */
-    for (int i = 0; i < nt && rc == CNN_OK; i++) {
-        const cnn_st_tensor *f = cnn_safetensors_find(&st, t[i].name);
-        const uint8_t *src = st.data + f->begin;
-        for (uint64_t j = 0; j < t[i].numel; j++) {
-            if (t[i].dtype == T_F32) {
-                uint32_t u = (uint32_t)load_le(src + 4 * j, 4);
-                memcpy((float *)t[i].data + j, &u, 4);
-            } else if (t[i].dtype == T_U32) {
-                ((uint32_t *)t[i].data)[j] = (uint32_t)load_le(src + 4 * j, 4);
-            } else {
-                ((int64_t *)t[i].data)[j] = (int64_t)load_le(src + 8 * j, 8);
-            }
-        }
-    }
+    for (int i = 0; i < nt && rc == CNN_OK; i++)
+        rc = cnn_safetensors_get(&st, cnn_safetensors_find(&st, t[i].name), t[i].dtype, t[i].data);
     if (rc == CNN_OK) {
         *c->rng = p.rng;
         c->opt->steps = p.opt_steps, c->opt->buf_live = (int)p.live;
