@@ -277,27 +277,35 @@ CNN_API int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const 
 /* ------------------------------------------------------------------------ */
 /* Layers and models (nn.Sequential). */
 
-#define CNN_LAYER_MAP(X)            \
-    X(CONV2D, "Conv2d")             \
-    X(MAXPOOL2D, "MaxPool2d")       \
-    X(AVGPOOL2D, "AvgPool2d")       \
-    X(SIGMOID, "Sigmoid")           \
-    X(RELU, "ReLU")                 \
-    X(TANH, "Tanh")                 \
-    X(FLATTEN, "Flatten")           \
-    X(LINEAR, "Linear")             \
-    X(DROPOUT, "Dropout")           \
-    X(BATCHNORM2D, "BatchNorm2d")   \
-    X(BATCHNORM1D, "BatchNorm1d")   \
-    X(LEAKYRELU, "LeakyReLU")       \
-    X(SOFTMAX, "Softmax")           \
-    X(DROPOUT2D, "Dropout2d")       \
-    X(ADAPTIVEAVGPOOL2D, "AdaptiveAvgPool2d") \
-    X(ADAPTIVEMAXPOOL2D, "AdaptiveMaxPool2d") \
-    X(RESIDUAL, "Residual")
+/* One line per layer kind: its enum value (CNN_LAYER_<NAME>), PyTorch's
+ * class name, and the table entry that implements it (cnn__<ops>_layer in
+ * src/nn/layers/; docs/ADDING_A_LAYER.md). New kinds go at the end, so
+ * that the values of the others never change. */
+#define CNN_LAYER_MAP(X)                                  \
+    X(CONV2D, "Conv2d", conv2d)                           \
+    X(MAXPOOL2D, "MaxPool2d", maxpool2d)                  \
+    X(AVGPOOL2D, "AvgPool2d", avgpool2d)                  \
+    X(SIGMOID, "Sigmoid", sigmoid)                        \
+    X(RELU, "ReLU", relu)                                 \
+    X(TANH, "Tanh", tanh)                                 \
+    X(FLATTEN, "Flatten", flatten)                        \
+    X(LINEAR, "Linear", linear)                           \
+    X(DROPOUT, "Dropout", dropout)                        \
+    X(BATCHNORM2D, "BatchNorm2d", batchnorm2d)            \
+    X(BATCHNORM1D, "BatchNorm1d", batchnorm1d)            \
+    X(LEAKYRELU, "LeakyReLU", leaky_relu)                 \
+    X(SOFTMAX, "Softmax", softmax)                        \
+    X(DROPOUT2D, "Dropout2d", dropout2d)                  \
+    X(ADAPTIVEAVGPOOL2D, "AdaptiveAvgPool2d", adaptive_avgpool2d) \
+    X(ADAPTIVEMAXPOOL2D, "AdaptiveMaxPool2d", adaptive_maxpool2d) \
+    X(RESIDUAL, "Residual", residual)                     \
+    X(GELU, "GELU", gelu)                                 \
+    X(SILU, "SiLU", silu)                                 \
+    X(HARDSWISH, "Hardswish", hardswish)                  \
+    X(IDENTITY, "Identity", identity)
 
 typedef enum {
-#define CNN__LAYER_ENUM(name, text) CNN_LAYER_##name,
+#define CNN__LAYER_ENUM(name, text, ops) CNN_LAYER_##name,
     CNN_LAYER_MAP(CNN__LAYER_ENUM)
 #undef CNN__LAYER_ENUM
     CNN_LAYER_COUNT
@@ -326,6 +334,7 @@ typedef struct cnn_layer_desc {
         struct { int output_size[2]; } adaptive;     /* ADAPTIVE*POOL2D: (oh, ow); 0 = None (input size) */
         /* RESIDUAL: d2l's block, see docs/MODELS.md; use_1x1conv 0, strides 1. */
         struct { int input_channels, num_channels, use_1x1conv, strides; } residual;
+        struct { int tanh; } gelu;                   /* GELU: approximate='tanh' (1) or 'none' (0, default) */
     } u;
     int line, column; /* where the layer starts in the model text; 0 if not parsed */
 } cnn_layer_desc;
@@ -421,6 +430,10 @@ CNN_API int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer);
 CNN_API int cnn_model_summary(FILE *f, const cnn_model *m, int batch);
 /* The chapter's loop: "Conv2d output shape: \t torch.Size([1, 6, 28, 28])". */
 CNN_API int cnn_model_trace(FILE *f, const cnn_model *m);
+/* The step plan for batches of batch examples (cnn summary --plan): each
+ * step's layers (a Conv2d with the activation and pooling after it can run
+ * as one), its kernel, its memory layout and its workspace bytes. */
+CNN_API int cnn_model_plan_print(FILE *f, const cnn_model *m, int batch);
 
 /* ------------------------------------------------------------------------ */
 /* Data: IDX files and datasets. */

@@ -331,27 +331,35 @@ int cnn_cli_summary(int argc, char **argv) {
     const char *cmd = "summary", *model_name = "lenet";
     int64_t chw[3] = {1, 28, 28};
     long long batch = 1;
-    int trace = 0, have_model = 0;
+    int trace = 0, plan = 0, have_model = 0, batch_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cnn summary [MODEL] [--input-shape C,H,W] [--batch-size N] [--trace]\n"
+            printf("usage: cnn summary [MODEL] [--input-shape C,H,W] [--batch-size N] [--trace] [--plan]\n"
                    "\nPrint the layer table of a model (torchsummary's columns plus mult-adds and memory),\n"
                    "or with --trace each layer's output shape for one input. MODEL is a name in models/\n"
-                   "or a file (default lenet); the input shape defaults to 1,28,28.\n");
+                   "or a file (default lenet); the input shape defaults to 1,28,28. --plan prints the\n"
+                   "steps a forward and backward run for batches of --batch-size (default 256): the\n"
+                   "layers each covers, its kernel, memory layout and workspace.\n");
             return 0;
         }
         if (!strcmp(a, "--trace")) { trace = 1; continue; }
+        if (!strcmp(a, "--plan")) { plan = 1; continue; }
         if (a[0] != '-' && !have_model) { model_name = a; have_model = 1; continue; }
         if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
         if (!strcmp(a, "--model")) model_name = v;
         else if (!strcmp(a, "--input-shape")) { if (cli_parse_shape(cmd, a, v, chw) < 0) return 2; }
-        else if (!strcmp(a, "--batch-size")) { if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; }
+        else if (!strcmp(a, "--batch-size")) {
+            if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2;
+            batch_given = 1;
+        }
         else { fprintf(stderr, "cnn summary: unknown option '%s' (see cnn summary --help)\n", a); return 2; }
     }
     cnn_model *m = NULL;
     if (cli_load_model(cmd, model_name, chw, &m) < 0) return 1;
-    int rc = trace ? cnn_model_trace(stdout, m) : cnn_model_summary(stdout, m, (int)batch);
+    int rc = trace  ? cnn_model_trace(stdout, m)
+             : plan ? cnn_model_plan_print(stdout, m, batch_given ? (int)batch : 256)
+                    : cnn_model_summary(stdout, m, (int)batch);
     cnn_model_free(m);
     return rc < 0 ? cli_fail(cmd, rc) : 0;
 }

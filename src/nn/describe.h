@@ -13,12 +13,27 @@
 #ifndef CNN_NN_DESCRIBE_H
 #define CNN_NN_DESCRIBE_H
 
-#include "cnn.h"
+#include "cnn_internal.h"
 
 #include <stddef.h>
 
 /* At most this many bytes (NUL included) describe one layer. */
 #define CNN__LAYER_DESCRIBE_MAX 256
+
+/* An snprintf that appends: len counts every byte asked for, as snprintf
+ * does, however little of it fits in buf[cap]. The layers' describe
+ * functions write their arguments with these. */
+typedef struct cnn__text {
+    char *buf;
+    size_t cap, len;
+} cnn__text;
+
+void cnn__text_put(cnn__text *t, const char *fmt, ...) CNN__PRINTF(2, 3);
+/* The shortest %g text that reads back as the same float. */
+void cnn__text_float(cnn__text *t, float v);
+/* ",name=(v0,v1)" */
+void cnn__text_pair(cnn__text *t, const char *name, const int v[2]);
+const char *cnn__py_bool(int v); /* "True" or "False" */
 
 /* buf <- the text of layer l (snprintf's conventions: at most cap bytes
  * written, the full length returned); negative for an unknown kind. */

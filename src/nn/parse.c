@@ -19,9 +19,13 @@
  * on them is checked for overflow; '//' and '%' round toward -inf as in
  * Python, '/' gives a float.
  *
- * Arguments bind to PyTorch's parameter names and order for each layer, and
- * values are checked as PyTorch's constructors check them (plus limits on
- * absurd sizes). Every error names the place and what was expected:
+ * Arguments bind to PyTorch's parameter names and order for each layer, as
+ * the layer's table entry declares them (nn/layer.h: name, type, default,
+ * range, or a function of the layer's file for the odd ones), and values
+ * are checked as PyTorch's constructors check them (plus limits on absurd
+ * sizes). This file knows no layer: it has the lexer, the expression
+ * evaluator, the lookup in the layer table and the generic binder. Every
+ * error names the place and what was expected:
  *   "<source>:<line>:<col>: <layer>: <what>, expected <x>, found <y>"
  * Columns count characters (UTF-8 sequences), not bytes.
  *
@@ -29,7 +33,7 @@
  * nesting is bounded (MAX_DEPTH), and nothing is allocated but the output
  * array. Shape chaining is checked later, by cnn_model_create.
  */
-#include "cnn_internal.h"
+#include "nn/layer.h"
 
 #include <ctype.h>
 #include <locale.h>
@@ -42,10 +46,9 @@
 enum {
     MAX_DEPTH = 48,          /* nesting of parentheses / unary operators */
     MAX_LAYERS = 4096,       /* layers in one Sequential */
-    MAX_PARAMS = 9,          /* parameters of the largest constructor (Conv2d) */
-    STR_CAP = 48,            /* string contents kept (longer ones are cut) */
+    MAX_PARAMS = 16,         /* parameters of the largest constructor (Conv2d has 9) */
+    STR_CAP = CNN__STR_CAP,  /* string contents kept (longer ones are cut) */
 };
-#define MAX_SIZE ((int64_t)1 << 20) /* channels, features, kernel, stride, ... */
 
 /* ---- tokens --------------------------------------------------------------- */
 
@@ -65,26 +68,21 @@ typedef struct {
     int str_cut;
 } tok;
 
-/* ---- values --------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------- */
 
-typedef enum { V_INT, V_FLOAT, V_BOOL, V_NONE, V_STR, V_TUPLE } vtype;
-
-typedef struct {
-    vtype type;
-    int line, col;
-    int64_t i;         /* V_INT; V_BOOL as 0/1 */
-    double f;          /* V_FLOAT */
-    char s[STR_CAP];   /* V_STR */
-    int s_cut;
-    int n;             /* V_TUPLE: number of elements */
-    vtype et[2];       /* V_TUPLE: type and value of the first two elements */
-    int64_t ei[2];
-    double ef[2];
-} pval;
+/* cnn__value (nn/layer.h): int, float, bool, None, string or tuple. */
+typedef cnn__value pval;
+#define V_INT CNN__V_INT
+#define V_FLOAT CNN__V_FLOAT
+#define V_BOOL CNN__V_BOOL
+#define V_NONE CNN__V_NONE
+#define V_STR CNN__V_STR
+#define V_TUPLE CNN__V_TUPLE
+typedef cnn__vtype vtype;
 
 /* ---- parser state --------------------------------------------------------- */
 
-typedef struct {
+typedef struct cnn__binder {
     const char *text, *source;
     size_t pos;                 /* lexer position (byte offset) */
     int line, col;              /* position of text[pos] */
@@ -94,50 +92,20 @@ typedef struct {
     int open_line[MAX_DEPTH + 8], open_col[MAX_DEPTH + 8];
     const char *layer;          /* name used in messages */
     char layer_buf[40];
-} parser;
+} parser; /* cnn__binder while a layer's arguments bind */
 
 static const char *const layer_names[CNN_LAYER_COUNT] = {
-#define CNN__LAYER_NAME(name, text) text,
+#define CNN__LAYER_NAME(name, text, ops) text,
     CNN_LAYER_MAP(CNN__LAYER_NAME)
 #undef CNN__LAYER_NAME
 };
 
-/* Parameters of each constructor in PyTorch's order; the first n_required
- * have no default. */
-typedef struct {
-    const char *names[MAX_PARAMS];
-    int n, n_required;
-} layer_spec;
-
 /* "Conv2d, MaxPool2d, ..." for messages. */
 static const char all_layers[] =
-#define CNN__LAYER_LIST(name, text) text ", "
+#define CNN__LAYER_LIST(name, text, ops) text ", "
     CNN_LAYER_MAP(CNN__LAYER_LIST)
 #undef CNN__LAYER_LIST
     "(and nn.Sequential as the outer call)";
-
-static const layer_spec specs[CNN_LAYER_COUNT] = {
-    [CNN_LAYER_CONV2D] = {{"in_channels", "out_channels", "kernel_size", "stride", "padding",
-                           "dilation", "groups", "bias", "padding_mode"}, 9, 3},
-    [CNN_LAYER_MAXPOOL2D] = {{"kernel_size", "stride", "padding", "dilation", "return_indices",
-                              "ceil_mode"}, 6, 1},
-    [CNN_LAYER_AVGPOOL2D] = {{"kernel_size", "stride", "padding", "ceil_mode",
-                              "count_include_pad", "divisor_override"}, 6, 1},
-    [CNN_LAYER_SIGMOID] = {{NULL}, 0, 0},
-    [CNN_LAYER_RELU] = {{"inplace"}, 1, 0},
-    [CNN_LAYER_TANH] = {{NULL}, 0, 0},
-    [CNN_LAYER_FLATTEN] = {{"start_dim", "end_dim"}, 2, 0},
-    [CNN_LAYER_LINEAR] = {{"in_features", "out_features", "bias"}, 3, 2},
-    [CNN_LAYER_DROPOUT] = {{"p", "inplace"}, 2, 0},
-    [CNN_LAYER_BATCHNORM2D] = {{"num_features", "eps", "momentum", "affine", "track_running_stats"}, 5, 1},
-    [CNN_LAYER_BATCHNORM1D] = {{"num_features", "eps", "momentum", "affine", "track_running_stats"}, 5, 1},
-    [CNN_LAYER_LEAKYRELU] = {{"negative_slope", "inplace"}, 2, 0},
-    [CNN_LAYER_SOFTMAX] = {{"dim"}, 1, 0},
-    [CNN_LAYER_DROPOUT2D] = {{"p", "inplace"}, 2, 0},
-    [CNN_LAYER_ADAPTIVEAVGPOOL2D] = {{"output_size"}, 1, 1},
-    [CNN_LAYER_ADAPTIVEMAXPOOL2D] = {{"output_size", "return_indices"}, 2, 1},
-    [CNN_LAYER_RESIDUAL] = {{"input_channels", "num_channels", "use_1x1conv", "strides"}, 4, 2},
-};
 
 /* ---- messages ------------------------------------------------------------- */
 
@@ -753,40 +721,50 @@ static int parse_expr(parser *p, pval *v) {
     return CNN_OK;
 }
 
-/* ---- argument conversion -------------------------------------------------- */
+/* ---- argument conversion (nn/layer.h's cnn__bind_*) ----------------------- */
 
-static int type_error(parser *p, const pval *v, const char *arg, const char *expected) {
+void cnn__value_describe(char *out, size_t cap, const cnn__value *v) { val_desc(out, cap, v); }
+
+int cnn__bind_error(cnn__binder *p, const cnn__value *v, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return perr(p, CNN_EINVAL, v->line, v->col, "%s", msg);
+}
+
+int cnn__bind_type_error(cnn__binder *p, const cnn__value *v, const char *arg, const char *expected) {
     char found[128];
     val_desc(found, sizeof found, v);
     return perr(p, CNN_EINVAL, v->line, v->col, "argument '%s' has the wrong type, expected %s, found %s",
                 arg, expected, found);
 }
 
-static int range_error(parser *p, const pval *v, const char *arg, int64_t lo, int64_t hi,
-                       int64_t found) {
+int cnn__bind_range_error(cnn__binder *p, const cnn__value *v, const char *arg, int64_t lo, int64_t hi,
+                          int64_t found) {
     return perr(p, CNN_EINVAL, v->line, v->col,
                 "argument '%s' is out of range, expected an int in [%lld, %lld], found %lld", arg,
                 (long long)lo, (long long)hi, (long long)found);
 }
 
-static int want_int(parser *p, const pval *v, const char *arg, int64_t lo, int64_t hi, int *out) {
-    if (v->type != V_INT) return type_error(p, v, arg, "int");
-    if (v->i < lo || v->i > hi) return range_error(p, v, arg, lo, hi, v->i);
+int cnn__bind_int(cnn__binder *p, const cnn__value *v, const char *arg, int64_t lo, int64_t hi, int *out) {
+    if (v->type != V_INT) return cnn__bind_type_error(p, v, arg, "int");
+    if (v->i < lo || v->i > hi) return cnn__bind_range_error(p, v, arg, lo, hi, v->i);
     *out = (int)v->i;
     return CNN_OK;
 }
 
-static int want_bool(parser *p, const pval *v, const char *arg, int *out) {
-    if (v->type != V_BOOL) return type_error(p, v, arg, "bool (True or False)");
+int cnn__bind_bool(cnn__binder *p, const cnn__value *v, const char *arg, int *out) {
+    if (v->type != V_BOOL) return cnn__bind_type_error(p, v, arg, "bool (True or False)");
     *out = (int)v->i;
     return CNN_OK;
 }
 
-/* A number (int or float) as a double. */
-static int want_number(parser *p, const pval *v, const char *arg, double *out) {
+int cnn__bind_number(cnn__binder *p, const cnn__value *v, const char *arg, double *out) {
     if (v->type == V_INT) *out = (double)v->i;
     else if (v->type == V_FLOAT) *out = v->f;
-    else return type_error(p, v, arg, "float");
+    else return cnn__bind_type_error(p, v, arg, "float");
     if (!isfinite(*out)) {
         char found[128];
         val_desc(found, sizeof found, v);
@@ -795,10 +773,8 @@ static int want_number(parser *p, const pval *v, const char *arg, double *out) {
     return CNN_OK;
 }
 
-/* int or (int, int), each in [lo, hi]; a 1-tuple counts as an int where
- * PyTorch expands it (everything but Conv2d's kernel_size). */
-static int want_pair(parser *p, const pval *v, const char *arg, int64_t lo, int64_t hi,
-                     int allow_1tuple, int out[2]) {
+int cnn__bind_pair(cnn__binder *p, const cnn__value *v, const char *arg, int64_t lo, int64_t hi, int allow_1tuple,
+                   int out[2]) {
     const char *expected = allow_1tuple ? "int or (int, int)" : "int or (int, int) for a 2-D kernel";
     int64_t x[2];
     if (v->type == V_INT) {
@@ -808,240 +784,59 @@ static int want_pair(parser *p, const pval *v, const char *arg, int64_t lo, int6
         x[0] = v->ei[0];
         x[1] = v->n == 2 ? v->ei[1] : v->ei[0];
     } else {
-        return type_error(p, v, arg, expected);
+        return cnn__bind_type_error(p, v, arg, expected);
     }
     for (int i = 0; i < 2; i++)
-        if (x[i] < lo || x[i] > hi) return range_error(p, v, arg, lo, hi, x[i]);
+        if (x[i] < lo || x[i] > hi) return cnn__bind_range_error(p, v, arg, lo, hi, x[i]);
     out[0] = (int)x[0], out[1] = (int)x[1];
     return CNN_OK;
 }
 
-/* ---- layers --------------------------------------------------------------- */
+/* ---- binding ---------------------------------------------------------------- */
 
-typedef struct {
-    const pval *v[MAX_PARAMS]; /* bound arguments, NULL where defaulted */
-} bound_args;
-
-static int build_conv(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    int in = 0, outc = 0, k[2] = {0, 0}, groups = 1;
-    CNN_TRY(want_int(p, a->v[0], "in_channels", 1, MAX_SIZE, &in));
-    CNN_TRY(want_int(p, a->v[1], "out_channels", 1, MAX_SIZE, &outc));
-    CNN_TRY(want_pair(p, a->v[2], "kernel_size", 1, MAX_SIZE, 0, k));
-    cnn_conv2d_desc d = cnn_conv2d_desc_make(in, outc, k[0], k[1]);
-    if (a->v[3]) CNN_TRY(want_pair(p, a->v[3], "stride", 1, MAX_SIZE, 1, d.stride));
-    if (a->v[4]) {
-        const pval *v = a->v[4];
-        if (v->type == V_STR) {
-            if (!v->s_cut && strcmp(v->s, "same") == 0) {
-                d.padding_kind = CNN_PADDING_SAME;
-            } else if (!v->s_cut && strcmp(v->s, "valid") == 0) {
-                d.padding_kind = CNN_PADDING_VALID;
-            } else {
-                char found[128];
-                val_desc(found, sizeof found, v);
-                return perr(p, CNN_EINVAL, v->line, v->col,
-                            "invalid padding string, expected 'same' or 'valid', found %s", found);
-            }
-            d.padding[0] = d.padding[1] = 0;
-        } else if (v->type == V_INT || v->type == V_TUPLE) {
-            CNN_TRY(want_pair(p, v, "padding", 0, MAX_SIZE, 1, d.padding));
-        } else {
-            return type_error(p, v, "padding", "int, (int, int), 'same' or 'valid'");
+/* Every argument of the layer's table entry in order: its value converted
+ * (given[k], or its default when NULL), then the entry's finish. */
+static int bind_layer(parser *p, const cnn__layer_ops *ops, const pval *const *given, cnn_layer_desc *out) {
+    for (int k = 0; k < ops->n_args; k++) {
+        const cnn__arg *a = &ops->args[k];
+        const pval *v = given[k];
+        char *field = (char *)out + a->at;
+        if (v && v->type == V_NONE && (a->flags & CNN__ARG_NONE_KEEPS)) v = NULL;
+        switch (a->type) {
+        case CNN__ARG_INT:
+        case CNN__ARG_BOOL: {
+            int x = (int)a->dflt;
+            if (v && a->type == CNN__ARG_INT) CNN_TRY(cnn__bind_int(p, v, a->name, a->lo, a->hi, &x));
+            if (v && a->type == CNN__ARG_BOOL) CNN_TRY(cnn__bind_bool(p, v, a->name, &x));
+            memcpy(field, &x, sizeof x);
+            break;
+        }
+        case CNN__ARG_NUMBER: {
+            double x = a->dflt;
+            if (v) CNN_TRY(cnn__bind_number(p, v, a->name, &x));
+            float f = (float)x;
+            memcpy(field, &f, sizeof f);
+            break;
+        }
+        case CNN__ARG_PAIR: {
+            int x[2] = {(int)a->dflt, (int)a->dflt};
+            if (v) CNN_TRY(cnn__bind_pair(p, v, a->name, a->lo, a->hi, !(a->flags & CNN__ARG_NO_1TUPLE), x));
+            memcpy(field, x, sizeof x);
+            break;
+        }
+        case CNN__ARG_IGNORED_BOOL:
+        case CNN__ARG_FALSE: {
+            int x = 0;
+            if (v) CNN_TRY(cnn__bind_bool(p, v, a->name, &x));
+            if (x && a->type == CNN__ARG_FALSE)
+                return perr(p, CNN_EINVAL, v->line, v->col, "%s=True is not supported, expected False, found True",
+                            a->name);
+            break;
+        }
+        case CNN__ARG_CUSTOM: CNN_TRY(a->bind(p, v, out)); break;
         }
     }
-    if (a->v[5]) CNN_TRY(want_pair(p, a->v[5], "dilation", 1, MAX_SIZE, 1, d.dilation));
-    if (a->v[6]) {
-        CNN_TRY(want_int(p, a->v[6], "groups", 1, MAX_SIZE, &groups));
-        if (in % groups != 0 || outc % groups != 0)
-            return perr(p, CNN_EINVAL, a->v[6]->line, a->v[6]->col,
-                        "in_channels and out_channels must be divisible by groups, expected a "
-                        "divisor of %d and %d, found groups=%d", in, outc, groups);
-        d.groups = groups;
-    }
-    if (a->v[7]) CNN_TRY(want_bool(p, a->v[7], "bias", &d.bias));
-    if (a->v[8]) {
-        const pval *v = a->v[8];
-        if (v->type != V_STR) return type_error(p, v, "padding_mode", "a string");
-        if (v->s_cut || strcmp(v->s, "zeros") != 0) {
-            char found[128];
-            val_desc(found, sizeof found, v);
-            int known = !v->s_cut && (strcmp(v->s, "reflect") == 0 || strcmp(v->s, "replicate") == 0 ||
-                                      strcmp(v->s, "circular") == 0);
-            return perr(p, CNN_EINVAL, v->line, v->col, "%s, expected 'zeros', found %s",
-                        known ? "unsupported padding_mode" : "invalid padding_mode", found);
-        }
-    }
-    if (d.padding_kind == CNN_PADDING_SAME && (d.stride[0] != 1 || d.stride[1] != 1))
-        return perr(p, CNN_EINVAL, a->v[4]->line, a->v[4]->col,
-                    "padding='same' is not supported for strided convolutions, expected "
-                    "stride=1, found stride=(%d, %d)", d.stride[0], d.stride[1]);
-    out->u.conv = d;
-    return CNN_OK;
-}
-
-static int build_pool(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    int is_max = out->kind == CNN_LAYER_MAXPOOL2D, k[2] = {0, 0};
-    CNN_TRY(want_pair(p, a->v[0], "kernel_size", 1, MAX_SIZE, 1, k));
-    cnn_pool2d_desc d = cnn_pool2d_desc_make(is_max ? CNN_POOL_MAX : CNN_POOL_AVG, k[0], k[1]);
-    d.stride[0] = k[0], d.stride[1] = k[1]; /* stride=None means the kernel size */
-    const pval *stride = a->v[1];
-    if (stride && stride->type != V_NONE && !(stride->type == V_TUPLE && stride->n == 0))
-        CNN_TRY(want_pair(p, stride, "stride", 1, MAX_SIZE, 1, d.stride));
-    if (a->v[2]) {
-        CNN_TRY(want_pair(p, a->v[2], "padding", 0, MAX_SIZE, 1, d.padding));
-        for (int i = 0; i < 2; i++)
-            if (d.padding[i] > k[i] / 2)
-                return perr(p, CNN_EINVAL, a->v[2]->line, a->v[2]->col,
-                            "pad should be at most half of kernel size, expected padding <= "
-                            "%d, found %d", k[i] / 2, d.padding[i]);
-    }
-    if (is_max) {
-        int return_indices = 0;
-        if (a->v[3]) CNN_TRY(want_pair(p, a->v[3], "dilation", 1, MAX_SIZE, 1, d.dilation));
-        if (a->v[4]) {
-            CNN_TRY(want_bool(p, a->v[4], "return_indices", &return_indices));
-            if (return_indices)
-                return perr(p, CNN_EINVAL, a->v[4]->line, a->v[4]->col,
-                            "return_indices=True is not supported, expected False, found True");
-        }
-        if (a->v[5]) CNN_TRY(want_bool(p, a->v[5], "ceil_mode", &d.ceil_mode));
-    } else {
-        if (a->v[3]) CNN_TRY(want_bool(p, a->v[3], "ceil_mode", &d.ceil_mode));
-        if (a->v[4]) CNN_TRY(want_bool(p, a->v[4], "count_include_pad", &d.count_include_pad));
-        if (a->v[5] && a->v[5]->type != V_NONE)
-            CNN_TRY(want_int(p, a->v[5], "divisor_override", 1, MAX_SIZE, &d.divisor_override));
-    }
-    out->u.pool = d;
-    return CNN_OK;
-}
-
-static int build_dropout_p(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    int ignored = 0;
-    out->u.dropout.p = 0.5f;
-    if (a->v[0]) {
-        const pval *v = a->v[0];
-        double prob;
-        if (v->type == V_INT) prob = (double)v->i;
-        else if (v->type == V_FLOAT) prob = v->f;
-        else return type_error(p, v, "p", "float");
-        if (!(prob >= 0.0 && prob <= 1.0)) {
-            char found[128];
-            val_desc(found, sizeof found, v);
-            return perr(p, CNN_EINVAL, v->line, v->col,
-                        "dropout probability is out of range, expected a number in [0, 1], "
-                        "found %s", found);
-        }
-        out->u.dropout.p = (float)prob;
-    }
-    if (a->v[1]) CNN_TRY(want_bool(p, a->v[1], "inplace", &ignored));
-    return CNN_OK;
-}
-
-static int build_batchnorm(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    double x;
-    out->u.batchnorm.eps = 1e-5f, out->u.batchnorm.momentum = 0.1f;
-    out->u.batchnorm.affine = out->u.batchnorm.track_running_stats = 1;
-    CNN_TRY(want_int(p, a->v[0], "num_features", 1, MAX_SIZE, &out->u.batchnorm.num_features));
-    if (a->v[1]) {
-        CNN_TRY(want_number(p, a->v[1], "eps", &x));
-        if (!(x > 0.0))
-            return perr(p, CNN_EINVAL, a->v[1]->line, a->v[1]->col, "eps must be > 0, found %g", x);
-        out->u.batchnorm.eps = (float)x;
-    }
-    if (a->v[2]) {
-        if (a->v[2]->type == V_NONE) {
-            out->u.batchnorm.cumulative = 1, out->u.batchnorm.momentum = 0.0f;
-        } else {
-            CNN_TRY(want_number(p, a->v[2], "momentum", &x));
-            out->u.batchnorm.momentum = (float)x;
-        }
-    }
-    if (a->v[3]) CNN_TRY(want_bool(p, a->v[3], "affine", &out->u.batchnorm.affine));
-    if (a->v[4]) CNN_TRY(want_bool(p, a->v[4], "track_running_stats", &out->u.batchnorm.track_running_stats));
-    return CNN_OK;
-}
-
-/* output_size: int, or a 2-tuple of ints and None (None keeps the input size). */
-static int build_adaptive(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    const pval *v = a->v[0];
-    if (v->type == V_INT) {
-        CNN_TRY(want_int(p, v, "output_size", 1, MAX_SIZE, &out->u.adaptive.output_size[0]));
-        out->u.adaptive.output_size[1] = out->u.adaptive.output_size[0];
-    } else if (v->type == V_TUPLE && v->n == 2 && (v->et[0] == V_INT || v->et[0] == V_NONE) &&
-               (v->et[1] == V_INT || v->et[1] == V_NONE)) {
-        for (int k = 0; k < 2; k++) {
-            if (v->et[k] == V_NONE) continue;
-            if (v->ei[k] < 1 || v->ei[k] > MAX_SIZE) return range_error(p, v, "output_size", 1, MAX_SIZE, v->ei[k]);
-            out->u.adaptive.output_size[k] = (int)v->ei[k];
-        }
-    } else {
-        return type_error(p, v, "output_size", "int or (int or None, int or None)");
-    }
-    if (out->kind == CNN_LAYER_ADAPTIVEMAXPOOL2D && a->v[1]) {
-        int return_indices = 0;
-        CNN_TRY(want_bool(p, a->v[1], "return_indices", &return_indices));
-        if (return_indices)
-            return perr(p, CNN_EINVAL, a->v[1]->line, a->v[1]->col,
-                        "return_indices=True is not supported, expected False, found True");
-    }
-    return CNN_OK;
-}
-
-static int build_layer(parser *p, const bound_args *a, cnn_layer_desc *out) {
-    int ignored = 0;
-    double x;
-    switch (out->kind) {
-    case CNN_LAYER_BATCHNORM2D:
-    case CNN_LAYER_BATCHNORM1D: return build_batchnorm(p, a, out);
-    case CNN_LAYER_ADAPTIVEAVGPOOL2D:
-    case CNN_LAYER_ADAPTIVEMAXPOOL2D: return build_adaptive(p, a, out);
-    case CNN_LAYER_DROPOUT2D: return build_dropout_p(p, a, out);
-    case CNN_LAYER_LEAKYRELU:
-        out->u.leaky_relu.negative_slope = 0.01f;
-        if (a->v[0]) {
-            CNN_TRY(want_number(p, a->v[0], "negative_slope", &x));
-            out->u.leaky_relu.negative_slope = (float)x;
-        }
-        if (a->v[1]) CNN_TRY(want_bool(p, a->v[1], "inplace", &ignored));
-        return CNN_OK;
-    case CNN_LAYER_SOFTMAX:
-        out->u.softmax.dim = CNN_SOFTMAX_DIM_NONE;
-        if (a->v[0] && a->v[0]->type != V_NONE)
-            CNN_TRY(want_int(p, a->v[0], "dim", -CNN_MAX_DIMS, CNN_MAX_DIMS - 1, &out->u.softmax.dim));
-        return CNN_OK;
-    case CNN_LAYER_RESIDUAL:
-        out->u.residual.strides = 1;
-        CNN_TRY(want_int(p, a->v[0], "input_channels", 1, MAX_SIZE, &out->u.residual.input_channels));
-        CNN_TRY(want_int(p, a->v[1], "num_channels", 1, MAX_SIZE, &out->u.residual.num_channels));
-        if (a->v[2]) CNN_TRY(want_bool(p, a->v[2], "use_1x1conv", &out->u.residual.use_1x1conv));
-        if (a->v[3]) CNN_TRY(want_int(p, a->v[3], "strides", 1, MAX_SIZE, &out->u.residual.strides));
-        return CNN_OK;
-    case CNN_LAYER_CONV2D: return build_conv(p, a, out);
-    case CNN_LAYER_MAXPOOL2D:
-    case CNN_LAYER_AVGPOOL2D: return build_pool(p, a, out);
-    case CNN_LAYER_SIGMOID:
-    case CNN_LAYER_TANH: return CNN_OK;
-    case CNN_LAYER_RELU:
-        if (a->v[0]) CNN_TRY(want_bool(p, a->v[0], "inplace", &ignored));
-        return CNN_OK;
-    case CNN_LAYER_FLATTEN:
-        out->u.flatten.start_dim = 1, out->u.flatten.end_dim = -1;
-        if (a->v[0])
-            CNN_TRY(want_int(p, a->v[0], "start_dim", -CNN_MAX_DIMS, CNN_MAX_DIMS - 1,
-                             &out->u.flatten.start_dim));
-        if (a->v[1])
-            CNN_TRY(want_int(p, a->v[1], "end_dim", -CNN_MAX_DIMS, CNN_MAX_DIMS - 1,
-                             &out->u.flatten.end_dim));
-        return CNN_OK;
-    case CNN_LAYER_LINEAR:
-        out->u.linear.bias = 1;
-        CNN_TRY(want_int(p, a->v[0], "in_features", 1, MAX_SIZE, &out->u.linear.in_features));
-        CNN_TRY(want_int(p, a->v[1], "out_features", 1, MAX_SIZE, &out->u.linear.out_features));
-        if (a->v[2]) CNN_TRY(want_bool(p, a->v[2], "bias", &out->u.linear.bias));
-        return CNN_OK;
-    case CNN_LAYER_DROPOUT: return build_dropout_p(p, a, out);
-    default: return CNN_OK;
-    }
+    return ops->finish ? ops->finish(p, out, given) : CNN_OK;
 }
 
 /* callee := ['torch' '.'] ['nn' '.'] IDENT. Leaves the name's token in *name. */
@@ -1108,34 +903,40 @@ static int parse_layer(parser *p, cnn_layer_desc *out) {
     }
     CNN_TRY(open_paren(p));
 
-    const layer_spec *spec = &specs[kind];
+    const cnn__layer_ops *ops = cnn__layer_ops_of((cnn_layer_kind)kind);
+    const char *names[MAX_PARAMS];
+    int n_args = ops->n_args, n_required = 0;
+    CNN_ASSERT(n_args <= MAX_PARAMS);
+    for (int i = 0; i < n_args; i++) {
+        names[i] = ops->args[i].name;
+        n_required += (ops->args[i].flags & CNN__ARG_REQUIRED) != 0;
+    }
     pval vals[MAX_PARAMS];
-    bound_args a;
+    const pval *given[MAX_PARAMS] = {NULL};
     int npos = 0, seen_keyword = 0;
-    memset(&a, 0, sizeof a);
     while (p->t.kind != T_RPAREN) {
         int idx;
         if (p->t.kind == T_IDENT && peek_kind(p) == T_EQ) {
             tok kw = p->t;
             idx = -1;
-            for (int i = 0; i < spec->n; i++)
-                if (tok_is(&kw, spec->names[i])) idx = i;
+            for (int i = 0; i < n_args; i++)
+                if (tok_is(&kw, names[i])) idx = i;
             if (idx < 0) {
                 char shown[64];
                 printable(shown, sizeof shown, kw.start, kw.len);
-                if (spec->n == 0)
+                if (n_args == 0)
                     return perr(p, CNN_EINVAL, kw.line, kw.col,
                                 "unknown keyword argument, expected no arguments, found '%s'", shown);
-                char names[256];
-                join_names(names, sizeof names, spec->names, spec->n);
+                char joined[256];
+                join_names(joined, sizeof joined, names, n_args);
                 return perr(p, CNN_EINVAL, kw.line, kw.col,
                             "unknown keyword argument, expected one of %s, found '%s' (did you "
-                            "mean '%s'?)", names, shown, closest(kw.start, kw.len, spec->names, spec->n));
+                            "mean '%s'?)", joined, shown, closest(kw.start, kw.len, names, n_args));
             }
-            if (a.v[idx])
+            if (given[idx])
                 return perr(p, CNN_EINVAL, kw.line, kw.col,
                             "argument given twice, expected one value for '%s', found a second",
-                            spec->names[idx]);
+                            names[idx]);
             CNN_TRY(lex(p)); /* the name */
             CNN_TRY(lex(p)); /* '=' */
             seen_keyword = 1;
@@ -1149,24 +950,24 @@ static int parse_layer(parser *p, cnn_layer_desc *out) {
                             "found a value");
             pval v;
             CNN_TRY(parse_expr(p, &v));
-            if (npos >= spec->n)
+            if (npos >= n_args)
                 return perr(p, CNN_EINVAL, line, col,
                             "too many positional arguments, expected at most %d, found %d",
-                            spec->n, npos + 1);
+                            n_args, npos + 1);
             idx = npos++;
             vals[idx] = v;
         }
-        a.v[idx] = &vals[idx];
+        given[idx] = &vals[idx];
         if (p->t.kind == T_COMMA) CNN_TRY(lex(p));
         else if (p->t.kind != T_RPAREN) return unexpected(p, "',' or ')' after an argument");
     }
-    for (int i = 0; i < spec->n_required; i++)
-        if (!a.v[i])
+    for (int i = 0; i < n_required; i++)
+        if (!given[i])
             return perr(p, CNN_EINVAL, out->line, out->column,
                         "missing required argument '%s', expected %d required argument%s, "
-                        "found %d", spec->names[i], spec->n_required,
-                        spec->n_required > 1 ? "s" : "", i);
-    CNN_TRY(build_layer(p, &a, out));
+                        "found %d", names[i], n_required,
+                        n_required > 1 ? "s" : "", i);
+    CNN_TRY(bind_layer(p, ops, given, out));
     p->layer = "Sequential"; /* the token after ')' belongs to the Sequential */
     return close_paren(p, "')'");
 }

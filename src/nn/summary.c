@@ -11,7 +11,9 @@
  *     tensor, so they are float32 here too).
  *  2. torchinfo's mult-adds: per layer (weight + bias elements) times the
  *     output elements per channel for Conv2d (N * H_out * W_out), times N
- *     for Linear, zero for the rest; then "Total mult-adds (M): x.xx".
+ *     for Linear and BatchNorm, zero for the rest; then "Total mult-adds
+ *     (M): x.xx". Which parameters count how, the kernel shape, and the
+ *     rows of a layer's submodules come from its table entry's summary.
  * cnn_model_trace prints what the chapter's commented loop prints for a
  * (1, C, H, W) input:
  *     print(layer.__class__.__name__, 'output shape: \t', X.shape)
@@ -22,9 +24,9 @@
  * (u128 below), turned into a double (correctly rounded, as Python's
  * int-to-float) only for the MB and "(M)" figures.
  *
- * Only the public model accessors are used.
+ * Otherwise only the public model accessors are used.
  */
-#include "cnn_internal.h"
+#include "nn/layer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -139,10 +141,14 @@ static int64_t layer_params_prefix(const cnn_model *m, int i, const char *prefix
     return total;
 }
 
-/* A Residual block appears in torchsummary as its submodules, in the order
- * their forward hooks fire, then the block itself (it has no own weight). */
-static const char *const residual_rows[5][2] = {
-    {"Conv2d", "conv1."}, {"BatchNorm2d", "bn1."}, {"Conv2d", "conv2."}, {"BatchNorm2d", "bn2."}, {"Conv2d", "conv3."}};
+/* The summary facts of layer l's table entry (all zero without a summary). */
+static cnn__summary_info summary_info(const cnn_layer_desc *l) {
+    cnn__summary_info si;
+    memset(&si, 0, sizeof si);
+    const cnn__layer_ops *ops = cnn__layer_ops_of(l->kind);
+    if (ops && ops->summary) ops->summary(l, &si);
+    return si;
+}
 
 static int layer_facts_get(layer_facts *lf, const cnn_model *m, int i) {
     memset(lf, 0, sizeof *lf);
@@ -196,26 +202,21 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
         for (int d = 1; d < lf.ndim; d++)
             if (u128_mul(numel, lf.shape[d], &numel)) return too_large("output sizes");
         format_list(shape, sizeof shape, lf.ndim, shown);
-        if (l->kind == CNN_LAYER_RESIDUAL) {
-            /* Every submodule's output has the block's shape. */
-            for (int k = 0; k < 5; k++) {
-                if (k == 4 && !l->u.residual.use_1x1conv) continue;
-                int64_t pk = layer_params_prefix(m, i, residual_rows[k][1]);
-                snprintf(name, sizeof name, "%s-%d", residual_rows[k][0], ++row);
-                format_commas(count, sizeof count, u128_of((uint64_t)pk));
-                fprintf(f, ROW_FMT, name, shape, count);
-                if (u128_add(&total_output, numel)) return too_large("output sizes");
-            }
-            lf.params = layer_params_prefix(m, i, "");
-            any_params |= lf.has_params;
-            total_params += lf.params;
+        /* A layer with submodules (Residual) shows them first, in the order
+         * their forward hooks fire, each with the layer's output shape; its
+         * own row has the parameters none of them holds. */
+        const cnn__summary_info si = summary_info(l);
+        int64_t own = lf.params;
+        for (int k = 0; k < si.n_sub; k++) {
+            int64_t pk = layer_params_prefix(m, i, si.sub[k].prefix);
+            own -= pk;
+            snprintf(name, sizeof name, "%s-%d", si.sub[k].type, ++row);
+            format_commas(count, sizeof count, u128_of((uint64_t)pk));
+            fprintf(f, ROW_FMT, name, shape, count);
             if (u128_add(&total_output, numel)) return too_large("output sizes");
-            snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
-            fprintf(f, ROW_FMT, name, shape, "0");
-            continue;
         }
         snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), ++row);
-        format_commas(count, sizeof count, u128_of((uint64_t)lf.params));
+        format_commas(count, sizeof count, u128_of((uint64_t)own));
         fprintf(f, ROW_FMT, name, shape, count);
         any_params |= lf.has_params;
         total_params += lf.params;
@@ -261,26 +262,18 @@ int cnn_model_summary(FILE *f, const cnn_model *m, int batch) {
         layer_facts lf;
         const cnn_layer_desc *l = cnn_model_layer(m, i);
         CNN_TRY(layer_facts_get(&lf, m, i));
-        u128 macs = u128_of(0), per = u128_of((uint64_t)nb);
-        const int *kernel = NULL;
-        if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_RESIDUAL) {
-            static const int k3[2] = {3, 3};
-            kernel = l->kind == CNN_LAYER_CONV2D ? l->u.conv.kernel_size : k3;
+        const cnn__summary_info si = summary_info(l);
+        u128 macs = u128_of(0), per = u128_of((uint64_t)nb), term;
+        if (si.per_pixel) {
             for (int d = 2; d < lf.ndim; d++) /* N * H_out * W_out: channels left out */
                 if (u128_mul(per, lf.shape[d], &per)) return too_large("mult-adds");
-        } else if (l->kind == CNN_LAYER_MAXPOOL2D || l->kind == CNN_LAYER_AVGPOOL2D) {
-            kernel = l->u.pool.kernel_size;
+            if (u128_mul(per, layer_params_prefix(m, i, si.per_pixel), &macs)) return too_large("mult-adds");
         }
-        if (l->kind == CNN_LAYER_RESIDUAL) {
-            /* convolutions: params * N*H'*W'; batch norms: params * N */
-            u128 bn;
-            if (u128_mul(per, layer_params_prefix(m, i, "conv"), &macs) ||
-                u128_mul(u128_of((uint64_t)nb), layer_params_prefix(m, i, "bn"), &bn) || u128_add(&macs, bn))
-                return too_large("mult-adds");
-        }
-        if (l->kind == CNN_LAYER_CONV2D || l->kind == CNN_LAYER_LINEAR || l->kind == CNN_LAYER_BATCHNORM2D ||
-            l->kind == CNN_LAYER_BATCHNORM1D)
-            if (u128_mul(per, lf.params, &macs)) return too_large("mult-adds");
+        if (si.per_example &&
+            (u128_mul(u128_of((uint64_t)nb), layer_params_prefix(m, i, si.per_example), &term) ||
+             u128_add(&macs, term)))
+            return too_large("mult-adds");
+        const int *kernel = si.kernel;
         if (u128_add(&total_macs, macs)) return too_large("mult-adds");
         snprintf(name, sizeof name, "%s-%d", cnn_layer_kind_name(l->kind), i + 1);
         if (kernel) snprintf(shape, sizeof shape, "[%d, %d]", kernel[0], kernel[1]);

@@ -126,6 +126,22 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
                        cnn_activation act);
 void cnn__act_backward_serial(float *dx, const float *dy, const float *x, const float *y, size_t n,
                               cnn_activation act);
+/* The activations the fused kernels do not take, as PyTorch's CPU kernels
+ * compute them (backward: dx = dy * f'(x), overwritten). */
+/* y = x > 0 ? x : slope * x;  dx = dy * (x > 0 ? 1 : slope) */
+void cnn__leaky_relu_forward(float *y, const float *x, size_t n, float slope);
+void cnn__leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope);
+/* GELU: y = x/2 (1 + erf(x/sqrt(2))); with tanh_approx
+ * y = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+void cnn__gelu_forward(float *y, const float *x, size_t n, int tanh_approx);
+void cnn__gelu_backward(float *dx, const float *dy, const float *x, size_t n, int tanh_approx);
+/* SiLU: y = x / (1 + e^-x);  dx = dy * s (1 + x (1 - s)), s = sigmoid(x) */
+void cnn__silu_forward(float *y, const float *x, size_t n);
+void cnn__silu_backward(float *dx, const float *dy, const float *x, size_t n);
+/* Hardswish: y = x * min(max(x + 3, 0), 6) / 6;
+ * dx = 0 for x < -3, dy (x/3 + 1/2) for x < 3, dy from 3 on */
+void cnn__hardswish_forward(float *y, const float *x, size_t n);
+void cnn__hardswish_backward(float *dx, const float *dy, const float *x, size_t n);
 
 /* ---- linear ------------------------------------------------------------ */
 /* y (n, out) = x (n, in) @ w (out, in)^T + b (out) (b may be NULL) */
@@ -174,14 +190,11 @@ void cnn__adaptive_pool_forward(float *y, const float *x, int64_t planes, int64_
 void cnn__adaptive_pool_backward(float *dx, const float *dy, const float *x, int64_t planes, int64_t h,
                                  int64_t w, int64_t oh, int64_t ow, int is_max);
 
-/* ---- softmax and leaky ReLU (softmax.c) ------------------------------------ */
+/* ---- softmax (softmax.c) ------------------------------------------------------ */
 /* x viewed as (outer, len, inner): y = softmax over the len axis. */
 void cnn__softmax_forward(float *y, const float *x, int64_t outer, int64_t len, int64_t inner);
 /* dx = y * (dy - sum_len(dy * y)) */
 void cnn__softmax_backward(float *dx, const float *dy, const float *y, int64_t outer, int64_t len,
                            int64_t inner);
-/* y = x > 0 ? x : slope * x;  dx = dy * (x > 0 ? 1 : slope) */
-void cnn__leaky_relu_forward(float *y, const float *x, size_t n, float slope);
-void cnn__leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope);
 
 #endif /* CNN_OPS_H */

@@ -1,4 +1,4 @@
-/* softmax.c — nn.Softmax(dim) and nn.LeakyReLU kernels.
+/* softmax.c — nn.Softmax(dim) kernels.
  *
  * Softmax views its input as (outer, len, inner) and normalises along len,
  * subtracting the maximum first (as PyTorch does) and summing in double.
@@ -40,12 +40,4 @@ void cnn__softmax_backward(float *dx, const float *dy, const float *y, int64_t o
                 dx[base + i * inner] = y[base + i * inner] * (dy[base + i * inner] - (float)dot);
         }
     }
-}
-
-void cnn__leaky_relu_forward(float *y, const float *x, size_t n, float slope) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
-}
-
-void cnn__leaky_relu_backward(float *dx, const float *dy, const float *x, size_t n, float slope) {
-    for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * slope;
 }

@@ -1,0 +1,71 @@
+/* model.h — the model's insides, shared by model.c (building, workspace,
+ * forward and backward over the steps) and plan.c (the steps); internal.
+ *
+ * A step runs one or more consecutive layers. cnn__plan_steps makes the
+ * list for a batch size, forward runs it from the first step to the last,
+ * backward from the last to the first:
+ *
+ *   LAYER     one layer, its table entry's forward and backward
+ *   CONV_ACT  Conv2d -> activation (-> pooling) in one pass per sample on
+ *             the direct kernels (ops/conv2d_direct.c); the Conv2d's output
+ *             is never stored (nor, in inference, the activation's when a
+ *             pooling follows); with a pooling the backward is one pass too
+ *   ACT_POOL  activation -> pooling: forward layer by layer, backward in
+ *             one pass (cnn__pool_act_backward)
+ */
+#ifndef CNN_NN_MODEL_H
+#define CNN_NN_MODEL_H
+
+#include "nn/layer.h"
+
+typedef enum { CNN__STEP_LAYER = 0, CNN__STEP_CONV_ACT, CNN__STEP_ACT_POOL } cnn__step_kind;
+
+typedef struct cnn__step {
+    cnn__step_kind kind;
+    int first, count;     /* the layers [first, first + count) */
+    int blk;              /* CONV_ACT: CNN__BLK_X | _A | _P of a training forward */
+    cnn_activation act;   /* CONV_ACT, ACT_POOL: the activation layer's */
+} cnn__step;
+
+struct cnn_model {
+    int n_layers;
+    cnn_layer_desc *layers;         /* n_layers */
+    cnn__layer_rt *rt;              /* n_layers */
+    int64_t in_chw[3];
+    int64_t in_numel;               /* C*H*W */
+    size_t n_params;
+    float *params, *grads;          /* n_params each */
+    int n_tensors;
+    cnn_param_info *tensors;        /* n_tensors */
+    size_t n_bufs, n_counters;
+    float *bufs;                    /* n_bufs: running statistics */
+    int64_t *counters;              /* n_counters: num_batches_tracked */
+    int n_binfo;
+    cnn_buffer_info *binfo;         /* n_binfo */
+    /* workspace, planned by cnn_model_reserve for up to max_batch examples */
+    int max_batch;
+    float *arena;                   /* one allocation: outputs, regions, the buffers below */
+    const float **act;              /* n_layers + 1: act[i] is layer i's input, NULL if not kept */
+    float *grad_a, *grad_b;         /* ping-pong activation gradients, (batch, largest) */
+    float *ws;                      /* kernel scratch */
+    float *bscratch;                /* backward scratch of the layers that ask for it */
+    /* the steps, planned for plan_batch examples (n_layers at most) */
+    cnn__step *steps;
+    int n_steps, plan_batch;
+    int batch;                      /* batch of the last forward; 0 if none */
+    int train;                      /* mode of the last forward */
+    int dropped;                    /* the last forward kept no output of some layers */
+};
+
+/* steps[] (room for m->n_layers) <- the steps for batches of batch
+ * examples; returns their number. */
+int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps);
+/* Run step s forward: m->act[] of its layers' outputs. */
+int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s);
+/* Run step s backward from dy, the gradient of its last layer's output;
+ * returns the gradient of its first layer's input (NULL for the model's input). */
+const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step *s, const float *dy);
+/* Prefix the current error message with layer i's place ("line 3:5: layer 2 (Conv2d)"). */
+int cnn__layer_fail(int rc, const cnn_layer_desc *l, int i);
+
+#endif /* CNN_NN_MODEL_H */
