@@ -1,4 +1,4 @@
-/* test_new_layers.c — nn.GELU (approximate='none' and 'tanh'), nn.SiLU,
+/* test_layer_table.c — nn.GELU (approximate='none' and 'tanh'), nn.SiLU,
  * nn.Hardswish and nn.Identity, added through the layer table, against
  * PyTorch (tools/fixtures/gen_new_layers.py -> fixtures/new_layers.txt):
  * the kernels' outputs and input gradients on odd shapes, models with them

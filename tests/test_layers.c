@@ -1,4 +1,4 @@
-/* test_modern_layers.c — BatchNorm1d/2d, LeakyReLU, Softmax, Dropout2d,
+/* test_layers.c — BatchNorm1d/2d, LeakyReLU, Softmax, Dropout2d,
  * AdaptiveAvg/MaxPool2d and d2l's Residual block inside models, against
  * PyTorch (tools/fixtures/gen_modern.py -> fixtures/modern_layers.txt):
  * outputs, every parameter gradient and the buffers after a training forward,
