@@ -5,7 +5,7 @@
 #
 # A file under src/<floor>/ may include headers of its own folder and of
 # floors below it; never of a floor above, and never sideways between ops,
-# data and io. src/cnn_internal.h belongs to core. The command line (src/cli)
+# data and io; training reaches the kernels of ops/ only through nn/. src/cnn_internal.h belongs to core. The command line (src/cli)
 # is a client of the public header alone: it includes "cnn.h" and its own
 # headers, and CMakeLists.txt gives it no -I src. Exit 1 with every
 # violation listed. Only src/ops/ includes <cblas.h>.
@@ -41,6 +41,11 @@ for f in $(find src -name '*.[ch]' | sort); do
             continue
         fi
         [ "$to" = "$floor" ] && continue
+        if [ "$floor" = train ] && [ "$to" = ops ]; then
+            echo "$f: includes \"$inc\": training reaches the kernels through nn/ (e.g. nn/loss.h)"
+            bad=1
+            continue
+        fi
         r=$(rank "$to")
         if [ "$r" -eq 0 ] || [ "$r" -ge "$own" ]; then
             echo "$f: includes \"$inc\": $floor may not include $to (floors: cli -> train -> nn -> {ops, data, io} -> core)"

@@ -8,7 +8,7 @@
  * epoch, as DataLoader(shuffle=True)) and Dropout, so a seed fixes the run.
  */
 #include "cnn_internal.h"
-#include "ops/ops.h"
+#include "nn/loss.h"
 #include "train/checkpoint.h"
 
 #include <math.h>
@@ -264,12 +264,12 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
             cnn_model_zero_grad(m);
             rc = cnn_model_forward(m, &logits, b.x, count, 1, &rng);
             if (rc < 0) break;
-            double loss = cnn__cross_entropy_forward(b.probs, logits, b.y, count, classes);
+            double loss = cnn__criterion_forward(b.probs, logits, b.y, count, classes);
             if (!isfinite(loss)) {
                 rc = cnn__diverged(m, loss, epoch + 1, step + 1, batch + 1, num_batches);
                 break;
             }
-            cnn__cross_entropy_backward(b.dlogits, b.probs, b.y, count, classes, 1.0f / (float)count);
+            cnn__criterion_backward(b.dlogits, b.probs, b.y, count, classes);
             rc = cnn_model_backward(m, b.dlogits);
             if (rc < 0) break;
             if (cfg->clip_grad_norm > 0.0f) cnn_clip_grad_norm(grads, cnn_model_num_params(m), cfg->clip_grad_norm);
