@@ -291,8 +291,8 @@ CNN_API int cnn_count_correct(int64_t *correct, const cnn_tensor *logits, const 
     X(FLATTEN, "Flatten", flatten)                        \
     X(LINEAR, "Linear", linear)                           \
     X(DROPOUT, "Dropout", dropout)                        \
-    X(BATCHNORM2D, "BatchNorm2d", batchnorm2d)            \
-    X(BATCHNORM1D, "BatchNorm1d", batchnorm1d)            \
+    X(BATCHNORM2D, "BatchNorm2d", batchnorm)              \
+    X(BATCHNORM1D, "BatchNorm1d", batchnorm)              \
     X(LEAKYRELU, "LeakyReLU", leaky_relu)                 \
     X(SOFTMAX, "Softmax", softmax)                        \
     X(DROPOUT2D, "Dropout2d", dropout2d)                  \

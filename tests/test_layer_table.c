@@ -13,6 +13,7 @@
  * planned for that batch from the start gives, bit for bit. */
 #include "fixture.h"
 #include "test_util.h"
+#include "fixture_model.h"
 #include "cli_run.h"
 
 #include "nn/describe.h"
@@ -139,34 +140,6 @@ static const char *case_text(const char *name) {
     return NULL;
 }
 
-/* Set parameters and buffers from "<prefix><state_dict name>" entries. */
-static int load_state(cnn_model *m, const fixture_case *c, const char *prefix) {
-    char key[96];
-    for (int i = 0; i < cnn_model_num_tensors(m); i++) {
-        cnn_param_info info;
-        CHECK_OK(cnn_model_tensor_info(m, i, &info));
-        snprintf(key, sizeof key, "%s%s", prefix, info.name);
-        const cnn_tensor *t = fixture_tensor(c, key);
-        CHECK(t != NULL && (size_t)cnn_tensor_numel(t) == info.numel);
-        if (!t || (size_t)cnn_tensor_numel(t) != info.numel) return -1;
-        memcpy(cnn_model_params(m) + info.offset, t->data, info.numel * sizeof(float));
-    }
-    for (int i = 0; i < cnn_model_num_buffers(m); i++) {
-        cnn_buffer_info info;
-        CHECK_OK(cnn_model_buffer_info(m, i, &info));
-        snprintf(key, sizeof key, "%s%s", prefix, info.name);
-        if (info.is_counter) {
-            cnn_model_counters(m)[info.offset] = fixture_int(c, key, -1);
-            continue;
-        }
-        const cnn_tensor *t = fixture_tensor(c, key);
-        CHECK(t != NULL && (size_t)cnn_tensor_numel(t) == info.numel);
-        if (!t || (size_t)cnn_tensor_numel(t) != info.numel) return -1;
-        memcpy(cnn_model_buffers(m) + info.offset, t->data, info.numel * sizeof(float));
-    }
-    return 0;
-}
-
 static void model_case(const fixture_case *c) {
     const char *text = case_text(c->name);
     CHECK(text != NULL);
@@ -176,7 +149,7 @@ static void model_case(const fixture_case *c) {
     cnn_model *m = NULL;
     CHECK_OK(cnn_model_create_from_text(&m, text, c->name, chw));
     if (!m) return;
-    if (load_state(m, c, "init:") < 0) goto done;
+    if (fixture_load_state(m, c, "init:") < 0) goto done;
     static const char *const modes[2] = {"train", "eval"};
     for (int k = 0; k < 2; k++) {
         char key[96], what[256];

@@ -9,6 +9,7 @@
  * I64) and the model-building errors. */
 #include "fixture.h"
 #include "test_util.h"
+#include "fixture_model.h"
 
 #include <math.h>
 
@@ -40,35 +41,6 @@ static const char *case_text(const char *name) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!strcmp(cases[i].name, name)) return cases[i].text;
     return NULL;
-}
-
-/* Set parameters and buffers from "<prefix><state_dict name>" entries. */
-static int load_state(cnn_model *m, const fixture_case *c, const char *prefix) {
-    char key[96];
-    for (int i = 0; i < cnn_model_num_tensors(m); i++) {
-        cnn_param_info info;
-        CHECK_OK(cnn_model_tensor_info(m, i, &info));
-        snprintf(key, sizeof key, "%s%s", prefix, info.name);
-        const cnn_tensor *t = fixture_tensor(c, key);
-        CHECK(t != NULL && (size_t)cnn_tensor_numel(t) == info.numel);
-        if (!t || (size_t)cnn_tensor_numel(t) != info.numel) return -1;
-        memcpy(cnn_model_params(m) + info.offset, t->data, info.numel * sizeof(float));
-    }
-    for (int i = 0; i < cnn_model_num_buffers(m); i++) {
-        cnn_buffer_info info;
-        CHECK_OK(cnn_model_buffer_info(m, i, &info));
-        snprintf(key, sizeof key, "%s%s", prefix, info.name);
-        if (info.is_counter) {
-            CHECK(fixture_find(c, key) != NULL);
-            cnn_model_counters(m)[info.offset] = fixture_int(c, key, -1);
-            continue;
-        }
-        const cnn_tensor *t = fixture_tensor(c, key);
-        CHECK(t != NULL && (size_t)cnn_tensor_numel(t) == info.numel);
-        if (!t || (size_t)cnn_tensor_numel(t) != info.numel) return -1;
-        memcpy(cnn_model_buffers(m) + info.offset, t->data, info.numel * sizeof(float));
-    }
-    return 0;
 }
 
 /* Compare gradients ("<mode>:grad:<name>") and buffers ("<mode>:state:<name>"). */
@@ -165,7 +137,7 @@ static void run_case(const fixture_case *c) {
     cnn_model *m = NULL;
     CHECK_OK(cnn_model_create_from_text(&m, text, c->name, chw));
     if (!m) return;
-    if (load_state(m, c, "init:") < 0) goto done;
+    if (fixture_load_state(m, c, "init:") < 0) goto done;
     static const char *const modes[2] = {"train", "eval"};
     for (int k = 0; k < 2; k++) {
         char key[64], what[256];

@@ -153,19 +153,8 @@ static void bn_describe(cnn__text *t, const cnn_layer_desc *l) {
                   cnn__py_bool(l->u.batchnorm.track_running_stats));
 }
 
-const cnn__layer_ops cnn__batchnorm2d_layer = {
-    .args = bn_args,
-    .n_args = sizeof bn_args / sizeof bn_args[0],
-    .plan = bn_plan,
-    .reserve = bn_reserve,
-    .forward = bn_forward,
-    .backward = bn_backward,
-    .summary = bn_summary,
-    .describe = bn_describe,
-    .kernel = "batch norm",
-};
-
-const cnn__layer_ops cnn__batchnorm1d_layer = {
+/* BatchNorm2d and BatchNorm1d: one entry (bn_plan checks the rank each kind takes). */
+const cnn__layer_ops cnn__batchnorm_layer = {
     .args = bn_args,
     .n_args = sizeof bn_args / sizeof bn_args[0],
     .plan = bn_plan,
