@@ -94,6 +94,24 @@ CNN_API void cnn_free(void *ptr);
 CNN_API void cnn_set_threads(int n);
 CNN_API int cnn_get_threads(void);
 
+
+/* The instruction set the kernels use, chosen at run time: the widest the
+ * CPU runs (AVX-512 F/VL/BW/DQ: 16 float lanes; AVX2 + FMA: 8; generic: plain
+ * C), or the one the environment variable CNN_ISA names (generic, avx2,
+ * avx512) when the CPU runs it. For one set, results do not depend on the
+ * thread count; different sets may differ in the last bits
+ * (docs/PERFORMANCE.md). cnn_set_isa() fails (CNN_EINVAL) for a set the CPU
+ * does not run; a model re-plans its workspace when next run under another
+ * set. */
+typedef enum { CNN_ISA_GENERIC = 0, CNN_ISA_AVX2, CNN_ISA_AVX512 } cnn_isa;
+CNN_API cnn_isa cnn_isa_best(void);
+CNN_API int cnn_isa_supported(cnn_isa isa);
+CNN_API int cnn_set_isa(cnn_isa isa);
+CNN_API cnn_isa cnn_get_isa(void);
+/* "generic", "avx2", "avx512" */
+CNN_API const char *cnn_isa_name(cnn_isa isa);
+/* The set named name; CNN_EINVAL (with a message) if none is. */
+CNN_API int cnn_isa_from_name(const char *name, cnn_isa *isa);
 /* ------------------------------------------------------------------------ */
 /* Random numbers: xoshiro256**, seeded by splitmix64. The state is four
  * words, so it can be saved and restored exactly. */

@@ -151,18 +151,18 @@ typedef struct {
 } omp_case;
 
 static const omp_case cases[] = {
-    {"OMP_THREAD_LIMIT=1", {"OMP_THREAD_LIMIT=1"}, NULL, "(1 threads)"},
+    {"OMP_THREAD_LIMIT=1", {"OMP_THREAD_LIMIT=1"}, NULL, "(1 threads, "},
     {"OMP_DYNAMIC=true", {"OMP_DYNAMIC=true"}, NULL, NULL},
-    {"OMP_MAX_ACTIVE_LEVELS=0", {"OMP_MAX_ACTIVE_LEVELS=0"}, NULL, "(1 threads)"},
+    {"OMP_MAX_ACTIVE_LEVELS=0", {"OMP_MAX_ACTIVE_LEVELS=0"}, NULL, "(1 threads, "},
     {"OMP_NUM_THREADS=64", {"OMP_NUM_THREADS=64"}, NULL, NULL},
-    {"OMP_THREAD_LIMIT=1 --threads 2", {"OMP_THREAD_LIMIT=1"}, "2", "(1 threads)"},
-    {"OMP_NUM_THREADS=64 OMP_THREAD_LIMIT=1", {"OMP_NUM_THREADS=64", "OMP_THREAD_LIMIT=1"}, NULL, "(1 threads)"},
+    {"OMP_THREAD_LIMIT=1 --threads 2", {"OMP_THREAD_LIMIT=1"}, "2", "(1 threads, "},
+    {"OMP_NUM_THREADS=64 OMP_THREAD_LIMIT=1", {"OMP_NUM_THREADS=64", "OMP_THREAD_LIMIT=1"}, NULL, "(1 threads, "},
     {"OMP_DYNAMIC=true OMP_THREAD_LIMIT=1 --threads 2", {"OMP_DYNAMIC=true", "OMP_THREAD_LIMIT=1"}, "2",
-     "(1 threads)"},
+     "(1 threads, "},
     {"OMP_DYNAMIC=true OMP_MAX_ACTIVE_LEVELS=0 OMP_NUM_THREADS=64",
-     {"OMP_DYNAMIC=true", "OMP_MAX_ACTIVE_LEVELS=0", "OMP_NUM_THREADS=64"}, NULL, "(1 threads)"},
-    {"OMP_NUM_THREADS=64 --threads 2", {"OMP_NUM_THREADS=64"}, "2", "(2 threads)"},
-    {"--threads 1", {NULL}, "1", "(1 threads)"},
+     {"OMP_DYNAMIC=true", "OMP_MAX_ACTIVE_LEVELS=0", "OMP_NUM_THREADS=64"}, NULL, "(1 threads, "},
+    {"OMP_NUM_THREADS=64 --threads 2", {"OMP_NUM_THREADS=64"}, "2", "(2 threads, "},
+    {"--threads 1", {NULL}, "1", "(1 threads, "},
 };
 
 /* The three command lines: train with one batch of 32, train with batches of 8, eval. */

@@ -144,8 +144,8 @@ int cnn_cli_eval(int argc, char **argv) {
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("test acc %.4f (%lld images, %.1f images/sec, %d threads)\n", (double)correct / (double)test.n,
-           (long long)test.n, secs > 0 ? (double)test.n / secs : 0.0, cnn_get_threads());
+    printf("test acc %.4f (%lld images, %.1f images/sec, %d threads, %s)\n", (double)correct / (double)test.n,
+           (long long)test.n, secs > 0 ? (double)test.n / secs : 0.0, cnn_get_threads(), cnn_isa_name(cnn_get_isa()));
     if (topk > 0) printf("top-%lld acc %.4f\n", topk, (double)in_topk / (double)test.n);
     const char **names = c == 10 ? fashion_names : NULL;
     if (!quiet) {

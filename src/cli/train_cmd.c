@@ -381,9 +381,9 @@ int cnn_cli_train(int argc, char **argv) {
         printf("loss %.3f, train acc %.3f, test acc %.3f\n", ui.last_loss, ui.last_acc, ui.last_test);
         /* d2l counts examples over the compute time only (its timer runs around
          * each batch); the wall time includes loading batches and evaluation. */
-        printf("%.1f examples/sec on cpu (%d threads), %.1f s wall\n",
+        printf("%.1f examples/sec on cpu (%d threads, %s), %.1f s wall\n",
                ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(),
-               wall);
+               cnn_isa_name(cnn_get_isa()), wall);
     }
     if (save && cnn_model_save(m, save) < 0) {
         fprintf(stderr, "cnn train: error: --save: %s\n", cnn_last_error());

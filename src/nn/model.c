@@ -294,7 +294,8 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
     if (!m) return cnn__fail(CNN_EINVAL, "cnn_model_reserve: model is NULL");
     if (max_batch <= 0 || max_batch > (1 << 24))
         return cnn__fail(CNN_ERANGE, "cnn_model_reserve: batch size %d, expected 1..%d", max_batch, 1 << 24);
-    if (max_batch <= m->max_batch) return CNN_OK;
+    if (max_batch <= m->max_batch && m->isa == cnn_get_isa()) return CNN_OK;
+    if (max_batch < m->max_batch) max_batch = m->max_batch; /* re-planned for another instruction set */
     cnn__blas_single_threaded();
     /* Count floats: every layer's output and regions, two gradient buffers
      * of the largest activation (input included), kernel scratch, backward
@@ -327,7 +328,7 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
     }
     cnn_free(m->arena);
     cnn_free(m->act);
-    m->arena = arena, m->act = act, m->max_batch = max_batch, m->batch = 0;
+    m->arena = arena, m->act = act, m->max_batch = max_batch, m->batch = 0, m->isa = cnn_get_isa();
     float *p = arena;
     for (int i = 0; i < m->n_layers; i++) {
         cnn__layer_rt *rt = &m->rt[i];
@@ -368,7 +369,8 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
                       cnn_rng *rng) {
     if (!m || !logits || !x) return cnn__fail(CNN_EINVAL, "cnn_model_forward: NULL argument");
     if (batch <= 0) return cnn__fail(CNN_ERANGE, "cnn_model_forward: batch size %d, expected >= 1", batch);
-    if (batch > m->max_batch) CNN_TRY(cnn_model_reserve(m, batch));
+    /* Workspace sizes and fusions depend on the kernels' instruction set. */
+    if (batch > m->max_batch || m->isa != cnn_get_isa()) CNN_TRY(cnn_model_reserve(m, batch));
     /* Which layers fuse depends on the batch size (the direct kernels' plan). */
     if (batch != m->plan_batch) m->n_steps = cnn__plan_steps(m, batch, m->steps), m->plan_batch = batch;
     m->batch = 0; /* no valid forward until this one completes */
@@ -385,6 +387,10 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
 int cnn_model_backward(cnn_model *m, const float *dlogits) {
     if (!m || !dlogits) return cnn__fail(CNN_EINVAL, "cnn_model_backward: NULL argument");
     if (m->batch <= 0) return cnn__fail(CNN_EINVAL, "cnn_model_backward: no forward pass to differentiate");
+    if (m->isa != cnn_get_isa())
+        return cnn__fail(CNN_EINVAL, "cnn_model_backward: the instruction set changed to %s after the forward "
+                                     "(planned for %s); run the forward again",
+                         cnn_isa_name(cnn_get_isa()), cnn_isa_name(m->isa));
     if (m->dropped)
         return cnn__fail(CNN_EINVAL, "cnn_model_backward: the last forward (train=0) kept only the outputs "
                                      "inference needs; run the forward with train=1 first");

@@ -44,6 +44,7 @@ struct cnn_model {
     cnn_buffer_info *binfo;         /* n_binfo */
     /* workspace, planned by cnn_model_reserve for up to max_batch examples */
     int max_batch;
+    cnn_isa isa;                    /* the kernels' instruction set it was planned for */
     float *arena;                   /* one allocation: outputs, regions, the buffers below */
     const float **act;              /* n_layers + 1: act[i] is layer i's input, NULL if not kept */
     float *grad_a, *grad_b;         /* ping-pong activation gradients, (batch, largest) */

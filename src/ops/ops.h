@@ -94,6 +94,22 @@ typedef struct cnn__pool_geom {
     int count_include_pad, divisor_override;
 } cnn__pool_geom;
 
+/* PyTorch's average-pooling divisor for window (i, j); 0 if the window holds
+ * no input position (the output is then 0). */
+static inline int64_t cnn__pool_avg_divisor(const cnn__pool_geom *g, int64_t i, int64_t j) {
+    int64_t h0 = i * g->sh - g->ph, w0 = j * g->sw - g->pw;
+    int64_t h1 = h0 + g->kh < g->h + g->ph ? h0 + g->kh : g->h + g->ph;
+    int64_t w1 = w0 + g->kw < g->w + g->pw ? w0 + g->kw : g->w + g->pw;
+    int64_t padded = (h1 - h0) * (w1 - w0); /* window clipped to the padded input */
+    if (h0 < 0) h0 = 0;
+    if (w0 < 0) w0 = 0;
+    if (h1 > g->h) h1 = g->h;
+    if (w1 > g->w) w1 = g->w;
+    if (h0 >= h1 || w0 >= w1) return 0;
+    if (g->divisor_override) return g->divisor_override;
+    return g->count_include_pad ? padded : (h1 - h0) * (w1 - w0);
+}
+
 int cnn__pool_geom_make(cnn__pool_geom *g, const cnn_pool2d_desc *d, const int64_t in[4]);
 /* max: y = max over window (padding = -inf, NaN propagates, first max wins);
  * avg: y = sum over window / divisor (PyTorch's divisor rules). */

@@ -57,9 +57,8 @@
  * are added in chunk order. The results therefore do not depend on the
  * thread count.
  */
-#include "cnn_internal.h"
-#include "ops.h"
-#include "vmath.h"
+#include "kernel.h"
+#include "ops/vmath.h"
 
 #include <stdatomic.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * (training, or track_running_stats=False) and running statistics (eval), and
  * updates the running buffers; these kernels only compute.
  */
-#include "ops/ops.h"
+#include "kernel.h"
 
 #include <math.h>
 
