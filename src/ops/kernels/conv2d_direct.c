@@ -273,9 +273,27 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
 
 /* Row i < mr of the tile: r_i = sum_k a[k*6 + i] * x[off[k] + 0:16] (a packed
  * as K groups of 6), stored at c + i*ldc, or added at c + coff[i] when add.
- * mr and add are constants after inlining; each row has two accumulators,
- * named one by one so that all twelve stay in registers. */
+ * mr and add are constants after inlining; the accumulators are named one by
+ * one so that all stay in registers: with 16 lanes (AVX-512) a row is one
+ * vector, with 8 lanes two. Each lane sums over k in the same order either
+ * way, so both give the same bits. */
+#if defined(__AVX512F__)
+#define ROW_ZERO(i) __m512 c##i = _mm512_setzero_ps();
+#define ROW_LOAD(xk) __m512 b0 = _mm512_loadu_ps(xk);
+#define ROW_FMA(i)                                                        \
+    if (mr > i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(ak[i]), b0, c##i);
+#define ROW_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        if (add) {                                                        \
+            float *ci = c + coff[i];                                      \
+            _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), c##i)); \
+        } else {                                                          \
+            _mm512_storeu_ps(c + i * ldc, c##i);                          \
+        }                                                                 \
+    }
+#else
 #define ROW_ZERO(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = c##i##0;
+#define ROW_LOAD(xk) __m256 b0 = _mm256_loadu_ps(xk), b1 = _mm256_loadu_ps((xk) + 8);
 #define ROW_FMA(i)                                                        \
     if (mr > i) {                                                         \
         __m256 ai = _mm256_broadcast_ss(ak + i);                          \
@@ -293,13 +311,14 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
             _mm256_storeu_ps(c + i * ldc + 8, c##i##1);                   \
         }                                                                 \
     }
+#endif
 static inline __attribute__((always_inline)) void
 kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, int64_t K, float *c,
              int64_t ldc, const int *coff) {
     ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
     for (int64_t k = 0; k < K; k++) {
         const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
-        __m256 b0 = _mm256_loadu_ps(xk), b1 = _mm256_loadu_ps(xk + 8);
+        ROW_LOAD(xk)
         ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
     }
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
@@ -315,12 +334,13 @@ kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *
     for (int sg = 0; sg < nseg; sg++)
         for (int64_t k = lo[sg]; k < hi[sg]; k++) {
             const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
-            __m256 b0 = _mm256_loadu_ps(xk), b1 = _mm256_loadu_ps(xk + 8);
+            ROW_LOAD(xk)
             ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
         }
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
 }
 #undef ROW_ZERO
+#undef ROW_LOAD
 #undef ROW_FMA
 #undef ROW_STORE
 
@@ -376,6 +396,41 @@ static inline float hsum(__m256 v) {
  * x[off_j + r*xrs + n] for rows i < mr and the kr (1 or 2) offsets off0,
  * off1; np is a multiple of 8. The grid layout reduces over one run of
  * pixels (rows = 1), the lanes layout over `rows` rows of pixels x 8 lanes. */
+#if defined(__AVX512F__)
+/* 16 lanes: the pixels in steps of 16, a last 8 (np = 8 mod 16) under a
+ * mask; the lanes are summed at the end (so the bits differ from 8 lanes). */
+#define DOT_ZERO(i) __m512 d##i##0 = _mm512_setzero_ps(), d##i##1 = d##i##0;
+#define DOT_FMA(i)                                                        \
+    if (mr > i) {                                                         \
+        __m512 ai = _mm512_maskz_loadu_ps(m, ar + i * lda + n);           \
+        IN_REGISTER(ai);                                                  \
+        d##i##0 = _mm512_mask3_fmadd_ps(ai, x0, d##i##0, m);              \
+        if (kr > 1) d##i##1 = _mm512_mask3_fmadd_ps(ai, x1, d##i##1, m);  \
+    }
+#define DOT_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        d[i * ldd] += _mm512_reduce_add_ps(d##i##0);                      \
+        if (kr > 1) d[i * ldd + 1] += _mm512_reduce_add_ps(d##i##1);      \
+    }
+static inline __attribute__((always_inline)) void
+kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
+             int64_t off1, int64_t rows, int64_t ars, int64_t xrs, int64_t np, float *d,
+             int64_t ldd) {
+    DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * ars, *x0p = x + off0 + r * xrs, *x1p = x + off1 + r * xrs;
+        for (int64_t n = 0; n < np; n += 16) {
+            const __mmask16 m = np - n >= 16 ? 0xFFFF : 0x00FF;
+            __m512 x0 = _mm512_maskz_loadu_ps(m, x0p + n);
+            __m512 x1 = kr > 1 ? _mm512_maskz_loadu_ps(m, x1p + n) : x0;
+            IN_REGISTER(x0);
+            IN_REGISTER(x1);
+            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+        }
+    }
+    DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
+}
+#else
 #define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
 #define DOT_FMA(i)                                                        \
     if (mr > i) {                                                         \
@@ -406,6 +461,7 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_
     }
     DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
 }
+#endif
 #undef DOT_ZERO
 #undef DOT_FMA
 #undef DOT_STORE
