@@ -72,7 +72,25 @@
 
 #define CONV_DIRECT_CHUNKS 32  /* most chunks a batch is cut into */
 #define CONV_DIRECT_TEAM 16    /* most threads (scratch slots) a call uses, at most the processors */
-#define CONV_DIRECT_MR 6       /* rows of a register tile */
+/* Rows of a register tile: 12 with AVX-512's 32 vector registers, 6 with
+ * AVX2's 16. TILE_ROWS(X) is X(0) X(1) ... for each row, MR_SWITCH(F) runs
+ * F(mr) for the row count mr, a constant inside F (F ends with break). */
+#if defined(__AVX512F__)
+#define CONV_DIRECT_MR 12
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define MR_SWITCH(F)                                                                      \
+    switch (mr) {                                                                         \
+    case 12: F(12) case 11: F(11) case 10: F(10) case 9: F(9) case 8: F(8) case 7: F(7)   \
+    case 6: F(6) case 5: F(5) case 4: F(4) case 3: F(3) case 2: F(2) default: F(1)        \
+    }
+#else
+#define CONV_DIRECT_MR 6
+#define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define MR_SWITCH(F)                                                                      \
+    switch (mr) {                                                                         \
+    case 6: F(6) case 5: F(5) case 4: F(4) case 3: F(3) case 2: F(2) default: F(1)        \
+    }
+#endif
 #define CONV_DIRECT_NR 16      /* pixels of a register tile (two 8-float vectors) */
 /* Largest slot (floats) and K the direct path takes; beyond, im2col + GEMM. */
 #define CONV_DIRECT_MAX_SLOT ((int64_t)1 << 22)
@@ -315,13 +333,13 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
 static inline __attribute__((always_inline)) void
 kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, int64_t K, float *c,
              int64_t ldc, const int *coff) {
-    ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
+    TILE_ROWS(ROW_ZERO)
     for (int64_t k = 0; k < K; k++) {
         const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
         ROW_LOAD(xk)
-        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+        TILE_ROWS(ROW_FMA)
     }
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+    TILE_ROWS(ROW_STORE)
 }
 /* The same over the rows k of nseg segments [lo[s], hi[s]), stored. */
 static inline __attribute__((always_inline)) void
@@ -330,14 +348,14 @@ kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *
     const int add = 0;
     const int *coff = NULL;
     (void)coff;
-    ROW_ZERO(0) ROW_ZERO(1) ROW_ZERO(2) ROW_ZERO(3) ROW_ZERO(4) ROW_ZERO(5)
+    TILE_ROWS(ROW_ZERO)
     for (int sg = 0; sg < nseg; sg++)
         for (int64_t k = lo[sg]; k < hi[sg]; k++) {
             const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
             ROW_LOAD(xk)
-            ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+            TILE_ROWS(ROW_FMA)
         }
-    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+    TILE_ROWS(ROW_STORE)
 }
 #undef ROW_ZERO
 #undef ROW_LOAD
@@ -346,38 +364,23 @@ kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *
 
 static void kern_segs(int mr, const float *a, const float *x, const int *off, const int *lo,
                       const int *hi, int nseg, float *c, int64_t ldc) {
-    switch (mr) {
-    case 6: kern_segs_mr(6, a, x, off, lo, hi, nseg, c, ldc); break;
-    case 5: kern_segs_mr(5, a, x, off, lo, hi, nseg, c, ldc); break;
-    case 4: kern_segs_mr(4, a, x, off, lo, hi, nseg, c, ldc); break;
-    case 3: kern_segs_mr(3, a, x, off, lo, hi, nseg, c, ldc); break;
-    case 2: kern_segs_mr(2, a, x, off, lo, hi, nseg, c, ldc); break;
-    default: kern_segs_mr(1, a, x, off, lo, hi, nseg, c, ldc); break;
-    }
+#define SEGS(m) kern_segs_mr(m, a, x, off, lo, hi, nseg, c, ldc); break;
+    MR_SWITCH(SEGS)
+#undef SEGS
 }
 
 static void kern_rows(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
                       int64_t ldc) {
-    switch (mr) {
-    case 6: kern_rows_mr(6, 0, a, x, off, K, c, ldc, NULL); break;
-    case 5: kern_rows_mr(5, 0, a, x, off, K, c, ldc, NULL); break;
-    case 4: kern_rows_mr(4, 0, a, x, off, K, c, ldc, NULL); break;
-    case 3: kern_rows_mr(3, 0, a, x, off, K, c, ldc, NULL); break;
-    case 2: kern_rows_mr(2, 0, a, x, off, K, c, ldc, NULL); break;
-    default: kern_rows_mr(1, 0, a, x, off, K, c, ldc, NULL); break;
-    }
+#define ROWS(m) kern_rows_mr(m, 0, a, x, off, K, c, ldc, NULL); break;
+    MR_SWITCH(ROWS)
+#undef ROWS
 }
 
 static void kern_rows_add(int mr, const float *a, const float *x, const int *off, int64_t K,
                           float *c, const int *coff) {
-    switch (mr) {
-    case 6: kern_rows_mr(6, 1, a, x, off, K, c, 0, coff); break;
-    case 5: kern_rows_mr(5, 1, a, x, off, K, c, 0, coff); break;
-    case 4: kern_rows_mr(4, 1, a, x, off, K, c, 0, coff); break;
-    case 3: kern_rows_mr(3, 1, a, x, off, K, c, 0, coff); break;
-    case 2: kern_rows_mr(2, 1, a, x, off, K, c, 0, coff); break;
-    default: kern_rows_mr(1, 1, a, x, off, K, c, 0, coff); break;
-    }
+#define ROWS(m) kern_rows_mr(m, 1, a, x, off, K, c, 0, coff); break;
+    MR_SWITCH(ROWS)
+#undef ROWS
 }
 
 static inline float hsum(__m256 v) {
@@ -416,7 +419,7 @@ static inline __attribute__((always_inline)) void
 kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
              int64_t off1, int64_t rows, int64_t ars, int64_t xrs, int64_t np, float *d,
              int64_t ldd) {
-    DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
+    TILE_ROWS(DOT_ZERO)
     for (int64_t r = 0; r < rows; r++) {
         const float *ar = a + r * ars, *x0p = x + off0 + r * xrs, *x1p = x + off1 + r * xrs;
         for (int64_t n = 0; n < np; n += 16) {
@@ -425,10 +428,10 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_
             __m512 x1 = kr > 1 ? _mm512_maskz_loadu_ps(m, x1p + n) : x0;
             IN_REGISTER(x0);
             IN_REGISTER(x1);
-            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+            TILE_ROWS(DOT_FMA)
         }
     }
-    DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
+    TILE_ROWS(DOT_STORE)
 }
 #else
 #define DOT_ZERO(i) __m256 d##i##0 = _mm256_setzero_ps(), d##i##1 = d##i##0;
@@ -448,7 +451,7 @@ static inline __attribute__((always_inline)) void
 kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_t off0,
              int64_t off1, int64_t rows, int64_t ars, int64_t xrs, int64_t np, float *d,
              int64_t ldd) {
-    DOT_ZERO(0) DOT_ZERO(1) DOT_ZERO(2) DOT_ZERO(3) DOT_ZERO(4) DOT_ZERO(5)
+    TILE_ROWS(DOT_ZERO)
     for (int64_t r = 0; r < rows; r++) {
         const float *ar = a + r * ars, *x0p = x + off0 + r * xrs, *x1p = x + off1 + r * xrs;
         for (int64_t n = 0; n < np; n += 8) {
@@ -456,10 +459,10 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_
             __m256 x1 = kr > 1 ? _mm256_loadu_ps(x1p + n) : x0;
             IN_REGISTER(x0);
             IN_REGISTER(x1);
-            DOT_FMA(0) DOT_FMA(1) DOT_FMA(2) DOT_FMA(3) DOT_FMA(4) DOT_FMA(5)
+            TILE_ROWS(DOT_FMA)
         }
     }
-    DOT_STORE(0) DOT_STORE(1) DOT_STORE(2) DOT_STORE(3) DOT_STORE(4) DOT_STORE(5)
+    TILE_ROWS(DOT_STORE)
 }
 #endif
 #undef DOT_ZERO
@@ -473,14 +476,7 @@ static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *
     if (kr > 1) kern_dots_mr(m, 2, a, lda, x, off0, off1, rows, ars, xrs, np, d, ldd);   \
     else kern_dots_mr(m, 1, a, lda, x, off0, off1, rows, ars, xrs, np, d, ldd);          \
     break;
-    switch (mr) {
-    case 6: DOTS(6)
-    case 5: DOTS(5)
-    case 4: DOTS(4)
-    case 3: DOTS(3)
-    case 2: DOTS(2)
-    default: DOTS(1)
-    }
+    MR_SWITCH(DOTS)
 #undef DOTS
 }
 
@@ -506,17 +502,18 @@ static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *
 static inline __attribute__((always_inline)) void
 kern_cols_mr(int mr, int nv, int add, const float *const *base, const int *idx, int64_t T,
              const float *v, int64_t ldv, float *out, int64_t ldo) {
-    const float *b0 = base[0], *b1 = base[mr > 1], *b2 = base[mr > 2 ? 2 : 0],
-                *b3 = base[mr > 3 ? 3 : 0], *b4 = base[mr > 4 ? 4 : 0], *b5 = base[mr > 5 ? 5 : 0];
-    __m256 v00 = _mm256_setzero_ps(), v01 = v00, v10 = v00, v11 = v00, v20 = v00, v21 = v00,
-           v30 = v00, v31 = v00, v40 = v00, v41 = v00, v50 = v00, v51 = v00;
+#define COL_ZERO(i)                                                       \
+    const float *b##i = base[mr > i ? i : 0];                             \
+    __m256 v##i##0 = _mm256_setzero_ps(), v##i##1 = v##i##0;
+    TILE_ROWS(COL_ZERO)
+#undef COL_ZERO
     for (int64_t t = 0; t < T; t++) {
         int64_t it = idx[t];
         __m256 w0 = _mm256_loadu_ps(v + t * ldv);
         __m256 w1 = nv > 1 ? _mm256_loadu_ps(v + t * ldv + 8) : w0;
-        COL_FMA(0) COL_FMA(1) COL_FMA(2) COL_FMA(3) COL_FMA(4) COL_FMA(5)
+        TILE_ROWS(COL_FMA)
     }
-    COL_STORE(0) COL_STORE(1) COL_STORE(2) COL_STORE(3) COL_STORE(4) COL_STORE(5)
+    TILE_ROWS(COL_STORE)
 }
 #undef COL_FMA
 #undef COL_STORE
@@ -529,14 +526,7 @@ static void kern_cols(int mr, int nv, int add, const float *const *base, const i
     else if (add) kern_cols_mr(m, 1, 1, base, idx, T, v, ldv, out, ldo);              \
     else kern_cols_mr(m, 1, 0, base, idx, T, v, ldv, out, ldo);                       \
     break;
-    switch (mr) {
-    case 6: COLS(6)
-    case 5: COLS(5)
-    case 4: COLS(4)
-    case 3: COLS(3)
-    case 2: COLS(2)
-    default: COLS(1)
-    }
+    MR_SWITCH(COLS)
 #undef COLS
 }
 
