@@ -38,7 +38,15 @@
 extern "C" {
 #endif
 
+/* The version of this header (CMakeLists.txt reads it from here). The
+ * library's own is cnn_version(): a program may check that both agree. */
+#define CNN_VERSION_MAJOR 0
+#define CNN_VERSION_MINOR 1
+#define CNN_VERSION_PATCH 0
 #define CNN_VERSION "0.1.0"
+/* One number for comparisons: CNN_VERSION_NUMBER >= CNN_MAKE_VERSION(0, 1, 0). */
+#define CNN_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
+#define CNN_VERSION_NUMBER CNN_MAKE_VERSION(CNN_VERSION_MAJOR, CNN_VERSION_MINOR, CNN_VERSION_PATCH)
 
 /* Marks the public API: libcnn is built with -fvisibility=hidden, so only
  * what this header declares with CNN_API is exported from libcnn.so. */
@@ -69,6 +77,10 @@ typedef enum {
     CNN_STATUS_MAP(CNN__STATUS_ENUM)
 #undef CNN__STATUS_ENUM
 } cnn_status;
+
+/* The library's version, "MAJOR.MINOR.PATCH" (CNN_VERSION of the header it
+ * was built with). */
+CNN_API const char *cnn_version(void);
 
 CNN_API const char *cnn_strerror(int status);    /* "shape mismatch" */
 CNN_API const char *cnn_status_name(int status); /* "CNN_ESHAPE" */

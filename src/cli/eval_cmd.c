@@ -3,6 +3,7 @@
  * `cnn summary`. */
 #include "args.h"
 #include "cli.h"
+#include "opts.h"
 #include "paths.h"
 
 #include <math.h>
@@ -41,33 +42,55 @@ static int64_t argmax_row(const float *z, int64_t c) {
     return best;
 }
 
+enum { OPT_CONFUSION = CLI_LONG(0), OPT_RESIZE, OPT_CLASSES, OPT_JSON, OPT_TRACE, OPT_PLAN };
+
+static const cli_option eval_options[] = {
+    {"weights", 'w', 1, "FILE", "the weights to evaluate (safetensors; required)"},
+    {"model", 'm', 1, "NAME|FILE", "model name in models/ or a model file (default lenet)"},
+    {"data", 'd', 1, "DIR", "directory with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte\n"
+                             "(plain or .gz; default " CNN_DEFAULT_DATA_DIR ")"},
+    {"batch-size", 'b', 1, "N", "default 256"},
+    {"threads", 'j', 1, "N", "default: all cores"},
+    {"topk", 'k', 1, "K", "also print the top-K accuracy"},
+    {"confusion", OPT_CONFUSION, 1, "FILE.svg", "draw the confusion matrix as an SVG heat map"},
+    {"resize", OPT_RESIZE, 1, "N", "resize the images to N x N as training did"},
+    {"quiet", 'q', 0, NULL, "print only the accuracy line"},
+    {"help", 'h', 0, NULL, "print this help and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 int cnn_cli_eval(int argc, char **argv) {
     const char *cmd = "eval", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *weights = NULL;
     const char *confusion = NULL;
     long long batch = 256, threads = 0, topk = 0, resize = 0;
     int quiet = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cnn eval --weights FILE [--model NAME|FILE] [--data DIR] [--batch-size N] [--threads N]\n"
-                   "                [--topk K] [--confusion FILE.svg] [--resize N] [--quiet]\n"
-                   "\nPrint the test accuracy of saved weights on DIR/t10k-*, the accuracy of each class,\n"
-                   "the confusion matrix (rows: true class, columns: predicted) and, with --topk K, the\n"
-                   "top-K accuracy. --confusion draws the matrix as an SVG heat map; --resize N resizes\n"
-                   "the images to N x N as training did; --quiet prints only the accuracy line.\n");
+    cli_parser p;
+    cli_parser_init(&p, cmd, eval_options, argc, argv);
+    for (int key; (key = cli_next(&p)) != -1;) {
+        const char *a = p.name, *v = p.value;
+        switch (key) {
+        case 'h':
+            cli_usage(stdout, "eval --weights FILE [options]",
+                      "Print the test accuracy of saved weights on DIR/t10k-*, the accuracy of each class,\n"
+                      "the confusion matrix (rows: true class, columns: predicted) and, with --topk K, the\n"
+                      "top-K accuracy.\n",
+                      eval_options);
             return 0;
+        case 'q': quiet = 1; break;
+        case 'm': model_name = v; break;
+        case 'd': data_dir = v; break;
+        case 'w': weights = v; break;
+        case OPT_CONFUSION: confusion = v; break;
+        case 'b': if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; break;
+        case 'j': if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2; break;
+        case 'k': if (cli_parse_int(cmd, a, v, 1, 1000, &topk) < 0) return 2; break;
+        case OPT_RESIZE: if (cli_parse_int(cmd, a, v, 1, 4096, &resize) < 0) return 2; break;
+        default: return 2;
         }
-        if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) model_name = v;
-        else if (!strcmp(a, "--data")) data_dir = v;
-        else if (!strcmp(a, "--weights")) weights = v;
-        else if (!strcmp(a, "--confusion")) confusion = v;
-        else if (!strcmp(a, "--batch-size")) { if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2; }
-        else if (!strcmp(a, "--threads")) { if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2; }
-        else if (!strcmp(a, "--topk")) { if (cli_parse_int(cmd, a, v, 1, 1000, &topk) < 0) return 2; }
-        else if (!strcmp(a, "--resize")) { if (cli_parse_int(cmd, a, v, 1, 4096, &resize) < 0) return 2; }
-        else { fprintf(stderr, "cnn eval: unknown option '%s' (see cnn eval --help)\n", a); return 2; }
+    }
+    if (cli_first_arg() < argc) {
+        fprintf(stderr, "cnn eval: unexpected argument '%s' (see cnn eval --help)\n", argv[cli_first_arg()]);
+        return 2;
     }
     if (!weights) {
         fprintf(stderr, "cnn eval: --weights FILE is required\n");
@@ -256,30 +279,50 @@ static void print_prediction(const char *input, long long index, const float *z,
     else printf("(%.3f)\n", p[best]);
 }
 
+static const cli_option predict_options[] = {
+    {"weights", 'w', 1, "FILE", "the weights (safetensors; required)"},
+    {"model", 'm', 1, "NAME|FILE", "model name in models/ or a model file (default lenet)"},
+    {"classes", OPT_CLASSES, 1, "fashion|digits", "the names of the classes (default fashion)"},
+    {"json", OPT_JSON, 0, NULL, "print the model's outputs as one JSON object per input"},
+    {"help", 'h', 0, NULL, "print this help and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 int cnn_cli_predict(int argc, char **argv) {
     const char *cmd = "predict", *model_name = "lenet", *weights = NULL, *classes = "fashion";
     int json = 0, n_inputs = 0;
     long long size = 28;
     char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cnn predict --weights FILE [--model NAME|FILE] [--classes fashion|digits] [--json] INPUT...\n"
-                   "\nClassify 28x28 PNG images (gray, RGB or palette) or every image of an IDX file\n"
-                   "(optionally .gz). Prints the class and its probability; with --json the raw\n"
-                   "outputs of the model for every input, full precision.\n");
+    cli_parser p;
+    cli_parser_init(&p, cmd, predict_options, argc, argv);
+    for (int key; (key = cli_next(&p)) != -1;) {
+        const char *v = p.value;
+        switch (key) {
+        case 'h':
+            cli_usage(stdout, "predict --weights FILE [options] INPUT...",
+                      "Classify 28x28 PNG images (gray, RGB or palette) or every image of an IDX file\n"
+                      "(optionally .gz). Prints the class and its probability; with --json the raw\n"
+                      "outputs of the model for every input, full precision.\n",
+                      predict_options);
             free(inputs);
             return 0;
+        case OPT_JSON: json = 1; break;
+        case 'm': model_name = v; break;
+        case 'w': weights = v; break;
+        case OPT_CLASSES:
+            if (strcmp(v, "fashion") && strcmp(v, "digits")) {
+                fprintf(stderr, "cnn predict: --classes: expected fashion or digits, found '%s'\n", v);
+                free(inputs);
+                return 2;
+            }
+            classes = v;
+            break;
+        default: free(inputs); return 2;
         }
-        if (!strcmp(a, "--json")) { json = 1; continue; }
-        if (a[0] != '-' || a[1] == '\0') { inputs[n_inputs++] = argv[i]; continue; }
-        if (!(v = cli_value(cmd, argc, argv, &i))) { free(inputs); return 2; }
-        if (!strcmp(a, "--model")) model_name = v;
-        else if (!strcmp(a, "--weights")) weights = v;
-        else if (!strcmp(a, "--classes") && (!strcmp(v, "fashion") || !strcmp(v, "digits"))) classes = v;
-        else { fprintf(stderr, "cnn predict: unknown option or value '%s %s' (see cnn predict --help)\n", a, v); free(inputs); return 2; }
     }
+    /* getopt_long moved the inputs after the options. */
+    for (int i = cli_first_arg(); i < argc; i++) inputs[n_inputs++] = argv[i];
     if (!weights || n_inputs == 0) {
         fprintf(stderr, "cnn predict: expected --weights FILE and at least one INPUT\n");
         free(inputs);
@@ -312,7 +355,7 @@ int cnn_cli_predict(int argc, char **argv) {
                 goto done;
             }
             for (int64_t i = 0; i < n; i++) {
-                for (int64_t p = 0; p < h * w; p++) x[p] = px[i * h * w + p] / 255.0f;
+                for (int64_t q = 0; q < h * w; q++) x[q] = px[i * h * w + q] / 255.0f;
                 if ((rc = cnn_model_forward(m, &logits, x, 1, 0, NULL)) < 0) { cnn_free(px); cli_fail(cmd, rc); goto done; }
                 print_prediction(inputs[k], i, logits, c, names, json);
             }
@@ -327,33 +370,51 @@ done:
     return status;
 }
 
+static const cli_option summary_options[] = {
+    {"model", 'm', 1, "NAME|FILE", "the model, as the MODEL argument"},
+    {"input-shape", 'i', 1, "C,H,W", "the shape of one input, default 1,28,28"},
+    {"batch-size", 'b', 1, "N", "the batch size of the table, default 1 (--plan: 256)"},
+    {"trace", OPT_TRACE, 0, NULL, "print each layer's output shape for one input"},
+    {"plan", OPT_PLAN, 0, NULL, "print the steps a forward and backward run: the layers\n"
+                               "each covers, its kernel, memory layout and workspace"},
+    {"help", 'h', 0, NULL, "print this help and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
 int cnn_cli_summary(int argc, char **argv) {
     const char *cmd = "summary", *model_name = "lenet";
     int64_t chw[3] = {1, 28, 28};
     long long batch = 1;
     int trace = 0, plan = 0, have_model = 0, batch_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: cnn summary [MODEL] [--input-shape C,H,W] [--batch-size N] [--trace] [--plan]\n"
-                   "\nPrint the layer table of a model (torchsummary's columns plus mult-adds and memory),\n"
-                   "or with --trace each layer's output shape for one input. MODEL is a name in models/\n"
-                   "or a file (default lenet); the input shape defaults to 1,28,28. --plan prints the\n"
-                   "steps a forward and backward run for batches of --batch-size (default 256): the\n"
-                   "layers each covers, its kernel, memory layout and workspace.\n");
+    cli_parser p;
+    cli_parser_init(&p, cmd, summary_options, argc, argv);
+    for (int key; (key = cli_next(&p)) != -1;) {
+        const char *a = p.name, *v = p.value;
+        switch (key) {
+        case 'h':
+            cli_usage(stdout, "summary [MODEL] [options]",
+                      "Print the layer table of a model (torchsummary's columns plus mult-adds and memory),\n"
+                      "or with --trace each layer's output shape for one input. MODEL is a name in models/\n"
+                      "or a file (default lenet).\n",
+                      summary_options);
             return 0;
-        }
-        if (!strcmp(a, "--trace")) { trace = 1; continue; }
-        if (!strcmp(a, "--plan")) { plan = 1; continue; }
-        if (a[0] != '-' && !have_model) { model_name = a; have_model = 1; continue; }
-        if (!(v = cli_value(cmd, argc, argv, &i))) return 2;
-        if (!strcmp(a, "--model")) model_name = v;
-        else if (!strcmp(a, "--input-shape")) { if (cli_parse_shape(cmd, a, v, chw) < 0) return 2; }
-        else if (!strcmp(a, "--batch-size")) {
+        case OPT_TRACE: trace = 1; break;
+        case OPT_PLAN: plan = 1; break;
+        case 'm': model_name = v, have_model = 1; break;
+        case 'i': if (cli_parse_shape(cmd, a, v, chw) < 0) return 2; break;
+        case 'b':
             if (cli_parse_int(cmd, a, v, 1, 1 << 20, &batch) < 0) return 2;
             batch_given = 1;
+            break;
+        default: return 2;
         }
-        else { fprintf(stderr, "cnn summary: unknown option '%s' (see cnn summary --help)\n", a); return 2; }
+    }
+    for (int i = cli_first_arg(); i < argc; i++) {
+        if (have_model) {
+            fprintf(stderr, "cnn summary: unexpected argument '%s' (one MODEL only; see cnn summary --help)\n", argv[i]);
+            return 2;
+        }
+        model_name = argv[i], have_model = 1;
     }
     cnn_model *m = NULL;
     if (cli_load_model(cmd, model_name, chw, &m) < 0) return 1;

@@ -7,6 +7,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "opts.h"
 #include "paths.h"
 #include "train_signal.h"
 
@@ -23,45 +24,52 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static const char *train_usage =
-    "usage: cnn train [options]\n"
-    "\n"
-    "Train a model with minibatch SGD (or Adam, AdamW) and cross-entropy, as d2l's train_ch6.\n"
-    "\n"
-    "  --model NAME|FILE      model name in models/ or a model file (default lenet)\n"
-    "  --data DIR             directory with the four IDX files (default " CNN_DEFAULT_DATA_DIR ")\n"
-    "  --epochs N             default 10\n"
-    "  --batch-size N         default 256\n"
-    "  --lr X                 learning rate, default 0.9\n"
-    "  --momentum X           SGD momentum, default 0\n"
-    "  --weight-decay X       L2 penalty (AdamW: decoupled decay), default 0 (AdamW 0.01)\n"
-    "  --optimizer sgd|adam|adamw   default sgd (torch.optim's rules)\n"
-    "  --nesterov             Nesterov momentum (SGD, needs --momentum)\n"
-    "  --schedule none|step|cosine|onecycle\n"
-    "                         learning-rate schedule: StepLR and CosineAnnealingLR step per epoch,\n"
-    "                         OneCycleLR per batch (it also cycles momentum / beta1); default none\n"
-    "  --step-size N          step schedule: epochs between decays, default 1\n"
-    "  --gamma X              step schedule: decay factor, default 0.1\n"
-    "  --max-lr X             onecycle: peak learning rate, default --lr\n"
-    "  --clip-grad-norm X     clip the gradients' total 2-norm to X (clip_grad_norm_)\n"
-    "  --random-flip          flip training images horizontally with p = 0.5\n"
-    "  --random-crop PAD      random crop of the image size from the zero-padded image\n"
-    "  --resize N             resize images to N x N first (bilinear, as torchvision's Resize on\n"
-    "                         tensors without antialias); the model then takes 1 x N x N inputs\n"
-    "  --seed N               seed of initialisation, shuffling and dropout, default 0\n"
-    "  --threads N            default: all cores\n"
-    "  --init xavier|default|FILE.safetensors\n"
-    "                         xavier (d2l, the default), PyTorch's default init, or weights from a file\n"
-    "  --max-steps K          stop after K optimizer steps\n"
-    "  --checkpoint FILE      save the whole training state to FILE at the end of each epoch, and\n"
-    "                         when stopped by SIGINT/SIGTERM or --max-steps (see docs/CHECKPOINTS.md)\n"
-    "  --checkpoint-every N   ... every N optimizer steps instead of each epoch\n"
-    "  --resume FILE          continue bit-exactly from a checkpoint (same options otherwise)\n"
-    "  --no-shuffle           keep the training set in file order\n"
-    "  --save FILE            save the trained weights (safetensors)\n"
-    "  --plot FILE.svg        draw train loss, train acc and test acc per epoch (rewritten each epoch)\n"
-    "  --log FILE.jsonl       one JSON line per epoch\n"
-    "  --quiet                print only the final two lines\n";
+enum {
+    OPT_MOMENTUM = CLI_LONG(0), OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_NESTEROV, OPT_SCHEDULE, OPT_STEP_SIZE,
+    OPT_GAMMA, OPT_MAX_LR, OPT_CLIP, OPT_FLIP, OPT_CROP, OPT_RESIZE, OPT_SEED, OPT_INIT, OPT_MAX_STEPS,
+    OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_SHUFFLE, OPT_PLOT, OPT_LOG
+};
+
+static const cli_option train_options[] = {
+    {"model", 'm', 1, "NAME|FILE", "model name in models/ or a model file (default lenet)"},
+    {"data", 'd', 1, "DIR", "directory with the four IDX files (default " CNN_DEFAULT_DATA_DIR ")"},
+    {"epochs", 'e', 1, "N", "default 10"},
+    {"batch-size", 'b', 1, "N", "default 256"},
+    {"lr", 'l', 1, "X", "learning rate, default 0.9"},
+    {"momentum", OPT_MOMENTUM, 1, "X", "SGD momentum, default 0"},
+    {"weight-decay", OPT_WEIGHT_DECAY, 1, "X", "L2 penalty (AdamW: decoupled decay), default 0 (AdamW 0.01)"},
+    {"optimizer", OPT_OPTIMIZER, 1, "sgd|adam|adamw", "default sgd (torch.optim's rules)"},
+    {"nesterov", OPT_NESTEROV, 0, NULL, "Nesterov momentum (SGD, needs --momentum)"},
+    {"schedule", OPT_SCHEDULE, 1, "none|step|cosine|onecycle",
+     "learning-rate schedule: StepLR and CosineAnnealingLR step per epoch,\n"
+     "OneCycleLR per batch (it also cycles momentum / beta1); default none"},
+    {"step-size", OPT_STEP_SIZE, 1, "N", "step schedule: epochs between decays, default 1"},
+    {"gamma", OPT_GAMMA, 1, "X", "step schedule: decay factor, default 0.1"},
+    {"max-lr", OPT_MAX_LR, 1, "X", "onecycle: peak learning rate, default --lr"},
+    {"clip-grad-norm", OPT_CLIP, 1, "X", "clip the gradients' total 2-norm to X (clip_grad_norm_)"},
+    {"random-flip", OPT_FLIP, 0, NULL, "flip training images horizontally with p = 0.5"},
+    {"random-crop", OPT_CROP, 1, "PAD", "random crop of the image size from the zero-padded image"},
+    {"resize", OPT_RESIZE, 1, "N",
+     "resize images to N x N first (bilinear, as torchvision's Resize on\n"
+     "tensors without antialias); the model then takes 1 x N x N inputs"},
+    {"seed", OPT_SEED, 1, "N", "seed of initialisation, shuffling and dropout, default 0"},
+    {"threads", 'j', 1, "N", "default: all cores"},
+    {"init", OPT_INIT, 1, "xavier|default|FILE",
+     "xavier (d2l, the default), PyTorch's default init, or weights\nfrom a .safetensors file"},
+    {"max-steps", OPT_MAX_STEPS, 1, "K", "stop after K optimizer steps"},
+    {"checkpoint", OPT_CHECKPOINT, 1, "FILE",
+     "save the whole training state to FILE at the end of each epoch, and\n"
+     "when stopped by SIGINT/SIGTERM or --max-steps (see docs/CHECKPOINTS.md)"},
+    {"checkpoint-every", OPT_CHECKPOINT_EVERY, 1, "N", "... every N optimizer steps instead of each epoch"},
+    {"resume", OPT_RESUME, 1, "FILE", "continue bit-exactly from a checkpoint (same options otherwise)"},
+    {"no-shuffle", OPT_NO_SHUFFLE, 0, NULL, "keep the training set in file order"},
+    {"save", 'o', 1, "FILE", "save the trained weights (safetensors)"},
+    {"plot", OPT_PLOT, 1, "FILE.svg", "draw train loss, train acc and test acc per epoch (rewritten each epoch)"},
+    {"log", OPT_LOG, 1, "FILE.jsonl", "one JSON line per epoch (docs/TOOL.md)"},
+    {"quiet", 'q', 0, NULL, "print only the final two lines"},
+    {"help", 'h', 0, NULL, "print this help and exit"},
+    {NULL, 0, 0, NULL, NULL},
+};
 
 typedef struct {
     int quiet, tty, epochs;
@@ -206,65 +214,65 @@ int cnn_cli_train(int argc, char **argv) {
     long long threads = 0, iv;
     double fv;
     int quiet = 0, wd_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(train_usage, stdout);
+    cli_parser p;
+    cli_parser_init(&p, cmd, train_options, argc, argv);
+    for (int key; (key = cli_next(&p)) != -1;) {
+        const char *a = p.name, *v = p.value;
+        switch (key) {
+        case 'h':
+            cli_usage(stdout, "train [options]",
+                      "Train a model with minibatch SGD (or Adam, AdamW) and cross-entropy, as d2l's train_ch6.\n",
+                      train_options);
             return 0;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--no-shuffle")) {
-            cfg.shuffle = 0;
-        } else if (!strcmp(a, "--nesterov")) {
-            cfg.nesterov = 1;
-        } else if (!strcmp(a, "--random-flip")) {
-            cfg.random_flip = 1;
-        } else if (!(v = cli_value(cmd, argc, argv, &i))) {
-            return 2;
-        } else if (!strcmp(a, "--model")) {
-            model_name = v;
-        } else if (!strcmp(a, "--data")) {
-            data_dir = v;
-        } else if (!strcmp(a, "--init")) {
-            init = v;
-        } else if (!strcmp(a, "--save")) {
-            save = v;
-        } else if (!strcmp(a, "--plot")) {
-            plot = v;
-        } else if (!strcmp(a, "--checkpoint")) {
-            cfg.checkpoint = v;
-        } else if (!strcmp(a, "--resume")) {
-            cfg.resume = v;
-        } else if (!strcmp(a, "--checkpoint-every")) {
+        case 'q': quiet = 1; break;
+        case OPT_NO_SHUFFLE: cfg.shuffle = 0; break;
+        case OPT_NESTEROV: cfg.nesterov = 1; break;
+        case OPT_FLIP: cfg.random_flip = 1; break;
+        case 'm': model_name = v; break;
+        case 'd': data_dir = v; break;
+        case OPT_INIT: init = v; break;
+        case 'o': save = v; break;
+        case OPT_PLOT: plot = v; break;
+        case OPT_CHECKPOINT: cfg.checkpoint = v; break;
+        case OPT_RESUME: cfg.resume = v; break;
+        case OPT_LOG: log_path = v; break;
+        case OPT_CHECKPOINT_EVERY:
             if (cli_parse_int(cmd, a, v, 1, INT64_MAX, &iv) < 0) return 2;
             cfg.checkpoint_every = iv;
-        } else if (!strcmp(a, "--log")) {
-            log_path = v;
-        } else if (!strcmp(a, "--epochs")) {
+            break;
+        case 'e':
             if (cli_parse_int(cmd, a, v, 1, 100000, &iv) < 0) return 2;
             cfg.epochs = (int)iv;
-        } else if (!strcmp(a, "--batch-size")) {
+            break;
+        case 'b':
             if (cli_parse_int(cmd, a, v, 1, 1 << 20, &iv) < 0) return 2;
             cfg.batch_size = (int)iv;
-        } else if (!strcmp(a, "--seed")) {
+            break;
+        case OPT_SEED:
             if (cli_parse_int(cmd, a, v, 0, INT64_MAX, &iv) < 0) return 2;
             cfg.seed = (uint64_t)iv;
-        } else if (!strcmp(a, "--threads")) {
+            break;
+        case 'j':
             if (cli_parse_int(cmd, a, v, 1, 1024, &threads) < 0) return 2;
-        } else if (!strcmp(a, "--max-steps")) {
+            break;
+        case OPT_MAX_STEPS:
             if (cli_parse_int(cmd, a, v, 1, INT64_MAX, &iv) < 0) return 2;
             cfg.max_steps = iv;
-        } else if (!strcmp(a, "--lr")) {
+            break;
+        case 'l':
             if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
             cfg.lr = (float)fv;
-        } else if (!strcmp(a, "--momentum")) {
+            break;
+        case OPT_MOMENTUM:
             if (cli_parse_float(cmd, a, v, 0, 1, &fv) < 0) return 2;
             cfg.momentum = (float)fv;
-        } else if (!strcmp(a, "--weight-decay")) {
+            break;
+        case OPT_WEIGHT_DECAY:
             if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
             cfg.weight_decay = (float)fv;
             wd_given = 1;
-        } else if (!strcmp(a, "--optimizer")) {
+            break;
+        case OPT_OPTIMIZER:
             if (!strcmp(v, "sgd")) cfg.optimizer = CNN_OPTIM_SGD;
             else if (!strcmp(v, "adam")) cfg.optimizer = CNN_OPTIM_ADAM;
             else if (!strcmp(v, "adamw")) cfg.optimizer = CNN_OPTIM_ADAMW;
@@ -272,7 +280,8 @@ int cnn_cli_train(int argc, char **argv) {
                 fprintf(stderr, "cnn train: --optimizer: expected sgd, adam or adamw, found '%s'\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--schedule")) {
+            break;
+        case OPT_SCHEDULE:
             if (!strcmp(v, "none")) cfg.schedule = CNN_SCHEDULE_NONE;
             else if (!strcmp(v, "step")) cfg.schedule = CNN_SCHEDULE_STEP;
             else if (!strcmp(v, "cosine")) cfg.schedule = CNN_SCHEDULE_COSINE;
@@ -281,28 +290,38 @@ int cnn_cli_train(int argc, char **argv) {
                 fprintf(stderr, "cnn train: --schedule: expected none, step, cosine or onecycle, found '%s'\n", v);
                 return 2;
             }
-        } else if (!strcmp(a, "--step-size")) {
+            break;
+        case OPT_STEP_SIZE:
             if (cli_parse_int(cmd, a, v, 1, 100000, &iv) < 0) return 2;
             cfg.step_size = (int)iv;
-        } else if (!strcmp(a, "--gamma")) {
+            break;
+        case OPT_GAMMA:
             if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
             cfg.gamma = (float)fv;
-        } else if (!strcmp(a, "--max-lr")) {
+            break;
+        case OPT_MAX_LR:
             if (cli_parse_float(cmd, a, v, 0, 1e6, &fv) < 0) return 2;
             cfg.max_lr = (float)fv;
-        } else if (!strcmp(a, "--clip-grad-norm")) {
+            break;
+        case OPT_CLIP:
             if (cli_parse_float(cmd, a, v, 0, 1e12, &fv) < 0) return 2;
             cfg.clip_grad_norm = (float)fv;
-        } else if (!strcmp(a, "--resize")) {
+            break;
+        case OPT_RESIZE:
             if (cli_parse_int(cmd, a, v, 1, 4096, &iv) < 0) return 2;
             cfg.resize = (int)iv;
-        } else if (!strcmp(a, "--random-crop")) {
+            break;
+        case OPT_CROP:
             if (cli_parse_int(cmd, a, v, 0, 64, &iv) < 0) return 2;
             cfg.random_crop = (int)iv;
-        } else {
-            fprintf(stderr, "cnn train: unknown option '%s' (see cnn train --help)\n", a);
-            return 2;
+            break;
+        default: return 2; /* '?': the parser printed why */
         }
+    }
+    if (cli_first_arg() < argc) {
+        fprintf(stderr, "cnn train: unexpected argument '%s' (train takes options only; see cnn train --help)\n",
+                argv[cli_first_arg()]);
+        return 2;
     }
     if (cfg.optimizer == CNN_OPTIM_ADAMW && !wd_given) cfg.weight_decay = 0.01f; /* torch.optim.AdamW's default */
     if (cfg.nesterov && (cfg.optimizer != CNN_OPTIM_SGD || cfg.momentum <= 0)) {

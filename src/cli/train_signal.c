@@ -115,6 +115,7 @@ int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg) {
                 i++;
                 continue;
             }
+            if (!strncmp(argv[i], "--resume=", 9)) continue;
             print_arg(stderr, argv[i]);
         }
         print_arg(stderr, "--resume");

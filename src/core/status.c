@@ -8,6 +8,8 @@
 
 static _Thread_local char cnn__message[1024];
 
+const char *cnn_version(void) { return CNN_VERSION; }
+
 const char *cnn_strerror(int status) {
     switch (status) {
 #define CNN__STATUS_TEXT(name, value, text) case value: return text;
