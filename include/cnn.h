@@ -403,6 +403,9 @@ CNN_API int64_t cnn_model_num_outputs(const cnn_model *m); /* features of the la
 CNN_API size_t cnn_model_num_params(const cnn_model *m);
 CNN_API float *cnn_model_params(cnn_model *m);
 CNN_API float *cnn_model_grads(cnn_model *m);
+/* The same buffers, read-only, from a const model. */
+CNN_API const float *cnn_model_params_const(const cnn_model *m);
+CNN_API const float *cnn_model_grads_const(const cnn_model *m);
 
 typedef struct cnn_param_info {
     char name[32];                /* state_dict key, e.g. "0.weight" */
@@ -434,6 +437,8 @@ CNN_API int cnn_model_num_buffers(const cnn_model *m);
 CNN_API int cnn_model_buffer_info(const cnn_model *m, int i, cnn_buffer_info *info);
 CNN_API float *cnn_model_buffers(cnn_model *m);
 CNN_API int64_t *cnn_model_counters(cnn_model *m);
+CNN_API const float *cnn_model_buffers_const(const cnn_model *m);
+CNN_API const int64_t *cnn_model_counters_const(const cnn_model *m);
 /* Reset running_mean to 0, running_var to 1, num_batches_tracked to 0. */
 CNN_API void cnn_model_reset_buffers(cnn_model *m);
 CNN_API void cnn_model_zero_grad(cnn_model *m);
@@ -646,9 +651,11 @@ typedef struct cnn_train_config {
 
 CNN_API void cnn_train_config_default(cnn_train_config *cfg);
 
-/* Progress of training, given to the callback. */
+/* Progress of training, given to the callback: after every optimizer step
+ * (BATCH) and after each epoch's evaluation (EPOCH). */
+typedef enum { CNN_EVENT_BATCH = 0, CNN_EVENT_EPOCH } cnn_train_event_kind;
 typedef struct cnn_train_event {
-    enum { CNN_EVENT_BATCH, CNN_EVENT_EPOCH } kind;
+    cnn_train_event_kind kind;
     int epoch;            /* 0-based */
     int64_t step;         /* optimizer steps done in total */
     int64_t batch, num_batches; /* batch index within the epoch (1-based), batches per epoch */
@@ -657,6 +664,7 @@ typedef struct cnn_train_event {
     double test_acc;      /* CNN_EVENT_EPOCH only; -1 if not evaluated */
     int64_t examples;     /* examples seen this epoch */
     double compute_seconds; /* time inside forward/backward/step, whole run */
+    double lr;            /* the learning rate of the last step (a schedule changes it) */
 } cnn_train_event;
 /* Return non-zero to stop training (cnn_train then returns CNN_EINTR). */
 typedef int (*cnn_train_callback)(const cnn_train_event *ev, void *user);

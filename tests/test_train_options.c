@@ -5,7 +5,9 @@
  * --resize in both. */
 #include "test_util.h"
 
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,8 +52,19 @@ int main(void) {
     CHECK_INT_EQ(run_cnn(train, NULL), 0);
     char *sgd[] = {"cnn", "train", "--data", STEP_DIR, "--model", "lenet-modern", "--momentum", "0.9", "--nesterov",
                    "--schedule", "step", "--step-size", "1", "--gamma", "0.5", "--epochs", "2", "--batch-size", "16",
-                   "--threads", "1", "--quiet", NULL};
+                   "--threads", "1", "--quiet", "--log", out, NULL};
     CHECK_INT_EQ(run_cnn(sgd, NULL), 0);
+    /* The log carries each epoch's learning rate: StepLR halves 0.9 after epoch 1. */
+    const char *log = slurp(out), *second = log ? strstr(log, "{\"epoch\": 2,") : NULL;
+    CHECK(log != NULL && strstr(log, "{\"epoch\": 1,") != NULL && second != NULL);
+    if (log && second) {
+        const char *lr1 = strstr(log, "\"lr\": "), *lr2 = strstr(second, "\"lr\": ");
+        CHECK(lr1 != NULL && lr1 < second && lr2 != NULL);
+        if (lr1 && lr2) {
+            CHECK(fabs(strtod(lr1 + 6, NULL) - 0.9) < 1e-6);
+            CHECK(fabs(strtod(lr2 + 6, NULL) - 0.45) < 1e-6);
+        }
+    }
     char *cosine[] = {"cnn", "train", "--data", STEP_DIR, "--model", "resnet-small", "--optimizer", "adam",
                       "--schedule", "cosine", "--max-steps", "2", "--batch-size", "16", "--threads", "1", "--quiet",
                       NULL};

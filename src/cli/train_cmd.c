@@ -99,8 +99,8 @@ static int ui_log_epoch(train_ui *ui, const cnn_train_event *ev) {
     char line[512];
     int n = snprintf(line, sizeof line,
                      "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"train_acc\": %.9g, \"test_acc\": %.9g, "
-                     "\"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
-                     ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc,
+                     "\"lr\": %.9g, \"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
+                     ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc, ev->lr,
                      ev->compute_seconds, now_seconds() - ui->start_wall);
     if (n < 0 || (size_t)n >= sizeof line) return -1;
     if (ui->log_len + (size_t)n > ui->log_cap) {

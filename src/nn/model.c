@@ -199,6 +199,8 @@ int64_t cnn_model_num_outputs(const cnn_model *m) { return m->rt[m->n_layers - 1
 size_t cnn_model_num_params(const cnn_model *m) { return m ? m->n_params : 0; }
 float *cnn_model_params(cnn_model *m) { return m ? m->params : NULL; }
 float *cnn_model_grads(cnn_model *m) { return m ? m->grads : NULL; }
+const float *cnn_model_params_const(const cnn_model *m) { return m ? m->params : NULL; }
+const float *cnn_model_grads_const(const cnn_model *m) { return m ? m->grads : NULL; }
 int cnn_model_num_tensors(const cnn_model *m) { return m ? m->n_tensors : 0; }
 
 int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info) {
@@ -212,6 +214,8 @@ int cnn_model_tensor_info(const cnn_model *m, int i, cnn_param_info *info) {
 int cnn_model_num_buffers(const cnn_model *m) { return m ? m->n_binfo : 0; }
 float *cnn_model_buffers(cnn_model *m) { return m ? m->bufs : NULL; }
 int64_t *cnn_model_counters(cnn_model *m) { return m ? m->counters : NULL; }
+const float *cnn_model_buffers_const(const cnn_model *m) { return m ? m->bufs : NULL; }
+const int64_t *cnn_model_counters_const(const cnn_model *m) { return m ? m->counters : NULL; }
 
 int cnn_model_buffer_info(const cnn_model *m, int i, cnn_buffer_info *info) {
     if (!m || !info) return cnn__fail(CNN_EINVAL, "cnn_model_buffer_info: NULL argument");

@@ -289,7 +289,7 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
             if (cb) {
                 cnn_train_event ev = {CNN_EVENT_BATCH, epoch, step, batch + 1, num_batches,
                                       loss_sum / (double)seen, (double)correct / (double)seen, -1.0,
-                                      seen, compute};
+                                      seen, compute, opt.lr};
                 if (cb(&ev, user)) stop = 1;
             }
             if (!stop && cfg->max_steps && step >= cfg->max_steps) stop = 2;
@@ -308,7 +308,7 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         if (cb && seen) {
             cnn_train_event ev = {CNN_EVENT_EPOCH, epoch, step, num_batches, num_batches,
                                   loss_sum / (double)seen, (double)correct / (double)seen, test_acc,
-                                  seen, compute};
+                                  seen, compute, opt.lr};
             if (cb(&ev, user)) stop = 1;
         }
         if (cfg->checkpoint && !partial && (cfg->checkpoint_every == 0 || stop == 1))
