@@ -43,6 +43,13 @@ void cnn__conv2d_backward_ref(float *dx, float *dw, float *db, const float *dy, 
 void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                           const float *w, const cnn__conv_geom *g, float *ws);
 
+/* kernels/im2col.c: the GEMM path's columns of one sample x (C, H, W): row
+ * r = (c*kh + a)*kw + e holds OH*OW values at col + r*ld (zeros for padding);
+ * col2im overwrites dx (C, H, W) with the sum of the columns that read each
+ * position. */
+void cnn__im2col(float *col, int64_t ld, const float *x, const cnn__conv_geom *g);
+void cnn__col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geom *g);
+
 /* conv2d_direct.c: stride-1 convolutions without im2col (AVX2 + FMA), used by
  * cnn__conv2d_forward/backward when cnn__conv2d_direct_ok(g); dx is
  * overwritten, dw accumulated (either may be NULL); ws holds
@@ -142,6 +149,8 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
                        cnn_activation act);
 void cnn__act_backward_serial(float *dx, const float *dy, const float *x, const float *y, size_t n,
                               cnn_activation act);
+/* y (n) += x (n), split across threads when long (a residual connection) */
+void cnn__add_into(float *y, const float *x, size_t n);
 /* The activations the fused kernels do not take, as PyTorch's CPU kernels
  * compute them (backward: dx = dy * f'(x), overwritten). */
 /* y = x > 0 ? x : slope * x;  dx = dy * (x > 0 ? 1 : slope) */

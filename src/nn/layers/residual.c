@@ -92,10 +92,6 @@ static void residual_reserve(const cnn__layer_rt *rt, const cnn_layer_desc *l, i
     }
 }
 
-static void relu_inplace(float *y, size_t n) {
-    for (size_t k = 0; k < n; k++) y[k] = y[k] > 0.0f ? y[k] : 0.0f;
-}
-
 static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc *l, const float *x,
                             const float **y) {
     const size_t n = (size_t)rt->numel * (size_t)r->batch;
@@ -108,18 +104,18 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
     CNN_TRY(cnn__bn_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
                             cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn, r->batch,
                             r->train));
-    relu_inplace(r1, n);
+    cnn__act_forward(r1, r1, n, CNN_ACT_RELU);
     cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
     CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
                             cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn, r->batch,
                             r->train));
     if (l->u.residual.use_1x1conv) {
         cnn__conv2d_forward(c3, x, cnn__param(r, rt, RS_C3W), cnn__param(r, rt, RS_C3B), &g3, r->ws);
-        for (size_t k = 0; k < n; k++) out[k] += c3[k];
+        cnn__add_into(out, c3, n);
     } else {
-        for (size_t k = 0; k < n; k++) out[k] += x[k];
+        cnn__add_into(out, x, n);
     }
-    relu_inplace(out, n);
+    cnn__act_forward(out, out, n, CNN_ACT_RELU);
     return CNN_OK;
 }
 
@@ -134,12 +130,12 @@ static const float *residual_backward(const cnn__run *r, const cnn__layer_rt *rt
     cnn__conv_geom cg1 = rt->st.residual.g1, cg2 = rt->st.residual.g2, cg3 = rt->st.residual.g3;
     cg1.n = cg2.n = cg3.n = r->batch;
     const int bs = bn->used_batch_stats;
-    for (size_t k = 0; k < n; k++) g1[k] = out[k] > 0.0f ? dy[k] : 0.0f; /* through the final relu */
+    cnn__act_backward(g1, dy, NULL, out, n, CNN_ACT_RELU); /* through the final relu */
     cnn__batchnorm_backward(g2, cnn__grad(r, rt, RS_BN2W), cnn__grad(r, rt, RS_BN2B), g1, c2, stats + 3 * c,
                             stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs);
     cnn__conv2d_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1, cnn__param(r, rt, RS_C2W),
                          &cg2, r->ws);
-    for (size_t k = 0; k < n; k++) g3[k] = r1[k] > 0.0f ? g3[k] : 0.0f;
+    cnn__act_backward(g3, g3, NULL, r1, n, CNN_ACT_RELU);
     cnn__batchnorm_backward(g2, cnn__grad(r, rt, RS_BN1W), cnn__grad(r, rt, RS_BN1B), g3, c1, stats, stats + c,
                             cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs);
     cnn__conv2d_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x, cnn__param(r, rt, RS_C1W),
@@ -149,9 +145,9 @@ static const float *residual_backward(const cnn__run *r, const cnn__layer_rt *rt
         cnn__conv2d_backward(dx ? g4 : NULL, cnn__grad(r, rt, RS_C3W), cnn__grad(r, rt, RS_C3B), g1, x,
                              cnn__param(r, rt, RS_C3W), &cg3, r->ws);
         if (dx)
-            for (size_t k = 0; k < nin; k++) dx[k] += g4[k];
+            cnn__add_into(dx, g4, nin);
     } else if (dx) {
-        for (size_t k = 0; k < nin; k++) dx[k] += g1[k];
+        cnn__add_into(dx, g1, nin);
     }
     return dx;
 }

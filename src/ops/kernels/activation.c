@@ -1,5 +1,6 @@
 /* activation.c (kernels) — Sigmoid, ReLU and Tanh forward and backward on
- * flat buffers (the formulas are described in ops/activation.c). */
+ * flat buffers (the formulas are described in ops/activation.c), and the
+ * sum of a residual connection. */
 #include "kernel.h"
 #include "ops/vmath.h"
 
@@ -97,3 +98,12 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
                                  (size_t)(len - i < blk ? len - i : blk), act);
 }
 
+
+void cnn__add_into(float *y, const float *x, size_t n) {
+    const int64_t len = (int64_t)n, blk = ACT_PARALLEL_MIN;
+    #pragma omp parallel for schedule(static) if (len >= 2 * ACT_PARALLEL_MIN)
+    for (int64_t i = 0; i < len; i += blk) {
+        int64_t end = len - i < blk ? len : i + blk;
+        for (int64_t k = i; k < end; k++) y[k] += x[k];
+    }
+}
