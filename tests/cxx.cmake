@@ -4,7 +4,7 @@
 enable_language(CXX)
 add_executable(cxx_consumer ${CMAKE_CURRENT_LIST_DIR}/cxx/consumer.cpp)
 set_target_properties(cxx_consumer PROPERTIES CXX_STANDARD 11 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
-                                              RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+                                              RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
 target_link_libraries(cxx_consumer PRIVATE cnn_shared)
 add_test(NAME test_cxx_consumer
          COMMAND cxx_consumer ${PROJECT_SOURCE_DIR}/models/lenet.txt ${PROJECT_SOURCE_DIR}/tests/fixtures/step)

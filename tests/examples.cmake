@@ -5,12 +5,12 @@
 
 foreach(name corr2d edge_detection padding_stride channels pooling)
   add_test(NAME example_${name}
-           COMMAND ${CMAKE_COMMAND} -DPROG=${CMAKE_BINARY_DIR}/examples/${name}
-                   -DEXPECTED=${CMAKE_SOURCE_DIR}/tests/expected/${name}.txt
-                   -P ${CMAKE_SOURCE_DIR}/tests/cmake/run_example.cmake)
+           COMMAND ${CMAKE_COMMAND} -DPROG=${PROJECT_BINARY_DIR}/examples/${name}
+                   -DEXPECTED=${PROJECT_SOURCE_DIR}/tests/expected/${name}.txt
+                   -P ${PROJECT_SOURCE_DIR}/tests/cmake/run_example.cmake)
 endforeach()
 
 add_test(NAME example_learn_kernel
-         COMMAND ${CMAKE_COMMAND} -DPROG=${CMAKE_BINARY_DIR}/examples/learn_kernel
-                 -DEXPECTED=${CMAKE_SOURCE_DIR}/tests/expected/learn_kernel.txt -DMODE=learn_kernel
-                 -P ${CMAKE_SOURCE_DIR}/tests/cmake/run_example.cmake)
+         COMMAND ${CMAKE_COMMAND} -DPROG=${PROJECT_BINARY_DIR}/examples/learn_kernel
+                 -DEXPECTED=${PROJECT_SOURCE_DIR}/tests/expected/learn_kernel.txt -DMODE=learn_kernel
+                 -P ${PROJECT_SOURCE_DIR}/tests/cmake/run_example.cmake)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cli_fail(const char *cmd, int status) {
     fprintf(stderr, "cnn %s: error: %s (%s)\n", cmd, cnn_last_error(), cnn_strerror(status));
@@ -75,6 +76,27 @@ static int cli_is_file(const char *path) {
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The installed models beside the executable: <bindir>/CNN_MODELS_FROM_BIN
+ * (../share/cnn/models), found through /proc/self/exe, so an installed cnn
+ * finds them under any prefix. NULL if there is no such directory. */
+static const char *models_beside_exe(void) {
+#ifdef CNN_MODELS_FROM_BIN
+    static char dir[4096];
+    char exe[3800];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    snprintf(dir, sizeof dir, "%s/%s", exe, CNN_MODELS_FROM_BIN);
+    struct stat st;
+    return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? dir : NULL;
+#else
+    return NULL;
+#endif
+}
+
 int cli_find_model(const char *cmd, const char *name, const char **path_out) {
     static char path[4096];
     const char *dirs[4];
@@ -88,9 +110,8 @@ int cli_find_model(const char *cmd, const char *name, const char **path_out) {
     }
     if (env && *env) dirs[nd++] = env;
     dirs[nd++] = "models";
-#ifdef CNN_INSTALLED_MODELS_DIR
-    dirs[nd++] = CNN_INSTALLED_MODELS_DIR;
-#endif
+    const char *installed = models_beside_exe();
+    if (installed) dirs[nd++] = installed;
 #ifdef CNN_SOURCE_MODELS_DIR
     dirs[nd++] = CNN_SOURCE_MODELS_DIR;
 #endif

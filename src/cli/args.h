@@ -13,7 +13,9 @@ int cli_parse_shape(const char *cmd, const char *opt, const char *s, int64_t chw
 /* The value of option argv[*i] (advancing *i), or NULL with a message if missing. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 
-/* The file of a model given by name ("lenet": models/lenet.txt) or path;
+/* The file of a model given by name or path. A name is looked up as NAME.txt
+ * in $CNN_MODELS_DIR, ./models, the installed models beside the executable
+ * (<bindir>/../share/cnn/models) and the source tree's models/, in that order;
  * *path_out points to static storage. Prints and returns -1 if none. */
 int cli_find_model(const char *cmd, const char *name, const char **path_out);
 /* Resolve a model given by name ("lenet") or path and read its text.
