@@ -8,7 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OUT_DIR CNN_BINARY_DIR "/test_plot_out"
+/* One directory per run of this test (it runs once per instruction set, at
+ * the same time): CNN_BINARY_DIR/test_plot_out.<CNN_ISA>. */
+static char out_dir[1024];
+
+/* out_dir/name, in one of eight buffers (several may be in use at once). */
+static const char *outp(const char *name) {
+    static char bufs[8][1200];
+    static int k;
+    char *b = bufs[k++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/%s", out_dir, name);
+    return b;
+}
 
 static char *read_text(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -144,8 +155,10 @@ static void check_svg(const char *path, int want_points) {
 }
 
 int main(void) {
-    if (mkdir(OUT_DIR, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cannot create %s\n", OUT_DIR);
+    const char *isa = getenv("CNN_ISA");
+    snprintf(out_dir, sizeof out_dir, "%s/test_plot_out.%s", CNN_BINARY_DIR, isa && *isa ? isa : "default");
+    if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cannot create %s\n", out_dir);
         return 1;
     }
     /* A d2l-like run: 10 epochs, 5 points per epoch, test acc per epoch. */
@@ -159,7 +172,8 @@ int main(void) {
         }
         pts[n++] = (cnn_plot_point){e + 1, NAN, NAN, 0.79 - 0.6 * exp(-0.8 * (e + 1))};
     }
-    const char *path = OUT_DIR "/animator.svg";
+    char path[1200];
+    snprintf(path, sizeof path, "%s", outp("animator.svg"));
     CHECK_OK(cnn_plot_svg(path, pts, 3, EPOCHS));
     check_svg(path, 3 * 2);
     /* Rewriting the same file replaces it (this one stays for a look). */
@@ -167,29 +181,29 @@ int main(void) {
     check_svg(path, EPOCHS * PER * 2 + EPOCHS);
 
     /* Early in training: no points at all, one epoch, all-absent values. */
-    CHECK_OK(cnn_plot_svg(OUT_DIR "/empty.svg", NULL, 0, 10));
-    check_svg(OUT_DIR "/empty.svg", 0);
-    CHECK_OK(cnn_plot_svg(OUT_DIR "/one_epoch.svg", pts, PER + 1, 1));
-    check_svg(OUT_DIR "/one_epoch.svg", PER * 2 + 1);
+    CHECK_OK(cnn_plot_svg(outp("empty.svg"), NULL, 0, 10));
+    check_svg(outp("empty.svg"), 0);
+    CHECK_OK(cnn_plot_svg(outp("one_epoch.svg"), pts, PER + 1, 1));
+    check_svg(outp("one_epoch.svg"), PER * 2 + 1);
     cnn_plot_point absent[2] = {{0.5, NAN, NAN, NAN}, {NAN, 1, 1, 1}};
-    CHECK_OK(cnn_plot_svg(OUT_DIR "/absent.svg", absent, 2, 3));
-    check_svg(OUT_DIR "/absent.svg", 0);
+    CHECK_OK(cnn_plot_svg(outp("absent.svg"), absent, 2, 3));
+    check_svg(outp("absent.svg"), 0);
     /* Values outside [0, 1] (a diverging loss) widen the y axis. */
     cnn_plot_point wide[2] = {{1, 40, 0.1, NAN}, {2, -3, 0.2, 0.3}};
-    CHECK_OK(cnn_plot_svg(OUT_DIR "/wide.svg", wide, 2, 2));
-    check_svg(OUT_DIR "/wide.svg", 5);
+    CHECK_OK(cnn_plot_svg(outp("wide.svg"), wide, 2, 2));
+    check_svg(outp("wide.svg"), 5);
 
     /* Failures. */
-    CHECK_STATUS(cnn_plot_svg(OUT_DIR "/no/such/dir/plot.svg", pts, n, EPOCHS), CNN_EIO);
-    CHECK(strstr(cnn_last_error(), OUT_DIR "/no/such/dir/plot.svg") != NULL);
-    CHECK_STATUS(cnn_plot_svg(OUT_DIR, pts, n, EPOCHS), CNN_EIO); /* a directory */
+    CHECK_STATUS(cnn_plot_svg(outp("no/such/dir/plot.svg"), pts, n, EPOCHS), CNN_EIO);
+    CHECK(strstr(cnn_last_error(), outp("no/such/dir/plot.svg")) != NULL);
+    CHECK_STATUS(cnn_plot_svg(out_dir, pts, n, EPOCHS), CNN_EIO); /* a directory */
     CHECK_STATUS(cnn_plot_svg(NULL, pts, n, EPOCHS), CNN_EINVAL);
     CHECK_STATUS(cnn_plot_svg("", pts, n, EPOCHS), CNN_EINVAL);
     CHECK_STATUS(cnn_plot_svg(path, NULL, 3, EPOCHS), CNN_EINVAL);
     CHECK_STATUS(cnn_plot_svg(path, pts, -1, EPOCHS), CNN_EINVAL);
     CHECK_STATUS(cnn_plot_svg(path, pts, n, 0), CNN_EINVAL);
 
-    DIR *d = opendir(OUT_DIR);
+    DIR *d = opendir(out_dir);
     CHECK(d != NULL);
     for (struct dirent *e; d && (e = readdir(d));) {
         test__checked++;
