@@ -72,10 +72,12 @@
 
 #define CONV_DIRECT_CHUNKS 32  /* most chunks a batch is cut into */
 #define CONV_DIRECT_TEAM 16    /* most threads (scratch slots) a call uses, at most the processors */
-/* Rows of a register tile: 12 with AVX-512's 32 vector registers, 6 with
+/* LANES_PIX: pixels of 8 lanes a tile row of the lanes forward takes.
+ * Rows of a register tile: 12 with AVX-512's 32 vector registers, 6 with
  * AVX2's 16. TILE_ROWS(X) is X(0) X(1) ... for each row, MR_SWITCH(F) runs
  * F(mr) for the row count mr, a constant inside F (F ends with break). */
 #if defined(__AVX512F__)
+#define LANES_PIX 4
 #define CONV_DIRECT_MR 12
 #define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define MR_SWITCH(F)                                                                      \
@@ -84,6 +86,7 @@
     case 6: F(6) case 5: F(5) case 4: F(4) case 3: F(3) case 2: F(2) default: F(1)        \
     }
 #else
+#define LANES_PIX 2
 #define CONV_DIRECT_MR 6
 #define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define MR_SWITCH(F)                                                                      \
@@ -190,9 +193,9 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     p->lanes = 1, p->cols = 0, p->np = 0, p->xp = 0;
     p->hp = g->oh + g->kh - 1, p->wp = g->ow + ekw;
     p->k = g->c * g->kh * g->kw;
-    p->owp = round_up(g->ow, 2), p->wy = g->ow + 2 * ekw, p->wx = round_up(g->w, 2);
-    /* a tile reads up to two pixels past a row's end: 4 pixels of room */
-    p->x8 = round_up((g->c * p->hp * p->wp + 4) * 8, CONV_DIRECT_NR);
+    p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * ekw, p->wx = round_up(g->w, 2);
+    /* a tile reads up to LANES_PIX pixels past a row's end: twice that of room */
+    p->x8 = round_up((g->c * p->hp * p->wp + 2 * LANES_PIX) * 8, CONV_DIRECT_NR);
     int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 4) * 8;
     p->y8 = round_up(y8 > dy8 ? y8 : dy8, CONV_DIRECT_NR);
     p->dx8 = round_up(g->c * g->h * p->wx * 8, CONV_DIRECT_NR);
@@ -296,17 +299,26 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
  * vector, with 8 lanes two. Each lane sums over k in the same order either
  * way, so both give the same bits. */
 #if defined(__AVX512F__)
-#define ROW_ZERO(i) __m512 c##i = _mm512_setzero_ps();
-#define ROW_LOAD(xk) __m512 b0 = _mm512_loadu_ps(xk);
+/* nv = 2 (kern_rows_wide): 32 floats a row, two vectors */
+#define ROW_ZERO(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0;
+#define ROW_LOAD(xk)                                                      \
+    __m512 b0 = _mm512_loadu_ps(xk);                                      \
+    __m512 b1 = nv > 1 ? _mm512_loadu_ps((xk) + 16) : b0;
 #define ROW_FMA(i)                                                        \
-    if (mr > i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(ak[i]), b0, c##i);
+    if (mr > i) {                                                         \
+        __m512 ai = _mm512_set1_ps(ak[i]);                                \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
+        if (nv > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);           \
+    }
 #define ROW_STORE(i)                                                      \
     if (mr > i) {                                                         \
         if (add) {                                                        \
             float *ci = c + coff[i];                                      \
-            _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), c##i)); \
+            _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), c##i##0)); \
+            if (nv > 1) _mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), c##i##1)); \
         } else {                                                          \
-            _mm512_storeu_ps(c + i * ldc, c##i);                          \
+            _mm512_storeu_ps(c + i * ldc, c##i##0);                       \
+            if (nv > 1) _mm512_storeu_ps(c + i * ldc + 16, c##i##1);      \
         }                                                                 \
     }
 #else
@@ -331,8 +343,9 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
     }
 #endif
 static inline __attribute__((always_inline)) void
-kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, int64_t K, float *c,
-             int64_t ldc, const int *coff) {
+kern_rows_mr(int mr, int nv, int add, const float *a, const float *x, const int *off, int64_t K,
+             float *c, int64_t ldc, const int *coff) {
+    (void)nv;
     TILE_ROWS(ROW_ZERO)
     for (int64_t k = 0; k < K; k++) {
         const float *xk = x + off[k], *ak = a + k * CONV_DIRECT_MR;
@@ -345,9 +358,9 @@ kern_rows_mr(int mr, int add, const float *a, const float *x, const int *off, in
 static inline __attribute__((always_inline)) void
 kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *lo,
              const int *hi, int nseg, float *c, int64_t ldc) {
-    const int add = 0;
+    const int add = 0, nv = 1;
     const int *coff = NULL;
-    (void)coff;
+    (void)coff, (void)nv;
     TILE_ROWS(ROW_ZERO)
     for (int sg = 0; sg < nseg; sg++)
         for (int64_t k = lo[sg]; k < hi[sg]; k++) {
@@ -371,17 +384,29 @@ static void kern_segs(int mr, const float *a, const float *x, const int *off, co
 
 static void kern_rows(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
                       int64_t ldc) {
-#define ROWS(m) kern_rows_mr(m, 0, a, x, off, K, c, ldc, NULL); break;
+#define ROWS(m) kern_rows_mr(m, 1, 0, a, x, off, K, c, ldc, NULL); break;
     MR_SWITCH(ROWS)
 #undef ROWS
 }
 
 static void kern_rows_add(int mr, const float *a, const float *x, const int *off, int64_t K,
                           float *c, const int *coff) {
-#define ROWS(m) kern_rows_mr(m, 1, a, x, off, K, c, 0, coff); break;
+#define ROWS(m) kern_rows_mr(m, 1, 1, a, x, off, K, c, 0, coff); break;
     MR_SWITCH(ROWS)
 #undef ROWS
 }
+
+#if defined(__AVX512F__)
+/* kern_rows with 32 floats a row (4 pixels x 8 lanes): 24 accumulators */
+static void kern_rows_wide(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
+                           int64_t ldc) {
+#define ROWS(m) kern_rows_mr(m, 2, 0, a, x, off, K, c, ldc, NULL); break;
+    MR_SWITCH(ROWS)
+#undef ROWS
+}
+#else
+#define kern_rows_wide kern_rows
+#endif
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -731,7 +756,7 @@ static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
 static const float *fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, const direct_plan *p,
                             const cnn__conv_geom *g) {
     int64_t chw = g->c * g->h * g->w;
-    if (xblk && nb == 8 && p->hp == g->h && p->wp == g->w && g->ow % 2 == 0) return x + n0 * chw;
+    if (xblk && nb == 8 && p->hp == g->h && p->wp == g->w && g->ow % LANES_PIX == 0) return x + n0 * chw;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t i = 0; i < g->h; i++) {
             float *row = x8 + ((c * p->hp + i + g->pad_top) * p->wp + g->pad_left) * 8;
@@ -875,9 +900,9 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                     for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t i = i0; i < i1; i++)
-                            for (int64_t j = 0; j < g->ow; j += 2)
-                                kern_rows(mr, d.wf + o0 * p->k, xr + (i * p->wp + j) * 8, d.xoff, p->k,
-                                          y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+                            for (int64_t j = 0; j < g->ow; j += LANES_PIX)
+                                kern_rows_wide(mr, d.wf + o0 * p->k, xr + (i * p->wp + j) * 8, d.xoff, p->k,
+                                               y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
                     }
                     if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
                 }
