@@ -18,6 +18,11 @@ static const char *vgg =
     "    nn.Conv2d(32, 32, kernel_size=3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),\n"
     "    nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))\n";
 
+/* a convolution reading its input in place, in blocks of 8 samples, 8 pixels wide */
+static const char *in_place =
+    "net = nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),\n"
+    "    nn.Conv2d(8, 8, kernel_size=3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))\n";
+
 enum { BATCH = 19, HW = 14 };
 
 /* logits (BATCH, 10) and gradients of the model under the set in use */
@@ -108,5 +113,6 @@ int main(void) {
     if (!env) CHECK_INT_EQ((int)start, (int)cnn_isa_best());
     check_model("lenet", lenet, 28);
     check_model("vgg", vgg, HW);
+    check_model("in place", in_place, 20);
     return test_report();
 }
