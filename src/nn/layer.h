@@ -213,6 +213,16 @@ static inline int64_t *cnn__counter(const cnn__run *r, const cnn__layer_rt *rt, 
  * running ones in eval (norm.c; Residual uses it too). */
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                     float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train);
+/* The same followed by act in the same pass (act NULL: none). */
+int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
+                        float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                        const cnn_activation *act);
+/* A BatchNorm layer and the activation after it as one step (nn/plan.c):
+ * y = act(bn(x)), and dx from the activation's dy, with bn's output never
+ * stored. */
+int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act);
+void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
+                                 const float *x, const float *y, cnn_activation act);
 
 /* ---- summary ---------------------------------------------------------------- */
 
@@ -229,7 +239,7 @@ typedef struct cnn__summary_info {
 /* ---- the table --------------------------------------------------------------- */
 
 /* What the step planner may fuse a layer into (nn/plan.c). */
-typedef enum { CNN__FUSE_NONE = 0, CNN__FUSE_CONV, CNN__FUSE_ACT, CNN__FUSE_POOL } cnn__fuse_role;
+typedef enum { CNN__FUSE_NONE = 0, CNN__FUSE_CONV, CNN__FUSE_ACT, CNN__FUSE_POOL, CNN__FUSE_BN } cnn__fuse_role;
 
 typedef struct cnn__layer_ops {
     const cnn__arg *args;   /* PyTorch's parameters in order; NULL: none */

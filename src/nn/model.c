@@ -418,9 +418,11 @@ int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer) {
             for (size_t j = 0; j < n; j++)
                 if (!isfinite(y[j])) {
                     /* Sigmoid, ReLU and Tanh map finite inputs to finite
-                     * outputs: in a fused step, whose Conv2d output was not
-                     * kept, the Conv2d's output was already non-finite. */
-                    *layer = s->kind == CNN__STEP_CONV_ACT && i == s->first + 1 ? s->first : i;
+                     * outputs: in a fused step, whose Conv2d's or
+                     * BatchNorm's output was not kept, that output was
+                     * already non-finite. */
+                    *layer = (s->kind == CNN__STEP_CONV_ACT || s->kind == CNN__STEP_BN_ACT) && i == s->first + 1
+                                 ? s->first : i;
                     return CNN_OK;
                 }
         }

@@ -18,7 +18,7 @@
 
 #include "nn/layer.h"
 
-typedef enum { CNN__STEP_LAYER = 0, CNN__STEP_CONV_ACT, CNN__STEP_ACT_POOL } cnn__step_kind;
+typedef enum { CNN__STEP_LAYER = 0, CNN__STEP_CONV_ACT, CNN__STEP_ACT_POOL, CNN__STEP_BN_ACT } cnn__step_kind;
 
 typedef struct cnn__step {
     cnn__step_kind kind;

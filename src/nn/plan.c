@@ -8,7 +8,9 @@
  * after it (CNN__FUSE_POOL), when cnn__conv2d_direct_ok holds for its
  * geometry at the batch size; an activation followed by a pooling that is
  * not fused so (and is not the first layer, which needs no input gradient)
- * has a one-pass backward. Between two fused steps, and between a fused
+ * has a one-pass backward. A BatchNorm followed by such an activation (and
+ * no pooling) is one step too: one pass forward, one backward, the batch
+ * norm's output never stored. Between two fused steps, and between a fused
  * step's forward and its backward, tensors stay in blocks of 8 samples
  * (CNN__BLK_*) where cnn__conv2d_direct_blocks_ok allows it.
  *
@@ -64,6 +66,9 @@ int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps) {
                 s->blk = (in_blocks ? CNN__BLK_X : 0) | CNN__BLK_A | (fused_blocks(m, i + 3, batch) ? CNN__BLK_P : 0);
         } else if (i >= 1 && has_role(m, i, CNN__FUSE_ACT) && has_role(m, i + 1, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_ACT_POOL, s->act = ops_at(m, i)->act, s->count = 2;
+        } else if (has_role(m, i, CNN__FUSE_BN) && has_role(m, i + 1, CNN__FUSE_ACT) &&
+                   !has_role(m, i + 2, CNN__FUSE_POOL)) {
+            s->kind = CNN__STEP_BN_ACT, s->act = ops_at(m, i + 1)->act, s->count = 2;
         }
         in_blocks = (s->blk & CNN__BLK_P) != 0;
     }
@@ -98,6 +103,15 @@ int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
         conv_act_forward(m, r, s);
         return CNN_OK;
     }
+    if (s->kind == CNN__STEP_BN_ACT) { /* y = act(bn(x)); bn's output is not kept */
+        const int f = s->first;
+        float *y = m->rt[f + 1].out;
+        int rc = cnn__batchnorm_act_forward(r, &m->rt[f], m->act[f], y, s->act);
+        if (rc < 0) return cnn__layer_fail(rc, &m->layers[f], f);
+        m->act[f + 1] = NULL;
+        m->act[f + 2] = y;
+        return CNN_OK;
+    }
     for (int i = s->first; i < s->first + s->count; i++) {
         cnn__layer_rt *rt = &m->rt[i];
         const float *y = rt->out;
@@ -124,6 +138,11 @@ const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step
         int blk = s->blk | (s->blk & CNN__BLK_X ? CNN__BLK_DX : 0);
         cnn__conv2d_direct_backward_fused(dx, cnn__grad(r, crt, 0), cnn__grad(r, crt, 1), dy, m->act[f + 2], s->act,
                                           &pg, m->act[f], cnn__param(r, crt, 0), &g, blk, r->ws);
+        return dx;
+    }
+    if (s->kind == CNN__STEP_BN_ACT) {
+        float *dx = f == 0 ? NULL : other(m, dy);
+        cnn__batchnorm_act_backward(r, &m->rt[f], dx, dy, m->act[f], m->act[f + 2], s->act);
         return dx;
     }
     if (s->kind == CNN__STEP_ACT_POOL) { /* dx = act'(z) * pool_backward(dy) in one pass per sample */
@@ -170,6 +189,9 @@ static void step_kernel(char *kernel, size_t kcap, char *layout, size_t lcap, co
                      s->blk & CNN__BLK_P ? " p" : "");
     } else if (s->kind == CNN__STEP_ACT_POOL) {
         snprintf(kernel, kcap, "act + pool, one-pass backward");
+    } else if (s->kind == CNN__STEP_BN_ACT) {
+        snprintf(kernel, kcap, "batch norm + %s, one pass", s->act == CNN_ACT_SIGMOID ? "sigmoid"
+                                                          : s->act == CNN_ACT_RELU ? "relu" : "tanh");
     } else if (ops->fuse == CNN__FUSE_CONV) {
         cnn__conv_geom g = m->rt[s->first].st.conv.g;
         g.n = batch;

@@ -74,7 +74,16 @@
     V(void, batchnorm_backward,                                                                    \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, \
        const float *invstd, const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats), \
-      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats))
+      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats))                       \
+    V(void, batchnorm_apply_act,                                                                   \
+      (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
+       const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act),                    \
+      (y, x, mean, invstd, gamma, beta, n, c, s, act))                                             \
+    V(void, batchnorm_backward_act,                                                                \
+      (float *dx, float *dgamma, float *dbeta, const float *dy, const float *y, cnn_activation act, \
+       const float *x, const float *mean, const float *invstd, const float *gamma, int64_t n,      \
+       int64_t c, int64_t s, int batch_stats),                                                     \
+      (dx, dgamma, dbeta, dy, y, act, x, mean, invstd, gamma, n, c, s, batch_stats))
 
 /* One instruction set's kernels. */
 typedef struct cnn__kernels {

@@ -206,6 +206,17 @@ void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float
                              const float *mean, const float *invstd, const float *gamma, int64_t n,
                              int64_t c, int64_t s, int batch_stats);
 
+/* The same, then y = act(y): a batch norm and the activation after it in one
+ * pass, the same bits as the two in turn. */
+void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const float *invstd,
+                              const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
+                              cnn_activation act);
+/* The backward of both: cnn__batchnorm_backward of act'(.) * dy, made from
+ * the activation's output y as it is read, never stored. */
+void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                                 cnn_activation act, const float *x, const float *mean, const float *invstd,
+                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats);
+
 /* ---- adaptive pooling (adaptive_pool.c) ------------------------------------ */
 /* planes of h x w -> oh x ow; window i covers [floor(i*h/oh), ceil((i+1)*h/oh)).
  * max: NaN propagates, first max wins; avg: mean over the window. */

@@ -7,7 +7,8 @@
  * buffers then move by momentum, or cumulatively for momentum=None, with
  * the unbiased variance), the running ones in eval. Region 0 holds the
  * statistics the last forward used: mean, invstd, unbiased variance (C each).
- * The kernels are in ops/batchnorm.c.
+ * The kernels are in ops/kernels/batchnorm.c. Followed by Sigmoid, ReLU or
+ * Tanh, it runs as one step with the activation (nn/plan.c).
  */
 #include "nn/describe.h"
 #include "nn/layer.h"
@@ -91,6 +92,12 @@ static void bn_reserve(const cnn__layer_rt *rt, const cnn_layer_desc *l, int max
 
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                     float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train) {
+    return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL);
+}
+
+int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
+                        float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                        const cnn_activation *act) {
     const int64_t c = bn->c, s = bn->s;
     float *mean = stats, *invstd = stats + c, *varu = stats + 2 * c;
     const int batch_stats = train || !bn->track;
@@ -115,7 +122,8 @@ int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, 
             invstd[k] = (float)(1.0 / sqrt((double)rv[k] + (double)bn->eps));
         }
     }
-    cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s);
+    if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act);
+    else cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s);
     return CNN_OK;
 }
 
@@ -135,6 +143,19 @@ static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, cons
     cnn__batchnorm_backward(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, x, stats, stats + bn->c,
                             cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats);
     return dx;
+}
+
+int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act) {
+    return cnn__bn_act_forward(y, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
+                               cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act);
+}
+
+void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
+                                 const float *x, const float *y, cnn_activation act) {
+    const cnn__bn_state *bn = &rt->st.bn;
+    const float *stats = rt->region[0];
+    cnn__batchnorm_backward_act(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, y, act, x, stats, stats + bn->c,
+                                cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats);
 }
 
 /* torchinfo: (weight + bias elements) x N. */
@@ -164,4 +185,5 @@ const cnn__layer_ops cnn__batchnorm_layer = {
     .summary = bn_summary,
     .describe = bn_describe,
     .kernel = "batch norm",
+    .fuse = CNN__FUSE_BN,
 };

@@ -101,10 +101,10 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
     cnn__conv_geom g1 = rt->st.residual.g1, g2 = rt->st.residual.g2, g3 = rt->st.residual.g3;
     g1.n = g2.n = g3.n = r->batch;
     cnn__conv2d_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, r->ws);
-    CNN_TRY(cnn__bn_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
-                            cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn, r->batch,
-                            r->train));
-    cnn__act_forward(r1, r1, n, CNN_ACT_RELU);
+    const cnn_activation relu = CNN_ACT_RELU; /* r1 = relu(bn1(c1)) in one pass */
+    CNN_TRY(cnn__bn_act_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
+                                cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn, r->batch,
+                                r->train, &relu));
     cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
     CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
                             cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn, r->batch,
@@ -135,9 +135,9 @@ static const float *residual_backward(const cnn__run *r, const cnn__layer_rt *rt
                             stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs);
     cnn__conv2d_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1, cnn__param(r, rt, RS_C2W),
                          &cg2, r->ws);
-    cnn__act_backward(g3, g3, NULL, r1, n, CNN_ACT_RELU);
-    cnn__batchnorm_backward(g2, cnn__grad(r, rt, RS_BN1W), cnn__grad(r, rt, RS_BN1B), g3, c1, stats, stats + c,
-                            cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs);
+    /* through relu(bn1(.)): relu's gradient made as bn1's backward reads it */
+    cnn__batchnorm_backward_act(g2, cnn__grad(r, rt, RS_BN1W), cnn__grad(r, rt, RS_BN1B), g3, r1, CNN_ACT_RELU, c1,
+                                stats, stats + c, cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs);
     cnn__conv2d_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x, cnn__param(r, rt, RS_C1W),
                          &cg1, r->ws);
     const size_t nin = (size_t)rt->in_numel * (size_t)r->batch;

@@ -131,17 +131,85 @@ void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const
     }
 }
 
-void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
-                          const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s) {
+/* y = x * a + b per channel, a = invstd * gamma, b = beta - mean * a; then,
+ * with act given, y = act(y) row by row while the row is in cache (the same
+ * bits as the activation as a pass of its own). */
+static void apply(float *y, const float *x, const float *mean, const float *invstd, const float *gamma,
+                  const float *beta, int64_t n, int64_t c, int64_t s, const cnn_activation *act) {
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
-        /* y = x * a + b with a = invstd * gamma, b = beta - mean * a */
         const float a = invstd[ch] * (gamma ? gamma[ch] : 1.0f);
         const float b = (beta ? beta[ch] : 0.0f) - mean[ch] * a;
         for (int64_t i = 0; i < n; i++) {
             const float *p = x + (i * c + ch) * s;
             float *q = y + (i * c + ch) * s;
             for (int64_t k = 0; k < s; k++) q[k] = p[k] * a + b;
+            if (act) cnn__act_forward_serial(q, q, (size_t)s, *act);
+        }
+    }
+}
+
+void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
+                          const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s) {
+    apply(y, x, mean, invstd, gamma, beta, n, c, s, NULL);
+}
+
+void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const float *invstd,
+                              const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
+                              cnn_activation act) {
+    apply(y, x, mean, invstd, gamma, beta, n, c, s, &act);
+}
+
+/* The gradient reaching the batch norm, a piece of a row at a time: dy
+ * itself, or act'(.) * dy made from the activation's output y into t. The
+ * pieces are whole multiples of 8 floats, so each element keeps its lane. */
+#define BN_PIECE 1024
+static const float *grad_piece(float *t, const float *dy, const float *y, const cnn_activation *act,
+                               int64_t len) {
+    if (!act) return dy;
+    cnn__act_backward_serial(t, dy, NULL, y, (size_t)len, *act);
+    return t;
+}
+
+static void backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                     const cnn_activation *act, const float *x, const float *mean, const float *invstd,
+                     const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats) {
+    const int64_t m = n * s;
+    #pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        float t[BN_PIECE];
+        const double mu = mean[ch], is = invstd[ch];
+        lanes8 sg = {{0}}, sx = {{0}};
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t row = (i * c + ch) * s;
+            for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
+                const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
+                const float *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
+                sum_grad_rows(&sg, &sx, g, x + row + k0, 1, 0, len, mu, is);
+            }
+        }
+        const double sum_dy = lanes_total(&sg), sum_dy_xhat = lanes_total(&sx);
+        if (dgamma) dgamma[ch] += (float)sum_dy_xhat;
+        if (dbeta) dbeta[ch] += (float)sum_dy;
+        if (!dx) continue;
+        const double w = gamma ? gamma[ch] : 1.0;
+        const double mean_dy = sum_dy / (double)m, mean_dy_xhat = sum_dy_xhat / (double)m;
+        const float a = (float)(w * is);
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t row = (i * c + ch) * s;
+            for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
+                const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
+                const float *p = x + row + k0, *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
+                float *q = dx + row + k0;
+                if (batch_stats) {
+                    for (int64_t k = 0; k < len; k++) {
+                        double xhat = (p[k] - mu) * is;
+                        q[k] = (float)(w * is * (g[k] - mean_dy - xhat * mean_dy_xhat));
+                    }
+                } else {
+                    for (int64_t k = 0; k < len; k++) q[k] = g[k] * a;
+                }
+            }
         }
     }
 }
@@ -149,30 +217,11 @@ void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const flo
 void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                              const float *mean, const float *invstd, const float *gamma, int64_t n,
                              int64_t c, int64_t s, int batch_stats) {
-    const int64_t m = n * s;
-    #pragma omp parallel for schedule(static)
-    for (int64_t ch = 0; ch < c; ch++) {
-        const double mu = mean[ch], is = invstd[ch];
-        lanes8 sg = {{0}}, sx = {{0}};
-        sum_grad_rows(&sg, &sx, dy + ch * s, x + ch * s, n, c * s, s, mu, is);
-        const double sum_dy = lanes_total(&sg), sum_dy_xhat = lanes_total(&sx);
-        if (dgamma) dgamma[ch] += (float)sum_dy_xhat;
-        if (dbeta) dbeta[ch] += (float)sum_dy;
-        if (!dx) continue;
-        const double w = gamma ? gamma[ch] : 1.0;
-        for (int64_t i = 0; i < n; i++) {
-            const float *p = x + (i * c + ch) * s, *g = dy + (i * c + ch) * s;
-            float *q = dx + (i * c + ch) * s;
-            if (batch_stats) {
-                const double mean_dy = sum_dy / (double)m, mean_dy_xhat = sum_dy_xhat / (double)m;
-                for (int64_t k = 0; k < s; k++) {
-                    double xhat = (p[k] - mu) * is;
-                    q[k] = (float)(w * is * (g[k] - mean_dy - xhat * mean_dy_xhat));
-                }
-            } else {
-                const float a = (float)(w * is);
-                for (int64_t k = 0; k < s; k++) q[k] = g[k] * a;
-            }
-        }
-    }
+    backward(dx, dgamma, dbeta, dy, NULL, NULL, x, mean, invstd, gamma, n, c, s, batch_stats);
+}
+
+void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                                 cnn_activation act, const float *x, const float *mean, const float *invstd,
+                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats) {
+    backward(dx, dgamma, dbeta, dy, y, &act, x, mean, invstd, gamma, n, c, s, batch_stats);
 }
