@@ -505,6 +505,66 @@ static void kern_dots(int mr, int kr, const float *a, int64_t lda, const float *
 #undef DOTS
 }
 
+#if defined(__AVX512F__)
+/* The lanes layout's weight gradient with AVX-512: d[i*ldd + j] += the same
+ * sums as kern_dots for rows i < mr (<= 6) and kr (<= 4) taps at offsets
+ * off[j]: 6 x 4 accumulators, so that each dy vector loaded serves four
+ * taps and a tile's rows of dY8 stay in L1. Same sums in the same order as
+ * kern_dots: the same bits. */
+#define DOT4_FMA(i)                                                                              \
+    if (mr > i) {                                                                                \
+        __m512 ai = _mm512_maskz_loadu_ps(m, ar + i * lda + n);                                   \
+        IN_REGISTER(ai);                                                                         \
+        e##i##0 = _mm512_mask3_fmadd_ps(ai, x0, e##i##0, m);                                     \
+        if (kr > 1) e##i##1 = _mm512_mask3_fmadd_ps(ai, x1, e##i##1, m);                         \
+        if (kr > 2) e##i##2 = _mm512_mask3_fmadd_ps(ai, x2, e##i##2, m);                         \
+        if (kr > 3) e##i##3 = _mm512_mask3_fmadd_ps(ai, x3, e##i##3, m);                         \
+    }
+#define DOT4_ZERO(i) __m512 e##i##0 = _mm512_setzero_ps(), e##i##1 = e##i##0, e##i##2 = e##i##0, e##i##3 = e##i##0;
+#define DOT4_STORE(i)                                                                            \
+    if (mr > i) {                                                                                \
+        d[i * ldd] += _mm512_reduce_add_ps(e##i##0);                                             \
+        if (kr > 1) d[i * ldd + 1] += _mm512_reduce_add_ps(e##i##1);                             \
+        if (kr > 2) d[i * ldd + 2] += _mm512_reduce_add_ps(e##i##2);                             \
+        if (kr > 3) d[i * ldd + 3] += _mm512_reduce_add_ps(e##i##3);                             \
+    }
+#define DOT4_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+static inline __attribute__((always_inline)) void
+kern_dots4_mr(int mr, int kr, const float *a, int64_t lda, const float *x, const int *off, int64_t rows,
+              int64_t ars, int64_t xrs, int64_t np, float *d, int64_t ldd) {
+    DOT4_ROWS(DOT4_ZERO)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *ar = a + r * ars, *xr = x + r * xrs;
+        const float *x0p = xr + off[0], *x1p = xr + off[kr > 1], *x2p = xr + off[kr > 2 ? 2 : 0],
+                    *x3p = xr + off[kr > 3 ? 3 : 0];
+        for (int64_t n = 0; n < np; n += 16) {
+            const __mmask16 m = np - n >= 16 ? 0xFFFF : 0x00FF;
+            __m512 x0 = _mm512_maskz_loadu_ps(m, x0p + n);
+            __m512 x1 = kr > 1 ? _mm512_maskz_loadu_ps(m, x1p + n) : x0;
+            __m512 x2 = kr > 2 ? _mm512_maskz_loadu_ps(m, x2p + n) : x0;
+            __m512 x3 = kr > 3 ? _mm512_maskz_loadu_ps(m, x3p + n) : x0;
+            DOT4_ROWS(DOT4_FMA)
+        }
+    }
+    DOT4_ROWS(DOT4_STORE)
+}
+#undef DOT4_FMA
+#undef DOT4_ZERO
+#undef DOT4_STORE
+#undef DOT4_ROWS
+
+static void kern_dots4(int mr, int kr, const float *a, int64_t lda, const float *x, const int *off, int64_t rows,
+                       int64_t ars, int64_t xrs, int64_t np, float *d, int64_t ldd) {
+#define K4(m, k) kern_dots4_mr(m, k, a, lda, x, off, rows, ars, xrs, np, d, ldd)
+#define M4(m) switch (kr) { case 4: K4(m, 4); break; case 3: K4(m, 3); break; case 2: K4(m, 2); break; default: K4(m, 1); } break;
+    switch (mr) {
+    case 6: M4(6) case 5: M4(5) case 4: M4(4) case 3: M4(3) case 2: M4(2) default: M4(1)
+    }
+#undef M4
+#undef K4
+}
+#endif
+
 /* Row i < mr of the tile, for nv (1 or 2) vectors of 8 channels:
  *   r_i = sum_t base_i[idx[t]] * v[t*ldv + 0:8*nv],
  * stored at out + i*ldo, or added there when add. */
@@ -1155,6 +1215,17 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                     } else if (db) {
                         lanes_db_rows(acc8, dy8, i0, i1, p, g);
                     }
+#if defined(__AVX512F__)
+                    /* tiles of 6 channels x 4 taps over rows i0..i1 of OW pixels x 8 lanes */
+                    for (int64_t o0 = 0; dw && o0 < g->oc; o0 += 6) {
+                        int mr = (int)(g->oc - o0 < 6 ? g->oc - o0 : 6);
+                        for (int64_t k0 = 0; k0 < p->k; k0 += 4)
+                            kern_dots4(mr, (int)(p->k - k0 < 4 ? p->k - k0 : 4),
+                                       dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
+                                       xr + i0 * p->wp * 8, d.xoff + k0, i1 - i0, p->wy * 8, p->wp * 8, g->ow * 8,
+                                       part + o0 * p->k + k0, p->k);
+                    }
+#else
                     for (int64_t o0 = 0; dw && o0 < g->oc; o0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
@@ -1165,6 +1236,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                                       p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
                         }
                     }
+#endif
                 }
                 if (db) lanes_db_out(dbp, acc8, g->oc);
                 if (dx) {
