@@ -176,6 +176,28 @@ static void plot_line_style(FILE *f, const plot_series *s) {
     else fputs("stroke-linecap=\"square\"", f);
 }
 
+/* Markers: a series shows one at each of its points when they are at least
+ * PLOT_MARKER_GAP pt apart on average, so a short run (one epoch: a single
+ * test-accuracy point, which as a line would be invisible) shows every value,
+ * and a long one (100 epochs) stays a clean line. Shapes as matplotlib's
+ * 'o', 's', '^', 2.5 pt across the centre, drawn over the axes edge. */
+#define PLOT_MARKER_R 2.5
+#define PLOT_MARKER_GAP 8.0
+
+static int plot_series_count(const cnn_plot_point *pts, int n, const plot_series *s) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k += isfinite(plot_value(&pts[i], s)) && isfinite(pts[i].x);
+    return k;
+}
+
+static void plot_marker(FILE *f, int s, double x, double y) {
+    const double r = PLOT_MARKER_R;
+    if (s == 0) fprintf(f, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"%.2f\"/>\n", x, y, r);
+    else if (s == 1) fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\"/>\n", x - r, y - r, 2 * r, 2 * r);
+    else fprintf(f, "<path d=\"M%.2f %.2fL%.2f %.2fL%.2f %.2fZ\"/>\n", x, y - 1.2 * r, x + 1.1 * r, y + 0.8 * r, x - 1.1 * r,
+                 y + 0.8 * r);
+}
+
 static void plot_draw(FILE *f, const cnn_plot_point *pts, int n, int num_epochs) {
     plot_frame fr;
     /* x limits as d2l sets them; a single epoch shows [0, 1]. */
@@ -256,6 +278,20 @@ static void plot_draw(FILE *f, const cnn_plot_point *pts, int n, int num_epochs)
         fputs("\"/>\n", f);
     }
     fputs("</g>\n", f);
+    int marked[3];
+    for (int s = 0; s < 3; s++) {
+        const plot_series *ser = &plot_series_list[s];
+        int k = plot_series_count(pts, n, ser);
+        marked[s] = k > 0 && (k == 1 || (fr.right - fr.left) / (k - 1) >= PLOT_MARKER_GAP);
+        if (!marked[s]) continue;
+        fprintf(f, "<g class=\"%s-markers\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"0.5\">\n", ser->cls,
+                ser->color);
+        for (int i = 0; i < n; i++) {
+            double v = plot_value(&pts[i], ser);
+            if (isfinite(v) && isfinite(pts[i].x)) plot_marker(f, s, plot_px(&fr, pts[i].x), plot_py(&fr, v));
+        }
+        fputs("</g>\n", f);
+    }
 
     /* Spines and ticks. */
     fprintf(f,
@@ -304,6 +340,11 @@ static void plot_draw(FILE *f, const cnn_plot_point *pts, int n, int num_epochs)
         fprintf(f, "<path d=\"M%.2f %.2fH%.2f\" ", hx, cy, hx + 2 * PLOT_FONT);
         plot_line_style(f, &plot_series_list[s]);
         fputs("/>\n", f);
+        if (marked[s]) {
+            fprintf(f, "<g fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"0.5\">", plot_series_list[s].color);
+            plot_marker(f, s, hx + PLOT_FONT, cy);
+            fputs("</g>\n", f);
+        }
         plot_text(f, hx + 2.8 * PLOT_FONT, cy + 0.36 * PLOT_FONT, "start", plot_series_list[s].label);
     }
     fputs("</g>\n</svg>\n", f);
@@ -319,32 +360,63 @@ int cnn_plot_svg(const char *path, const cnn_plot_point *pts, int n, int num_epo
     return cnn__atomic_commit(&af);
 }
 
+/* Text as SVG character data: &, < and > escaped. */
+static void plot_xml_text(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '&') fputs("&amp;", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else fputc(*s, f);
+    }
+}
+
 /* Confusion matrix as an SVG heat map: rows true class, columns predicted,
- * cells shaded by the fraction of the row, with the counts written in. */
+ * cells shaded by the fraction of the row, with the counts written in.
+ * Sizes in px, 11 px text; the canvas is made to hold every label: row labels
+ * right-aligned left of the grid, column labels rotated 40 degrees above it
+ * (a label w long reaches w cos 40 to the right and w sin 40 up), the title. */
 int cnn_confusion_svg(const char *path, const int64_t *cm, int c, const char *const *names) {
     if (!path || !path[0]) return cnn__fail(CNN_EINVAL, "cnn_confusion_svg: path is empty");
     if (!cm || c < 1)
         return cnn__fail(CNN_EINVAL, "cnn_confusion_svg: expected a matrix of c >= 1 classes, found c = %d", c);
+    const double font = 11, em = font / PLOT_FONT, cos40 = 0.766, sin40 = 0.643, margin = 10;
+    const char *title = "Confusion matrix (rows: true class, columns: predicted)";
+    const int cell = 44;
+    char label[64];
+    double row_w = 0, reach_right = 0, reach_up = 0;
+    for (int i = 0; i < c; i++) {
+        if (names && names[i]) snprintf(label, sizeof label, "%s", names[i]);
+        else snprintf(label, sizeof label, "%d", i);
+        double w = plot_text_width(label) * em;
+        row_w = fmax(row_w, w);
+        /* The column label starts at the cell's centre, 6 px above the grid. */
+        reach_right = fmax(reach_right, (i + 0.5) * cell + w * cos40 + 0.3 * font);
+        reach_up = fmax(reach_up, w * sin40 + font * cos40);
+    }
+    const double title_w = plot_text_width(title) * 14 / PLOT_FONT;
+    const int left = (int)ceil(fmax(row_w + 6 + margin, 40));
+    const int top = (int)ceil(30 + 6 + reach_up + 4);
+    const int width = (int)ceil(fmax(fmax(left + c * cell, left + reach_right) + margin, title_w + 2 * margin));
+    const int height = top + c * cell + (int)margin;
     cnn__atomic_file af;
     int rc = cnn__atomic_open(&af, path);
     if (rc < 0) return rc;
-    const int cell = 44, left = 110, top = 96, size = left + c * cell + 20, height = top + c * cell + 60;
     FILE *f = af.f;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", size, height);
-    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix (rows: true class, "
-               "columns: predicted)</text>\n", size / 2);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"DejaVu Sans, "
+               "Bitstream Vera Sans, Arial, Helvetica, sans-serif\" font-size=\"%g\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height, font);
+    fprintf(f, "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">%s</text>\n", width / 2, title);
     for (int i = 0; i < c; i++) {
         int64_t row = 0;
         for (int j = 0; j < c; j++) row += cm[i * c + j];
-        const char *name = names ? names[i] : NULL;
-        char label[32];
-        if (name) snprintf(label, sizeof label, "%s", name);
+        if (names && names[i]) snprintf(label, sizeof label, "%s", names[i]);
         else snprintf(label, sizeof label, "%d", i);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>\n", left - 6, top + i * cell + cell / 2 + 4,
-                label);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\" transform=\"rotate(-40 %d %d)\">%s</text>\n",
-                left + i * cell + cell / 2, top - 6, left + i * cell + cell / 2, top - 6, label);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6, top + i * cell + cell / 2 + 4);
+        plot_xml_text(f, label);
+        fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"start\" transform=\"rotate(-40 %d %d)\">",
+                left + i * cell + cell / 2, top - 6, left + i * cell + cell / 2, top - 6);
+        plot_xml_text(f, label);
+        fputs("</text>\n", f);
         for (int j = 0; j < c; j++) {
             double frac = row ? (double)cm[i * c + j] / (double)row : 0.0;
             int shade = 255 - (int)(frac * 200.0 + 0.5); /* white .. deep blue */
