@@ -94,13 +94,23 @@ static void ui_add_point(train_ui *ui, double x, double loss, double acc, double
     ui->points[ui->n_points++] = p;
 }
 
+/* The shortest text that reads back as the same float (0.9f: "0.9", not
+ * "0.899999976"): the learning rate is a float. */
+static void float_text(char *buf, size_t cap, double v) {
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if ((float)strtod(buf, NULL) == (float)v) return;
+    }
+}
+
 /* The epoch's line of the JSON-lines log, then the whole log rewritten. */
 static int ui_log_epoch(train_ui *ui, const cnn_train_event *ev) {
-    char line[512];
+    char line[512], lr[32];
+    float_text(lr, sizeof lr, ev->lr);
     int n = snprintf(line, sizeof line,
                      "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.9g, \"train_acc\": %.9g, \"test_acc\": %.9g, "
-                     "\"lr\": %.9g, \"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
-                     ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc, ev->lr,
+                     "\"lr\": %s, \"compute_seconds\": %.6f, \"wall_seconds\": %.6f}\n",
+                     ev->epoch + 1, (long long)ev->step, ev->train_loss, ev->train_acc, ev->test_acc, lr,
                      ev->compute_seconds, now_seconds() - ui->start_wall);
     if (n < 0 || (size_t)n >= sizeof line) return -1;
     if (ui->log_len + (size_t)n > ui->log_cap) {
