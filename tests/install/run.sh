@@ -38,7 +38,9 @@ sed -i 's/nn.Linear(84, 9)/nn.Linear(84, 10)/' "$p/share/cnn/models/lenet.txt"
 sed 's/nn.Linear(84, 10)/nn.Linear(84, 7)/' "$src/models/lenet.txt" >"$tmp/mymodels/mine.txt"
 out=$(CNN_MODELS_DIR=$tmp/mymodels "$p/bin/cnn" summary mine) || fail "CNN_MODELS_DIR: $out"
 grep -q "Total params: 61,451" <<<"$out" || fail "CNN_MODELS_DIR model: $out"
-"$p/bin/cnn" --version | grep -q "^cnn $("$p/bin/cnn" --version | head -1 | cut -d' ' -f2)" || fail "--version"
+version=$("$p/bin/cnn" --version | head -1 | cut -d' ' -f2)
+[ "$version" = "$(pkg-config --modversion "$libdir/pkgconfig/cnn.pc")" ] || fail "cnn --version says $version, cnn.pc another"
+grep -q "^\.TH CNN 1 .*\"cnn $version\"" "$p/share/man/man1/cnn.1" || fail "cnn.1 is not of version $version"
 
 # The man page has every long option of every command.
 for cmd in train eval predict summary data; do
