@@ -34,13 +34,10 @@ def read_idx(path):
 
 def lenet(name="lenet"):
     """The chapter's network: the text of models/NAME.txt (lenet by default), run by Python
-    (with d2l's Residual block, for models/resnet-small.txt)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "fixtures"))
-    from gen_modern import Residual
-    scope = {"nn": nn, "Residual": Residual}
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", name + ".txt")
-    exec(open(path, encoding="utf-8").read(), scope)
-    return scope["net"]
+    (with d2l's Residual block, for models/resnet-small.txt); bench/torch_model.py builds it."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_model import load_net
+    return load_net(name)
 
 
 def accuracy(y_hat, y):
