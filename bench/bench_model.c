@@ -5,20 +5,22 @@
  *   train   cnn_train (shuffled minibatches of --batch, SGD at --lr, cross-
  *           entropy, xavier init as `cnn train`): --warmup steps, then steps
  *           until --train-seconds of compute; examples/s, compute only
- *           (forward, loss, backward, update, as d2l counts), in the best of
- *           --reps windows of consecutive steps, and over all of them.
+ *           (forward, loss, backward, update, as d2l counts), of the median
+ *           timed step, and over all of them.
  *   infer   eval mode, batches of --batch test images (converted beforehand),
- *           one cnn_model_forward per batch; best of --reps rounds.
- *   latency the same at each batch size of --latency (default 1,4,16), one
- *           forward per batch after a warm-up; best of --reps rounds of the
- *           mean time per forward.
+ *           one cnn_model_forward per batch, each timed; the median forward
+ *           of each of --reps rounds, the best round.
+ *   latency the same at each batch size of --latency (default 1,4,16).
+ * Medians, because the host may be shared: a neighbour that takes a CPU for a
+ * moment (and with it one of two threads at a barrier) slows a few calls by
+ * milliseconds, not the typical call.
  *
  *   build/bench/bench_model MODEL_FILE [--data DIR] [--threads T] [--batch N] [--lr X]
  *       [--resize N] [--warmup K] [--train-seconds S] [--infer-seconds S] [--reps R]
  *       [--latency 1,4,16] [--seed N]
  *
  * Prints "key value" lines (bench/run.sh reads them; torch_model.py prints the
- * same keys): train_examples_per_sec (the best window), train_examples_per_sec_all,
+ * same keys): train_examples_per_sec (the median step), train_examples_per_sec_all,
  * train_steps, infer_examples_per_sec,
  * latency_ms_B and examples_per_sec_B for each latency batch size B, and
  * max_rss_kib, the process's peak resident memory (getrusage). */
@@ -70,43 +72,69 @@ static int on_event(const cnn_train_event *ev, void *user) {
     return (c->compute >= c->seconds && c->timed >= c->min_steps) || c->timed >= c->max_steps;
 }
 
-/* The best examples/s over reps windows of consecutive timed steps (the host
- * may be busy for part of the run), and over all of them in *all. */
-static double train_rate(const train_clock *c, int reps, double *all) {
-    int w = c->timed / reps > 0 ? c->timed / reps : 1;
-    double best = 0, n_all = 0;
-    for (int i = 0; i < c->timed; i++) n_all += c->n[i];
-    *all = n_all / c->compute;
-    for (int i = 0; i + w <= c->timed; i += w) {
-        double n = 0, t = 0;
-        for (int k = i; k < i + w; k++) n += c->n[k], t += c->dt[k];
-        if (t > 0 && n / t > best) best = n / t;
-    }
-    return best;
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
-/* Best of reps rounds of forwards at batch b over the n images of x (each
- * round at least `seconds`/reps long and 2 forwards): seconds per forward. */
+/* The median of v[0..n), n >= 1 (sorts v). */
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Examples/s of the median timed step (in seconds per example: a last
+ * partial batch counts as much as a full one), and over all of them in *all.
+ * The median, not the mean: a neighbour that takes the CPU for a moment slows
+ * a few steps, not the typical one. */
+static double train_rate(const train_clock *c, double *all) {
+    double n_all = 0, *per = malloc((size_t)c->timed * sizeof *per);
+    for (int i = 0; i < c->timed; i++) n_all += c->n[i];
+    *all = n_all / c->compute;
+    if (!per) return *all;
+    for (int i = 0; i < c->timed; i++) per[i] = c->dt[i] / c->n[i];
+    double med = median(per, c->timed);
+    free(per);
+    return 1.0 / med;
+}
+
+/* Seconds per forward at batch b over the n images of x (img floats each):
+ * after a warm-up, reps rounds of forwards, each at least `seconds`/reps
+ * long and 3 forwards; the median forward of each round, the best round. */
 static double time_forward(cnn_model *m, const float *x, int64_t n, int64_t img, int b, int reps, double seconds) {
     const float *logits;
     int64_t at = 0;
+    int cap = 1024;
+    double *t = malloc((size_t)cap * sizeof *t), best = 1e30;
+    if (!t) return -1;
     for (int w = 0; w < 3; w++) { /* warm-up: the step plan for this batch size, caches */
         if (at + b > n) at = 0;
-        if (cnn_model_forward(m, &logits, x + at * img, b, 0, NULL) < 0) return -1;
+        if (cnn_model_forward(m, &logits, x + at * img, b, 0, NULL) < 0) goto fail;
         at += b;
     }
-    double best = 1e30;
     for (int r = 0; r < reps; r++) {
         int calls = 0;
-        double t0 = now(), t;
+        double t0 = now(), t1 = t0;
         do {
             if (at + b > n) at = 0;
-            if (cnn_model_forward(m, &logits, x + at * img, b, 0, NULL) < 0) return -1;
-            at += b, calls++;
-        } while ((t = now() - t0) < seconds / reps || calls < 2);
-        if (t / calls < best) best = t / calls;
+            if (calls == cap) {
+                double *tt = realloc(t, (size_t)(cap *= 2) * sizeof *t);
+                if (!tt) goto fail;
+                t = tt;
+            }
+            double c0 = t1;
+            if (cnn_model_forward(m, &logits, x + at * img, b, 0, NULL) < 0) goto fail;
+            t1 = now();
+            t[calls++] = t1 - c0, at += b;
+        } while (t1 - t0 < seconds / reps || calls < 3);
+        double med = median(t, calls);
+        if (med < best) best = med;
     }
+    free(t);
     return best;
+fail:
+    free(t);
+    return -1;
 }
 
 static int fail(const char *what) {
@@ -179,7 +207,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_model: no timed training step\n");
         return 1;
     }
-    double all, best = train_rate(&clock, reps, &all);
+    double all, best = train_rate(&clock, &all);
     printf("train_examples_per_sec %.1f\ntrain_examples_per_sec_all %.1f\n", best, all);
     printf("train_steps %d\n", clock.timed);
     free(clock.n), free(clock.dt);

@@ -18,8 +18,9 @@
 # measurements, a few minutes for all models). In each round every (model,
 # threads) pair runs cnn and PyTorch one right after the other, the order
 # alternating between rounds, then probes the FMA peak: the host may be shared
-# and noisy, and a busy neighbour lowers whichever side runs beside it.
-# Before each measurement it waits (up to QUIET_WAIT=20 s) for the other
+# and noisy, and a busy neighbour lowers whichever side runs beside it. Within
+# a run each figure is that of the median step or forward (see bench_model.c).
+# Before each measurement it waits (up to QUIET_WAIT=10 s) for the other
 # processes to leave the CPUs under QUIET=25 % busy, and says how many
 # measurements had to start anyway.
 # The learning rate is the model file's own ("--lr X" in its comments, else
@@ -74,11 +75,23 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo || true)
 has() { case " $flags " in *" $1 "*) echo "$1 yes" ;; *) echo "$1 no" ;; esac; }
 echo "machine: $cpu, $(nproc) cores; CPU flags: $(has avx512f), $(has avx2), $(has fma)"
 isa=$("$CNN" --version 2>/dev/null | sed -n 's/^isa:[[:space:]]*//p' | head -1)
-echo "cnn: $("$CNN" --version 2>/dev/null | head -1), ISA in use: ${isa:-not reported by cnn --version (kernels chosen at build time)}"
+if [ -z "$isa" ]; then
+    # no run-time choice: the kernels are those the build's flags enabled; say
+    # which vector registers the binary uses at all
+    isa="chosen at build time (cnn --version names none)"
+    if command -v objdump > /dev/null; then
+        dis=$(objdump -d --no-show-raw-insn "$CNN")
+        isa="$isa; instructions in build/cnn on zmm (16-lane) registers: $(grep -c '%zmm' <<< "$dis" || true), on ymm (8-lane): $(grep -c '%ymm' <<< "$dis" || true)"
+    fi
+fi
+echo "cnn: $("$CNN" --version 2>/dev/null | head -1), ISA: $isa"
 if [ -f build/CMakeCache.txt ]; then
     cache() { sed -n "s/^$1:[A-Z]*=//p" build/CMakeCache.txt | head -1; }
     bt=$(cache CMAKE_BUILD_TYPE)
-    echo "build: $bt, CNN_NATIVE=$(cache CNN_NATIVE) ($(cache "CMAKE_C_FLAGS_$(echo "$bt" | tr a-z A-Z)") $(cache CMAKE_C_FLAGS)), $(cache CMAKE_C_COMPILER) $("$(cache CMAKE_C_COMPILER)" -dumpfullversion 2>/dev/null || true)"
+    # the library's compile flags as the build uses them (Makefile generators), less warnings
+    cflags=$(sed -n 's/^C_FLAGS = //p' build/CMakeFiles/cnn_objects.dir/flags.make 2>/dev/null |
+        tr ' ' '\n' | grep -vE '^-W|^$' | paste -sd' ')
+    echo "build: $bt, $(cache CMAKE_C_COMPILER) $("$(cache CMAKE_C_COMPILER)" -dumpfullversion 2>/dev/null || true), flags: ${cflags:-$(cache "CMAKE_C_FLAGS_$(echo "$bt" | tr a-z A-Z)")}"
 fi
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo "?")
 git diff --quiet HEAD 2>/dev/null || rev="$rev (with local changes)"
@@ -124,7 +137,7 @@ busy() {
 }
 # quiet: wait up to QUIET_WAIT seconds for the host to be under QUIET % busy;
 # counts the measurements that had to start on a busy host.
-QUIET=${QUIET:-25} QUIET_WAIT=${QUIET_WAIT:-20}
+QUIET=${QUIET:-25} QUIET_WAIT=${QUIET_WAIT:-10}
 runs=0 busy_runs=0
 quiet() {
     local waited=0 b

@@ -7,12 +7,12 @@ measures cnn, so that bench/run.sh can put the two side by side:
            nn.CrossEntropyLoss, shuffled minibatches of the training IDX files;
            --warmup steps, then steps until --train-seconds of compute;
            examples/s, compute only (zero_grad, forward, loss, backward,
-           step, the accuracy count, as d2l's Timer counts), in the best of
-           --reps windows of consecutive steps, and over all of them.
+           step, the accuracy count, as d2l's Timer counts), of the median
+           timed step, and over all of them.
   infer    net.eval() under torch.no_grad(), one forward per batch of --batch
-           test images (converted beforehand); best of --reps rounds.
-  latency  the same at each batch size of --latency (default 1,4,16) after a
-           warm-up; best of --reps rounds of the mean time per forward.
+           test images (converted beforehand), each timed; the median forward
+           of each of --reps rounds, the best round.
+  latency  the same at each batch size of --latency (default 1,4,16).
 
     /usr/bin/python3 bench/torch_model.py models/vgg-small.txt --threads 2
 
@@ -25,6 +25,7 @@ import argparse
 import gzip
 import os
 import resource
+import statistics
 import struct
 import sys
 import time
@@ -81,7 +82,9 @@ def batch_of(images, idx, resize):
 
 
 def time_forward(net, x, b, reps, seconds):
-    """Best of reps rounds of forwards at batch b over x: seconds per forward."""
+    """Seconds per forward at batch b over x: after a warm-up, reps rounds of
+    forwards, each at least seconds/reps long and 3 forwards; the median
+    forward of each round, the best round."""
     n, at = x.shape[0], 0
     for _ in range(3):  # warm-up: oneDNN's primitives for this shape, caches
         if at + b > n:
@@ -90,17 +93,17 @@ def time_forward(net, x, b, reps, seconds):
         at += b
     best = float("inf")
     for _ in range(reps):
-        calls, t0 = 0, time.perf_counter()
-        while True:
+        times, t0 = [], time.perf_counter()
+        t1 = t0
+        while t1 - t0 < seconds / reps or len(times) < 3:
             if at + b > n:
                 at = 0
+            c0 = t1
             net(x[at:at + b])
+            t1 = time.perf_counter()
+            times.append(t1 - c0)
             at += b
-            calls += 1
-            t = time.perf_counter() - t0
-            if t >= seconds / reps and calls >= 2:
-                break
-        best = min(best, t / calls)
+        best = min(best, statistics.median(times))
     return best
 
 
@@ -159,10 +162,8 @@ def main():
             if compute >= args.train_seconds and len(timed) >= 3:
                 done = True
                 break
-    w = max(1, len(timed) // args.reps)
-    windows = [timed[i:i + w] for i in range(0, len(timed) - w + 1, w)]
-    best = max(sum(e for e, _ in win) / sum(t for _, t in win) for win in windows)
-    print(f"train_examples_per_sec {best:.1f}")
+    # the median step, in seconds per example (as bench_model)
+    print(f"train_examples_per_sec {1 / statistics.median(t / e for e, t in timed):.1f}")
     print(f"train_examples_per_sec_all {sum(e for e, _ in timed) / compute:.1f}")
     print(f"train_steps {len(timed)}")
 
