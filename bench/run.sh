@@ -58,7 +58,7 @@ for f in "$CNN" "$BENCH" "$PEAK"; do
 done
 [ -e "$DATA/train-images-idx3-ubyte.gz" ] || [ -e "$DATA/train-images-idx3-ubyte" ] || "$CNN" data fetch
 if [ -z "${MODELS:-}" ]; then
-    MODELS=$(for f in models/*.txt; do basename "$f" .txt; done)
+    MODELS=$(for f in models/*.txt; do basename "$f" .txt; done | LC_ALL=C sort)
 fi
 for m in $MODELS; do
     [ -f "models/$m.txt" ] || { echo "bench: no models/$m.txt"; exit 1; }
