@@ -565,6 +565,61 @@ static void kern_dots4(int mr, int kr, const float *a, int64_t lda, const float 
 }
 #endif
 
+#if defined(__AVX512F__)
+/* Row i < mr of the tile, for nc (8 to 32, a multiple of 8) channels in two
+ * 16-lane vectors under masks m0, m1 (lanes past nc are not read nor written):
+ *   r_i = sum_t base_i[idx[t]] * v[t*ldv + 0:nc],
+ * stored at out + i*ldo, or added there when add. Each lane sums over t in
+ * the same order as with 8 lanes: the same bits. */
+#define COL_FMA(i)                                                        \
+    if (mr > i) {                                                         \
+        __m512 bi = _mm512_set1_ps(b##i[it]);                             \
+        v##i##0 = _mm512_fmadd_ps(bi, w0, v##i##0);                       \
+        if (nv > 1) v##i##1 = _mm512_fmadd_ps(bi, w1, v##i##1);           \
+    }
+#define COL_STORE(i)                                                      \
+    if (mr > i) {                                                         \
+        float *oi = out + i * ldo;                                        \
+        if (add) v##i##0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, oi), v##i##0); \
+        _mm512_mask_storeu_ps(oi, m0, v##i##0);                           \
+        if (nv > 1) {                                                     \
+            if (add) v##i##1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, oi + 16), v##i##1); \
+            _mm512_mask_storeu_ps(oi + 16, m1, v##i##1);                  \
+        }                                                                 \
+    }
+static inline __attribute__((always_inline)) void
+kern_cols_mr(int mr, int nv, int add, __mmask16 m0, __mmask16 m1, const float *const *base, const int *idx,
+             int64_t T, const float *v, int64_t ldv, float *out, int64_t ldo) {
+#define COL_ZERO(i)                                                       \
+    const float *b##i = base[mr > i ? i : 0];                             \
+    __m512 v##i##0 = _mm512_setzero_ps(), v##i##1 = v##i##0;
+    TILE_ROWS(COL_ZERO)
+#undef COL_ZERO
+    for (int64_t t = 0; t < T; t++) {
+        int64_t it = idx[t];
+        __m512 w0 = _mm512_maskz_loadu_ps(m0, v + t * ldv);
+        __m512 w1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, v + t * ldv + 16) : w0;
+        TILE_ROWS(COL_FMA)
+    }
+    TILE_ROWS(COL_STORE)
+}
+#undef COL_FMA
+#undef COL_STORE
+
+#define COL_CHANNELS 32 /* channels a kern_cols call takes at most */
+static void kern_cols(int mr, int nc, int add, const float *const *base, const int *idx,
+                      int64_t T, const float *v, int64_t ldv, float *out, int64_t ldo) {
+    const __mmask16 m0 = nc >= 16 ? 0xFFFF : 0x00FF, m1 = nc >= 32 ? 0xFFFF : nc > 16 ? 0x00FF : 0;
+#define COLS(m)                                                                       \
+    if (nc > 16 && add) kern_cols_mr(m, 2, 1, m0, m1, base, idx, T, v, ldv, out, ldo); \
+    else if (nc > 16) kern_cols_mr(m, 2, 0, m0, m1, base, idx, T, v, ldv, out, ldo);   \
+    else if (add) kern_cols_mr(m, 1, 1, m0, m1, base, idx, T, v, ldv, out, ldo);       \
+    else kern_cols_mr(m, 1, 0, m0, m1, base, idx, T, v, ldv, out, ldo);                \
+    break;
+    MR_SWITCH(COLS)
+#undef COLS
+}
+#else
 /* Row i < mr of the tile, for nv (1 or 2) vectors of 8 channels:
  *   r_i = sum_t base_i[idx[t]] * v[t*ldv + 0:8*nv],
  * stored at out + i*ldo, or added there when add. */
@@ -603,8 +658,10 @@ kern_cols_mr(int mr, int nv, int add, const float *const *base, const int *idx, 
 #undef COL_FMA
 #undef COL_STORE
 
-static void kern_cols(int mr, int nv, int add, const float *const *base, const int *idx,
+#define COL_CHANNELS 16 /* channels a kern_cols call takes at most */
+static void kern_cols(int mr, int nc, int add, const float *const *base, const int *idx,
                       int64_t T, const float *v, int64_t ldv, float *out, int64_t ldo) {
+    const int nv = nc > 8 ? 2 : 1; /* vectors of 8 channels */
 #define COLS(m)                                                                       \
     if (nv > 1 && add) kern_cols_mr(m, 2, 1, base, idx, T, v, ldv, out, ldo);         \
     else if (nv > 1) kern_cols_mr(m, 2, 0, base, idx, T, v, ldv, out, ldo);           \
@@ -614,6 +671,7 @@ static void kern_cols(int mr, int nv, int add, const float *const *base, const i
     MR_SWITCH(COLS)
 #undef COLS
 }
+#endif
 
 /* ---- planes -------------------------------------------------------------- */
 
@@ -746,8 +804,8 @@ static void cols_product(float *out, int64_t rows, const float *rbase, const int
         int mr = (int)(rows - r0 < CONV_DIRECT_MR ? rows - r0 : CONV_DIRECT_MR);
         const float *base[CONV_DIRECT_MR];
         for (int i = 0; i < CONV_DIRECT_MR; i++) base[i] = rbase + rofs[r0 + (i < mr ? i : 0)];
-        for (int64_t o0 = 0; o0 < oc; o0 += 16)
-            kern_cols(mr, oc - o0 >= 16 ? 2 : 1, add, base, idx, T, v + o0, oc,
+        for (int64_t o0 = 0; o0 < oc; o0 += COL_CHANNELS)
+            kern_cols(mr, (int)(oc - o0 < COL_CHANNELS ? oc - o0 : COL_CHANNELS), add, base, idx, T, v + o0, oc,
                       out + r0 * oc + o0, oc);
     }
 }
