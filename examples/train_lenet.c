@@ -28,11 +28,10 @@ int main(int argc, char **argv) {
     cnn_model *model = NULL;
     char *text = NULL;
     int rc = 1;
-    /* Data: images (n, 1, h, w) as bytes, labels < 10. */
-    if (cnn_dataset_load_split(&train, argv[1], "train") < 0 || cnn_dataset_load_split(&test, argv[1], "t10k") < 0)
-        goto fail;
-    /* Model: a PyTorch nn.Sequential written as text, for inputs (1, h, w). */
-    int64_t chw[3] = {1, train.h, train.w};
+    /* Data: images (n, c, h, w) as bytes, and labels, in any format cnn reads. */
+    if (cnn_data_load(&train, &test, argv[1], NULL) < 0) goto fail;
+    /* Model: a PyTorch nn.Sequential written as text, for inputs (c, h, w). */
+    int64_t chw[3] = {cnn_dataset_channels(&train), train.h, train.w};
     if (cnn_file_read(argv[2], 1 << 20, &text, NULL) < 0 ||
         cnn_model_create_from_text(&model, text, argv[2], chw) < 0)
         goto fail;
@@ -49,7 +48,13 @@ int main(int argc, char **argv) {
     cfg.lr = 0.01f;
     if (cnn_train(model, &train, &test, &cfg, progress, NULL) < 0) goto fail;
 
-    if (cnn_model_save(model, argv[3]) < 0) goto fail; /* state_dict names: 0.weight, ... */
+    /* state_dict names (0.weight, ...), and in the metadata the model text and
+     * the class names, so that the file alone gives the model back */
+    cnn_weights_info info = {0};
+    info.model_text = text;
+    info.num_classes = train.num_classes;
+    info.class_names = train.class_names;
+    if (cnn_model_save_info(model, argv[3], &info) < 0) goto fail;
     printf("saved %zu parameters to %s\n", cnn_model_num_params(model), argv[3]);
     rc = 0;
 fail:

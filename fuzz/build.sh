@@ -26,7 +26,7 @@ TARGETS="fuzz_idx fuzz_png fuzz_safetensors fuzz_model_text"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fopenmp -Wall -Wno-unused-parameter -Wno-unused-function $SAN"
 INC="-I$ROOT/include -I$ROOT/src"
-LIBS="$(pkg-config --libs openblas) -lz $(pkg-config --libs libpng) -lm"
+LIBS="$(pkg-config --libs openblas) -lz $(pkg-config --libs libpng) -ljpeg -lm"
 
 mkdir -p "$BUILD/obj"
 echo "== compiling the library with $CC"

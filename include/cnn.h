@@ -471,33 +471,67 @@ CNN_API int cnn_model_trace(FILE *f, const cnn_model *m);
 CNN_API int cnn_model_plan_print(FILE *f, const cnn_model *m, int batch);
 
 /* ------------------------------------------------------------------------ */
-/* Data: IDX files and datasets. */
+/* Data: IDX files and datasets (docs/DATA.md). */
+
+#define CNN_MAX_CLASSES 65535 /* labels are 0..65534 */
+#define CNN_MAX_NORM_CHANNELS 16
 
 typedef struct cnn_dataset {
     int64_t n;        /* number of examples */
-    int64_t h, w;     /* image size; images are (n, 1, h, w) */
-    uint8_t *images;  /* n * h * w pixels */
-    uint8_t *labels;  /* n labels, each < 10 */
+    int64_t h, w;     /* image size; images are (n, c, h, w) */
+    uint8_t *images;  /* n*c*h*w pixels, divided by 255 in batches; NULL when fimages holds them */
+    uint16_t *labels; /* n labels, each < CNN_MAX_CLASSES */
+    int64_t c;        /* channels; 0 is read as 1 */
+    float *fimages;   /* n*c*h*w float32 pixels used as they are (float IDX, CSV of floats), or NULL */
+    int64_t num_classes; /* classes the data declares (names from a meta file or folders); 0: none */
+    char **class_names;  /* num_classes names (cnn_malloc'ed), or NULL */
+    char *source;        /* the file or folder the labels came from, for messages (cnn_malloc'ed), or NULL */
 } cnn_dataset;
 
-/* Read an images file (magic 0x00000803, n x h x w) and a labels file
- * (0x00000801, n), each plain or gzip (detected by content). Validates magic,
- * dimensions, counts, label range and file length. */
+/* Read an images file, IDX (n, h, w) or (n, c, h, w) of unsigned bytes
+ * (dtype 0x08) or big-endian float32 (0x0D), and a labels file (n) of
+ * unsigned bytes, int16 (0x0B) or int32 (0x0C) with values 0..65534; each
+ * plain or gzip (detected by content). Validates magic, dtype, dimensions,
+ * counts, label range and file length. */
 CNN_API int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *labels_path);
-/* split is "train" or "t10k": DIR/<split>-images-idx3-ubyte[.gz] and labels. */
+/* split is "train" or "t10k": DIR/<split>-images-idx3-ubyte[.gz] (or idx4)
+ * and DIR/<split>-labels-idx1-ubyte[.gz]. */
 CNN_API int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split);
 CNN_API void cnn_dataset_free(cnn_dataset *ds);
-/* x (count, 1, h, w) <- pixels / 255; y <- labels; examples order[start..start+count)
- * (order NULL means file order). */
+/* Channels of ds (1 when ds->c is 0). */
+CNN_API int64_t cnn_dataset_channels(const cnn_dataset *ds);
+/* Where the data sets of cnn_data_load come from, and how. */
+typedef struct cnn_data_options {
+    int resize_h, resize_w; /* image folders: resize every image to this (0: sizes must agree) */
+    int channels;           /* image folders: 1 (gray) or 3 (RGB); 0: 3 if any image has colour, else 1 */
+    int coarse;             /* CIFAR-100: the 20 coarse labels instead of the 100 fine ones */
+    int no_cache;           /* image folders: neither read nor write the cache file */
+} cnn_data_options;
+
+/* The format of the data set at path: "idx", "cifar10", "cifar100", "csv",
+ * "folder", or NULL if none is recognised (docs/DATA.md). */
+CNN_API const char *cnn_data_format(const char *path);
+/* train (may be NULL) and test <- the two splits of the data set at path,
+ * in whichever format it is; opt may be NULL (defaults). Class names come
+ * from the format (CIFAR meta files, folder names) or DIR/classes.txt. */
+CNN_API int cnn_data_load(cnn_dataset *train, cnn_dataset *test, const char *path, const cnn_data_options *opt);
+
+/* x (count, c, h, w) <- pixels / 255 (or the float pixels); y <- labels;
+ * examples order[start..start+count) (order NULL means file order). */
 CNN_API int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
                       int64_t start, int count);
 
 /* Read an IDX images file (0x00000803, n x h x w), plain or gzip, with the same
  * validation; *pixels (n*h*w bytes) is allocated with cnn_malloc. */
 CNN_API int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path);
+/* Read any IDX images file that cnn_dataset_load takes into ds (labels NULL). */
+CNN_API int cnn_idx_read_images_any(cnn_dataset *ds, const char *path);
 
 /* Write an IDX file atomically (temp file + rename); gzip if path ends in ".gz". */
 CNN_API int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data);
+/* Write n labels as an IDX labels file: unsigned bytes when every label is
+ * below 256, else int32 (dtype 0x0C); atomically, gzip if path ends in ".gz". */
+CNN_API int cnn_idx_write_labels(const char *path, int64_t n, const uint16_t *labels);
 /* CRC-32 (zlib's polynomial) of the IDX file that cnn_idx_write_u8 would
  * write for (ndim, dims, data) before compression: header + data bytes. */
 CNN_API uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data);
@@ -521,6 +555,21 @@ CNN_API int cnn_fmnist_from_json(cnn_dataset *train, cnn_dataset *test, const ch
  * want_h x want_w. */
 CNN_API int cnn_png_read_gray(float *out, const char *path, int64_t want_h, int64_t want_w);
 
+/* Decode a PNG or JPEG file (detected by content) into *pixels, (c, h, w)
+ * bytes allocated with cnn_malloc, as torchvision's read_image decodes it:
+ * channels 0 keeps the file's colour (1 gray, 3 colour; alpha dropped), 1
+ * is ImageReadMode.GRAY, 3 is ImageReadMode.RGB. PNG through libpng (16-bit
+ * samples scaled to 8), JPEG through libjpeg-turbo (baseline, progressive;
+ * CMYK refused). docs/DATA.md gives the exact conversions. */
+CNN_API int cnn_image_read(uint8_t **pixels, int64_t *c, int64_t *h, int64_t *w, const char *path, int channels);
+/* The same for a file in memory; name is used in messages. */
+CNN_API int cnn_image_decode(uint8_t **pixels, int64_t *c, int64_t *h, int64_t *w, const void *bytes, size_t len,
+                             int channels, const char *name);
+/* out (planes, oh, ow) <- in (planes, h, w) bytes resized as torchvision's
+ * Resize on a uint8 tensor (antialias=False): converted to float,
+ * F.interpolate(mode='bilinear', align_corners=False), torch.round, uint8. */
+CNN_API int cnn_resize_u8(uint8_t *out, const uint8_t *in, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow);
+
 /* out (planes, oh, ow) <- in (planes, h, w) resized bilinearly, as torchvision's
  * Resize on tensors with antialias=False (F.interpolate, align_corners=False). */
 CNN_API int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow);
@@ -532,6 +581,34 @@ CNN_API int cnn_resize_bilinear(float *out, const float *in, int64_t planes, int
 CNN_API int cnn_model_save(const cnn_model *m, const char *path);
 /* Load weights; names, shapes and dtype must match the model exactly. */
 CNN_API int cnn_model_load(cnn_model *m, const char *path); /* CNN_ENOTFOUND: no such file */
+
+/* What a weights file says about itself: the safetensors "__metadata__"
+ * entries that cnn writes (docs/WEIGHTS.md lists the keys). A file without
+ * them (PyTorch's) reads as an info with model_text NULL and zero shapes. */
+typedef struct cnn_weights_info {
+    char *version;           /* "cnn.version": the cnn that wrote it, or NULL */
+    char *model_text;        /* "cnn.model": the nn.Sequential text, or NULL */
+    int64_t input_chw[3];    /* "cnn.input_shape" "C,H,W"; zeros if absent */
+    int resize_h, resize_w;  /* "cnn.resize" "H,W": images were resized to this; 0 if not */
+    int normalize;           /* "cnn.normalize" "m1,...,mC/s1,...,sC" present */
+    float mean[CNN_MAX_NORM_CHANNELS], std[CNN_MAX_NORM_CHANNELS];
+    int64_t num_classes;     /* "cnn.classes": a JSON array of the class names */
+    char **class_names;      /* num_classes names, or NULL */
+} cnn_weights_info;
+
+/* Read (and validate) the metadata of the weights file at path. */
+CNN_API int cnn_weights_info_read(cnn_weights_info *info, const char *path);
+CNN_API void cnn_weights_info_free(cnn_weights_info *info);
+/* cnn_model_save, with info's entries (and "cnn.version") in the metadata;
+ * info may be NULL. input_chw is always the model's. */
+CNN_API int cnn_model_save_info(const cnn_model *m, const char *path, const cnn_weights_info *info);
+/* *m <- the model the metadata of path describes, with its weights loaded.
+ * Fails (CNN_ENOTFOUND) naming the missing key for a file without them. */
+CNN_API int cnn_model_create_from_weights(cnn_model **m, cnn_weights_info *info, const char *path);
+/* The canonical text of a model: every layer with every argument spelled
+ * out, joined by ';' (two models compute the same function exactly when
+ * their texts are equal). snprintf's conventions. */
+CNN_API int cnn_model_describe(char *buf, size_t cap, const cnn_model *m);
 
 /* ------------------------------------------------------------------------ */
 /* Files and pictures. Every reader takes regular files only (a FIFO or a
@@ -647,6 +724,11 @@ typedef struct cnn_train_config {
     const char *checkpoint;   /* default NULL = none */
     int64_t checkpoint_every; /* default 0 = each epoch */
     const char *resume;       /* default NULL = start fresh */
+    /* Preprocessing, in torchvision's order: Resize, RandomCrop / RandomHorizontalFlip
+     * (training only), ToTensor (/ 255), Normalize. */
+    int resize_w;             /* width when resizing; default 0 = resize (a square) */
+    int normalize;            /* 1: x = (x - mean[c]) / std[c] per channel; default 0 */
+    float mean[CNN_MAX_NORM_CHANNELS], std[CNN_MAX_NORM_CHANNELS];
 } cnn_train_config;
 
 CNN_API void cnn_train_config_default(cnn_train_config *cfg);
@@ -677,10 +759,20 @@ CNN_API int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset 
 CNN_API int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *accuracy);
 /* The same with every image resized to resize x resize first (0: as is). */
 CNN_API int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy);
-/* x (count, 1, resize, resize) <- examples of ds resized (as cnn_dataset_batch,
- * then cnn_resize_bilinear); tmp holds count*h*w floats. resize 0 = as is. */
+/* x (count, c, resize, resize) <- examples of ds resized (as cnn_dataset_batch,
+ * then cnn_resize_bilinear); tmp holds count*c*h*w floats. resize 0 = as is. */
 CNN_API int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
                               int64_t start, int count, int resize);
+/* The same with cfg's resize (resize x resize_w) and normalization: what
+ * training and evaluation feed the model, without the random transforms. */
+CNN_API int cnn_dataset_batch_prep(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                           int64_t start, int count, const cnn_train_config *cfg);
+/* Accuracy with cfg's preprocessing and batch size. */
+CNN_API int cnn_evaluate_config(cnn_model *m, const cnn_dataset *ds, const cnn_train_config *cfg, double *accuracy);
+/* mean[c], std[c] <- per-channel mean and standard deviation (population,
+ * as torch.std(unbiased=False)) of every pixel of ds after / 255, computed in
+ * double; at most CNN_MAX_NORM_CHANNELS channels. */
+CNN_API int cnn_dataset_mean_std(const cnn_dataset *ds, float *mean, float *std);
 
 #ifdef __cplusplus
 }

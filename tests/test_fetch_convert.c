@@ -59,9 +59,9 @@ static void test_convert(void) {
     for (int i = 0; i < 4; i++) snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
     int64_t d_train[3] = {20, 2, 2}, d_test[3] = {10, 2, 2};
     CHECK_OK(cnn_idx_write_u8(path[0], 3, d_train, train.images));
-    CHECK_OK(cnn_idx_write_u8(path[1], 1, d_train, train.labels));
+    CHECK_OK(cnn_idx_write_labels(path[1], d_train[0], train.labels));
     CHECK_OK(cnn_idx_write_u8(path[2], 3, d_test, test.images));
-    CHECK_OK(cnn_idx_write_u8(path[3], 1, d_test, test.labels));
+    CHECK_OK(cnn_idx_write_labels(path[3], d_test[0], test.labels));
     cnn_dataset back;
     CHECK_OK(cnn_dataset_load_split(&back, dir, "train"));
     CHECK(back.n == 20 && back.images && memcmp(back.images, train.images, 80) == 0 &&

@@ -161,7 +161,9 @@ static void test_roundtrip(void) {
         CHECK_INT_EQ(ds.h, H);
         CHECK_INT_EQ(ds.w, W);
         CHECK(ds.images && memcmp(ds.images, pixels, sizeof pixels) == 0);
-        CHECK(ds.labels && memcmp(ds.labels, labels, sizeof labels) == 0);
+        for (int k = 0; k < N; k++) CHECK(ds.labels && ds.labels[k] == labels[k]);
+        CHECK_INT_EQ(cnn_dataset_channels(&ds), 1);
+        CHECK(ds.fimages == NULL);
         cnn_dataset_free(&ds);
         CHECK(ds.images == NULL && ds.n == 0);
     }
@@ -294,7 +296,7 @@ static void test_bad_files(void) {
     /* Header fields. */
     unsigned char bad[64];
     struct { size_t at; unsigned char value; const char *field; } edits[] = {
-        {0, 0x12, "magic"},     {1, 0x01, "magic"},     {2, 0x0d, "dtype byte"}, /* float */
+        {0, 0x12, "magic"},     {1, 0x01, "magic"},     {2, 0x09, "dtype byte"}, /* signed byte */
         {3, 0x02, "ndim byte"}, {3, 0x01, "ndim byte"}, {7, 0x00, "dims[0]"},    /* n = 0 */
         {11, 0x00, "dims[1]"},  {15, 0x00, "dims[2]"},  {8, 0x01, "dims[1]"},    /* h = 2^24 + 3 */
     };
@@ -349,12 +351,104 @@ static void test_bad_files(void) {
     write_file(l3, buf, ln);
     CHECK_LOAD_FAILS(images, l3, CNN_ESHAPE, l3, "dims[0]");
     CHECK(strstr(cnn_last_error(), "expected 4") != NULL);
+    /* Any label up to 65534 is read (the model's outputs are checked later):
+     * u8 labels of 200, int16 labels, int32 labels; 65535 and -1 are refused. */
     ln = make_labels(buf, 4);
-    buf[8 + 3] = 10;
-    const char *l10 = tmp_path("labels10.gz");
+    buf[8 + 3] = 200;
+    const char *l10 = tmp_path("labels200.gz");
     write_gz(l10, buf, ln);
-    CHECK_LOAD_FAILS(images, l10, CNN_ERANGE, l10, "label #3");
-    CHECK(strstr(cnn_last_error(), "found 10") != NULL);
+    CHECK_OK(cnn_dataset_load(&ds, images, l10));
+    CHECK_INT_EQ(ds.labels[3], 200);
+    cnn_dataset_free(&ds);
+    {
+        unsigned char lb[8 + 4 * 4];
+        size_t k = put_be32(lb, 0x0c01); /* int32 labels */
+        k += put_be32(lb + k, 4);
+        uint32_t vals[4] = {0, 99, 65534, 7};
+        for (int i = 0; i < 4; i++) k += put_be32(lb + k, vals[i]);
+        const char *l32 = tmp_path("labels-i32");
+        write_file(l32, lb, k);
+        CHECK_OK(cnn_dataset_load(&ds, images, l32));
+        CHECK_INT_EQ(ds.labels[1], 99);
+        CHECK_INT_EQ(ds.labels[2], 65534);
+        cnn_dataset_free(&ds);
+        put_be32(lb + 8 + 2 * 4, 65535);
+        write_file(l32, lb, k);
+        CHECK_LOAD_FAILS(images, l32, CNN_ERANGE, l32, "label #2");
+        CHECK(strstr(cnn_last_error(), "found 65535") != NULL);
+        put_be32(lb + 8 + 3 * 4, 0xffffffffu);
+        put_be32(lb + 8 + 2 * 4, 1);
+        write_file(l32, lb, k);
+        CHECK_LOAD_FAILS(images, l32, CNN_ERANGE, l32, "label #3");
+        CHECK(strstr(cnn_last_error(), "found -1") != NULL);
+        /* int16 labels */
+        unsigned char l16b[8 + 4 * 2] = {0, 0, 0x0b, 1, 0, 0, 0, 4, 0, 1, 0x01, 0x2c, 0, 3, 0, 9};
+        const char *l16 = tmp_path("labels-i16");
+        write_file(l16, l16b, sizeof l16b);
+        CHECK_OK(cnn_dataset_load(&ds, images, l16));
+        CHECK_INT_EQ(ds.labels[1], 300);
+        cnn_dataset_free(&ds);
+        /* round trip through cnn_idx_write_labels (int32 when a label is > 255) */
+        uint16_t wl[4] = {1, 2, 1000, 3};
+        CHECK_OK(cnn_idx_write_labels(l16, 4, wl));
+        CHECK_OK(cnn_dataset_load(&ds, images, l16));
+        CHECK_INT_EQ(ds.labels[2], 1000);
+        cnn_dataset_free(&ds);
+    }
+
+    /* 4-D images (n, c, h, w) and float32 images (big-endian). */
+    {
+        unsigned char ib[20 + 4 * 2 * 1 * 2 * 4];
+        size_t k = put_be32(ib, 0x0d04); /* float32, 4 dims */
+        k += put_be32(ib + k, 4);
+        k += put_be32(ib + k, 2);
+        k += put_be32(ib + k, 1);
+        k += put_be32(ib + k, 2);
+        for (int i = 0; i < 16; i++) {
+            float v = 0.25f * (float)i - 1.0f;
+            uint32_t u;
+            memcpy(&u, &v, 4);
+            k += put_be32(ib + k, u);
+        }
+        const char *f4 = tmp_path("images-f32-4d.gz");
+        write_gz(f4, ib, k);
+        CHECK_OK(cnn_dataset_load(&ds, f4, labels));
+        CHECK_INT_EQ(ds.n, 4);
+        CHECK_INT_EQ(ds.c, 2);
+        CHECK_INT_EQ(ds.h, 1);
+        CHECK_INT_EQ(ds.w, 2);
+        CHECK(ds.images == NULL && ds.fimages != NULL);
+        float x[16];
+        int32_t y[4];
+        CHECK_OK(cnn_dataset_batch(x, y, &ds, NULL, 0, 4));
+        for (int i = 0; i < 16; i++) CHECK(x[i] == 0.25f * (float)i - 1.0f); /* as they are, no / 255 */
+        cnn_dataset_free(&ds);
+        /* a NaN pixel is refused */
+        uint32_t nan = 0x7fc00000u;
+        put_be32(ib + 20 + 4 * 5, nan);
+        write_file(f4, ib, k);
+        CHECK_LOAD_FAILS(f4, labels, CNN_ERANGE, f4, "pixel #5");
+        /* u8, 4-D: pixels / 255 in (n, c, h, w) order */
+        unsigned char ub[20 + 16];
+        k = put_be32(ub, 0x0804);
+        k += put_be32(ub + k, 4);
+        k += put_be32(ub + k, 2);
+        k += put_be32(ub + k, 2);
+        k += put_be32(ub + k, 1);
+        for (int i = 0; i < 16; i++) ub[k++] = (unsigned char)(i * 17);
+        const char *u4 = tmp_path("images-u8-4d");
+        write_file(u4, ub, k);
+        CHECK_OK(cnn_dataset_load(&ds, u4, labels));
+        CHECK_INT_EQ(cnn_dataset_channels(&ds), 2);
+        CHECK_OK(cnn_dataset_batch(x, y, &ds, NULL, 0, 4));
+        for (int i = 0; i < 16; i++) CHECK(x[i] == (float)(i * 17) / 255.0f);
+        cnn_dataset_free(&ds);
+        /* cnn_idx_read_images (3-D bytes only) names what it found */
+        uint8_t *px = NULL;
+        int64_t rn, rh, rw;
+        CHECK_STATUS(cnn_idx_read_images(&px, &rn, &rh, &rw, u4), CNN_EFORMAT);
+        CHECK(strstr(cnn_last_error(), "4 dimensions") != NULL);
+    }
 
     /* Corrupt gzip: flipped bytes inside the deflate stream, a cut stream,
      * and a gzip header with nothing valid after it. The labels match the

@@ -434,7 +434,7 @@ int main(void) {
         int64_t dims[3] = {plain.n, plain.h, plain.w};
         CHECK_OK(cnn_idx_write_u8(gzdir, 3, dims, plain.images));
         snprintf(gzdir, sizeof gzdir, "%s/train-labels-idx1-ubyte.gz", tmpdir);
-        CHECK_OK(cnn_idx_write_u8(gzdir, 1, dims, plain.labels));
+        CHECK_OK(cnn_idx_write_labels(gzdir, dims[0], plain.labels));
         cnn_dataset_free(&plain);
         c.path = tmpdir;
         oom_case split = {"(c) load_split (gzip)", NULL, body_split, ctx_free, 0};

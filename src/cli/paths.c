@@ -18,15 +18,28 @@ void cli_paths_output(cli_paths *ps, const char *opt, const char *path, const ch
 }
 
 void cli_paths_data(cli_paths *ps, const char *dir, int with_train) {
-    static const char *names[4] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte",
-                                   "train-labels-idx1-ubyte"};
+    static const char *idx[4] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte",
+                                 "train-labels-idx1-ubyte"};
+    static const char *cifar10[2] = {"test_batch.bin", "data_batch_1.bin"};
+    static const char *cifar100[2] = {"test.bin", "train.bin"};
+    static const char *csv[2] = {"test.csv", "train.csv"};
     static char paths[8][4200];
-    for (int k = 0; k < (with_train ? 4 : 2); k++)
-        for (int gz = 0; gz < 2; gz++) {
-            char *p = paths[2 * k + gz];
-            snprintf(p, sizeof paths[0], "%s/%s%s", dir, names[k], gz ? ".gz" : "");
-            cli_paths_input(ps, "--data", p);
-        }
+    const char *fmt = cnn_data_format(dir);
+    if (!fmt || !strcmp(fmt, "idx")) {
+        for (int k = 0; k < (with_train ? 4 : 2); k++)
+            for (int gz = 0; gz < 2; gz++) {
+                char *p = paths[2 * k + gz];
+                snprintf(p, sizeof paths[0], "%s/%s%s", dir, idx[k], gz ? ".gz" : "");
+                cli_paths_input(ps, "--data", p);
+            }
+        return;
+    }
+    const char **names = !strcmp(fmt, "cifar10") ? cifar10 : !strcmp(fmt, "cifar100") ? cifar100
+                         : !strcmp(fmt, "csv")   ? csv : NULL;
+    for (int k = 0; names && k < (with_train ? 2 : 1); k++) {
+        snprintf(paths[k], sizeof paths[0], "%s/%s", dir, names[k]);
+        cli_paths_input(ps, "--data", paths[k]);
+    }
 }
 
 /* What names a file, however it is spelled: the inode of an existing file

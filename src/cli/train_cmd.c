@@ -10,6 +10,7 @@
 #include "opts.h"
 #include "paths.h"
 #include "train_signal.h"
+#include "weights_io.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -27,12 +28,19 @@ static double now_seconds(void) {
 enum {
     OPT_MOMENTUM = CLI_LONG(0), OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_NESTEROV, OPT_SCHEDULE, OPT_STEP_SIZE,
     OPT_GAMMA, OPT_MAX_LR, OPT_CLIP, OPT_FLIP, OPT_CROP, OPT_RESIZE, OPT_SEED, OPT_INIT, OPT_MAX_STEPS,
-    OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_SHUFFLE, OPT_PLOT, OPT_LOG
+    OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_SHUFFLE, OPT_PLOT, OPT_LOG, OPT_NORMALIZE,
+    OPT_COARSE, OPT_CHANNELS, OPT_NO_CACHE
 };
 
 static const cli_option train_options[] = {
     {"model", 'm', 1, "NAME|FILE", "model name in models/ or a model file (default lenet)"},
-    {"data", 'd', 1, "DIR", "directory with the four IDX files (default " CNN_DEFAULT_DATA_DIR ")"},
+    {"data", 'd', 1, "DIR",
+     "the data set: IDX files (default " CNN_DEFAULT_DATA_DIR "), CIFAR-10/100\n"
+     "binary files, train.csv/test.csv, or train/<class>/ and test/<class>/\n"
+     "folders of PNG/JPEG images (docs/DATA.md)"},
+    {"coarse", OPT_COARSE, 0, NULL, "CIFAR-100: the 20 coarse classes instead of the 100 fine ones"},
+    {"channels", OPT_CHANNELS, 1, "1|3", "image folders: gray or RGB (default: RGB if any image has colour)"},
+    {"no-cache", OPT_NO_CACHE, 0, NULL, "image folders: decode every image, write no cache file"},
     {"epochs", 'e', 1, "N", "default 10"},
     {"batch-size", 'b', 1, "N", "default 256"},
     {"lr", 'l', 1, "X", "learning rate, default 0.9"},
@@ -49,9 +57,12 @@ static const cli_option train_options[] = {
     {"clip-grad-norm", OPT_CLIP, 1, "X", "clip the gradients' total 2-norm to X (clip_grad_norm_)"},
     {"random-flip", OPT_FLIP, 0, NULL, "flip training images horizontally with p = 0.5"},
     {"random-crop", OPT_CROP, 1, "PAD", "random crop of the image size from the zero-padded image"},
-    {"resize", OPT_RESIZE, 1, "N",
-     "resize images to N x N first (bilinear, as torchvision's Resize on\n"
-     "tensors without antialias); the model then takes 1 x N x N inputs"},
+    {"resize", OPT_RESIZE, 1, "H[,W]",
+     "resize images to H x W first (bilinear, as torchvision's Resize on\n"
+     "tensors without antialias); the model then takes C x H x W inputs"},
+    {"normalize", OPT_NORMALIZE, 1, "MEAN,STD|auto",
+     "Normalize: (x - mean) / std per channel (MEAN,STD for every channel,\n"
+     "or C means then C stds; auto: computed from the training set)"},
     {"seed", OPT_SEED, 1, "N", "seed of initialisation, shuffling and dropout, default 0"},
     {"threads", 'j', 1, "N", "default: all cores"},
     {"init", OPT_INIT, 1, "xavier|default|FILE",
@@ -63,7 +74,9 @@ static const cli_option train_options[] = {
     {"checkpoint-every", OPT_CHECKPOINT_EVERY, 1, "N", "... every N optimizer steps instead of each epoch"},
     {"resume", OPT_RESUME, 1, "FILE", "continue bit-exactly from a checkpoint (same options otherwise)"},
     {"no-shuffle", OPT_NO_SHUFFLE, 0, NULL, "keep the training set in file order"},
-    {"save", 'o', 1, "FILE", "save the trained weights (safetensors)"},
+    {"save", 'o', 1, "FILE",
+     "save the trained weights (safetensors, with the model, input shape,\n"
+     "preprocessing and class names in its metadata: docs/WEIGHTS.md)"},
     {"plot", OPT_PLOT, 1, "FILE.svg", "draw train loss, train acc and test acc per epoch (rewritten each epoch)"},
     {"log", OPT_LOG, 1, "FILE.jsonl", "one JSON line per epoch (docs/TOOL.md)"},
     {"quiet", 'q', 0, NULL, "print only the final two lines"},
@@ -177,40 +190,39 @@ static int on_train_event(const cnn_train_event *ev, void *user) {
 }
 
 /* Load both splits; every file is validated before training starts. */
-static int load_data(const char *cmd, const char *dir, cnn_dataset *train, cnn_dataset *test) {
-    int rc = train ? cnn_dataset_load_split(train, dir, "train") : CNN_OK;
-    if (rc == CNN_OK) rc = cnn_dataset_load_split(test, dir, "t10k");
+static int load_data(const char *cmd, const char *dir, cnn_dataset *train, cnn_dataset *test,
+                     const cnn_data_options *opt) {
+    int rc = cnn_data_load(train, test, dir, opt);
     if (rc < 0) {
         fprintf(stderr, "cnn %s: error: %s\n", cmd, cnn_last_error());
-        if (train) cnn_dataset_free(train);
         return -1;
     }
     return 0;
 }
 
-/* "DIR/NAME" or "DIR/NAME.gz", whichever exists (for messages). */
-static void data_file(char *out, size_t cap, const char *dir, const char *name) {
-    snprintf(out, cap, "%s/%s", dir, name);
-    if (access(out, F_OK) != 0) snprintf(out, cap, "%s/%s.gz", dir, name);
-}
-
-/* Both splits have the same image size and every label is an output of the model. */
-static int check_data_fits(const char *dir, const cnn_dataset *train, const cnn_dataset *test, int64_t outputs) {
-    char path[1024];
-    if (test->h != train->h || test->w != train->w) {
-        data_file(path, sizeof path, dir, "t10k-images-idx3-ubyte");
-        fprintf(stderr, "cnn train: error: %s: images are %lldx%lld, expected %lldx%lld as the training images\n",
-                path, (long long)test->h, (long long)test->w, (long long)train->h, (long long)train->w);
+/* Both splits have the same channels and image size, and every label is an output of the model. */
+static int check_data_fits(const char *dir, const cnn_dataset *train, const cnn_dataset *test, int64_t outputs,
+                           int resized) {
+    const char *tsrc = test->source ? test->source : dir, *src = train->source ? train->source : dir;
+    if (cnn_dataset_channels(test) != cnn_dataset_channels(train) ||
+        (!resized && (test->h != train->h || test->w != train->w))) {
+        fprintf(stderr, "cnn train: error: %s: images are %lldx%lldx%lld, expected %lldx%lldx%lld as the training images (%s)%s\n",
+                tsrc, (long long)cnn_dataset_channels(test), (long long)test->h, (long long)test->w,
+                (long long)cnn_dataset_channels(train), (long long)train->h, (long long)train->w, src,
+                cnn_dataset_channels(test) != cnn_dataset_channels(train) ? " (mixed channel counts)" : "");
+        return -1;
+    }
+    if (train->num_classes && outputs != train->num_classes) {
+        fprintf(stderr, "cnn train: error: %s: the data has %lld classes but the model has %lld outputs\n", src,
+                (long long)train->num_classes, (long long)outputs);
         return -1;
     }
     const cnn_dataset *sets[2] = {train, test};
-    const char *names[2] = {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"};
     for (int k = 0; k < 2; k++)
         for (int64_t i = 0; i < sets[k]->n; i++)
             if (sets[k]->labels[i] >= outputs) {
-                data_file(path, sizeof path, dir, names[k]);
-                fprintf(stderr, "cnn train: error: %s: label #%lld is %d but the model has only %lld outputs\n", path,
-                        (long long)i, sets[k]->labels[i], (long long)outputs);
+                fprintf(stderr, "cnn train: error: %s: label #%lld is %d but the model has only %lld outputs\n",
+                        sets[k]->source ? sets[k]->source : dir, (long long)i, sets[k]->labels[i], (long long)outputs);
                 return -1;
             }
     return 0;
@@ -218,7 +230,8 @@ static int check_data_fits(const char *dir, const cnn_dataset *train, const cnn_
 
 int cnn_cli_train(int argc, char **argv) {
     const char *cmd = "train", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *init = "xavier";
-    const char *save = NULL, *plot = NULL, *log_path = NULL;
+    const char *save = NULL, *plot = NULL, *log_path = NULL, *normalize = NULL;
+    cnn_data_options dopt = {0};
     cnn_train_config cfg;
     cnn_train_config_default(&cfg);
     long long threads = 0, iv;
@@ -238,6 +251,9 @@ int cnn_cli_train(int argc, char **argv) {
         case OPT_NO_SHUFFLE: cfg.shuffle = 0; break;
         case OPT_NESTEROV: cfg.nesterov = 1; break;
         case OPT_FLIP: cfg.random_flip = 1; break;
+        case OPT_COARSE: dopt.coarse = 1; break;
+        case OPT_NO_CACHE: dopt.no_cache = 1; break;
+        case OPT_NORMALIZE: normalize = v; break;
         case 'm': model_name = v; break;
         case 'd': data_dir = v; break;
         case OPT_INIT: init = v; break;
@@ -318,8 +334,14 @@ int cnn_cli_train(int argc, char **argv) {
             cfg.clip_grad_norm = (float)fv;
             break;
         case OPT_RESIZE:
-            if (cli_parse_int(cmd, a, v, 1, 4096, &iv) < 0) return 2;
-            cfg.resize = (int)iv;
+            if (cli_parse_resize(cmd, a, v, &cfg.resize, &cfg.resize_w) < 0) return 2;
+            break;
+        case OPT_CHANNELS:
+            if (cli_parse_int(cmd, a, v, 1, 3, &iv) < 0 || iv == 2) {
+                if (iv == 2) fprintf(stderr, "cnn train: --channels: expected 1 or 3, found 2\n");
+                return 2;
+            }
+            dopt.channels = (int)iv;
             break;
         case OPT_CROP:
             if (cli_parse_int(cmd, a, v, 0, 64, &iv) < 0) return 2;
@@ -357,11 +379,44 @@ int cnn_cli_train(int argc, char **argv) {
 
     /* Validate every input before any long work. */
     cnn_dataset train = {0}, test = {0};
-    if (load_data(cmd, data_dir, &train, &test) < 0) return 1;
-    int64_t chw[3] = {1, cfg.resize ? cfg.resize : train.h, cfg.resize ? cfg.resize : train.w};
+    dopt.resize_h = cfg.resize, dopt.resize_w = cfg.resize_w;
+    if (load_data(cmd, data_dir, &train, &test, &dopt) < 0) return 1;
+    const int resize_h = cfg.resize, resize_w = cfg.resize_w;
+    /* image folders are resized as they are decoded */
+    if (cfg.resize && train.h == cfg.resize && train.w == cfg.resize_w && test.h == train.h && test.w == train.w)
+        cfg.resize = cfg.resize_w = 0;
+    int64_t chw[3] = {cnn_dataset_channels(&train), cfg.resize ? cfg.resize : train.h,
+                      cfg.resize ? cfg.resize_w : train.w};
     cnn_model *m = NULL;
+    char *model_text = NULL;
     int status = 1;
     train_ui ui = {0};
+    if (normalize && !strcmp(normalize, "auto")) {
+        if (chw[0] > CNN_MAX_NORM_CHANNELS) {
+            fprintf(stderr, "cnn train: --normalize: %lld channels, at most %d\n", (long long)chw[0], CNN_MAX_NORM_CHANNELS);
+            goto done;
+        }
+        int nrc = cnn_dataset_mean_std(&train, cfg.mean, cfg.std);
+        if (nrc < 0) {
+            cli_fail(cmd, nrc);
+            goto done;
+        }
+        cfg.normalize = 1;
+        if (!quiet) {
+            printf("normalize: mean");
+            for (int64_t k = 0; k < chw[0]; k++) printf("%s%.4f", k ? "," : " ", (double)cfg.mean[k]);
+            printf(", std");
+            for (int64_t k = 0; k < chw[0]; k++) printf("%s%.4f", k ? "," : " ", (double)cfg.std[k]);
+            printf(" (from the training set)\n");
+        }
+    } else if (normalize) {
+        if (chw[0] > CNN_MAX_NORM_CHANNELS ||
+            cli_parse_normalize(cmd, normalize, chw[0], cfg.mean, cfg.std) < 0) {
+            status = 2;
+            goto done;
+        }
+        cfg.normalize = 1;
+    }
     if (cli_load_model(cmd, model_name, chw, &m) < 0) goto done;
     cnn_rng rng;
     cnn_rng_seed(&rng, cfg.seed);
@@ -371,7 +426,7 @@ int cnn_cli_train(int argc, char **argv) {
         fprintf(stderr, "cnn train: --init: %s\n", cnn_last_error());
         goto done;
     }
-    if (check_data_fits(data_dir, &train, &test, cnn_model_num_outputs(m)) < 0) goto done;
+    if (check_data_fits(data_dir, &train, &test, cnn_model_num_outputs(m), cfg.resize != 0) < 0) goto done;
     ui.quiet = quiet;
     ui.tty = isatty(STDOUT_FILENO);
     ui.epochs = cfg.epochs;
@@ -414,9 +469,23 @@ int cnn_cli_train(int argc, char **argv) {
                ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(),
                cnn_isa_name(cnn_get_isa()), wall);
     }
-    if (save && cnn_model_save(m, save) < 0) {
-        fprintf(stderr, "cnn train: error: --save: %s\n", cnn_last_error());
-        goto done;
+    if (save) {
+        /* the weights describe themselves: model, input, preprocessing, classes */
+        const char *mpath;
+        cnn_weights_info info;
+        memset(&info, 0, sizeof info);
+        if (cli_read_model(cmd, model_name, &model_text, &mpath) < 0) goto done;
+        info.model_text = model_text;
+        info.resize_h = resize_h, info.resize_w = resize_w;
+        info.normalize = cfg.normalize;
+        memcpy(info.mean, cfg.mean, sizeof info.mean);
+        memcpy(info.std, cfg.std, sizeof info.std);
+        info.num_classes = train.num_classes;
+        info.class_names = train.class_names;
+        if (cnn_model_save_info(m, save, &info) < 0) {
+            fprintf(stderr, "cnn train: error: --save: %s\n", cnn_last_error());
+            goto done;
+        }
     }
     /* A signal after the last step: the run is complete (and saved, the
      * write being atomic), but the exit status still says it was stopped. */
@@ -429,6 +498,7 @@ int cnn_cli_train(int argc, char **argv) {
     }
     status = 0;
 done:
+    cnn_free(model_text);
     free(ui.log);
     free(ui.points);
     cnn_model_free(m);

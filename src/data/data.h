@@ -23,4 +23,25 @@ int cnn__json_class_rows(uint8_t **rows, int64_t *n_rows, const char *text, size
 /* The permutation used above: perm[i] for i < n, from splitmix64(seed). */
 void cnn__data_permutation(uint32_t *perm, uint32_t n, uint64_t seed);
 
+/* Paths and files (dataset.c). */
+int cnn__is_file(const char *path);
+int cnn__is_dir(const char *path);
+int cnn__path(char *out, size_t cap, const char *dir, const char *name); /* "dir/name" */
+/* names[0..n) <- the lines of a class-names file (CIFAR's meta files,
+ * classes.txt); want > 0: exactly that many. */
+int cnn__read_names(char ***names, int64_t *n, const char *path, int64_t want);
+
+/* CIFAR binary records (cifar.c): ds <- the records of bytes[0..len) of
+ * CIFAR-10 (cifar100 0) or CIFAR-100 (fine labels, or coarse ones). */
+int cnn__cifar_parse(cnn_dataset *ds, const uint8_t *bytes, size_t len, int cifar100, int coarse, const char *name);
+int cnn__cifar_load(cnn_dataset *train, cnn_dataset *test, const char *dir, int cifar100, int coarse);
+
+/* Kaggle CSV (csv.c): ds <- the examples of text[0..len). */
+int cnn__csv_parse(cnn_dataset *ds, const char *text, size_t len, const char *name);
+int cnn__csv_load(cnn_dataset *train, cnn_dataset *test, const char *dir);
+
+/* Images (image.c): CNN__IMAGE_PNG or CNN__IMAGE_JPEG by the signature, or 0. */
+enum { CNN__IMAGE_PNG = 1, CNN__IMAGE_JPEG = 2 };
+int cnn__image_kind(const uint8_t *bytes, size_t len);
+
 #endif /* CNN_DATA_H */

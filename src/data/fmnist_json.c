@@ -228,7 +228,7 @@ static int build_set(cnn_dataset *ds, const uint8_t *src, int64_t per_class, int
     const int64_t n = per_class * FMNIST_CLASSES;
     const size_t pixels = (size_t)(h * w);
     ds->images = cnn_malloc((size_t)n * pixels);
-    ds->labels = cnn_malloc((size_t)n);
+    ds->labels = cnn_malloc((size_t)n * sizeof *ds->labels);
     uint32_t *perm = cnn_malloc((size_t)n * sizeof *perm);
     if (!ds->images || !ds->labels || !perm) {
         cnn_free(perm);
@@ -239,7 +239,7 @@ static int build_set(cnn_dataset *ds, const uint8_t *src, int64_t per_class, int
     cnn__data_permutation(perm, (uint32_t)n, seed);
     for (int64_t i = 0; i < n; i++) {
         memcpy(ds->images + (size_t)i * pixels, src + (size_t)perm[i] * pixels, pixels);
-        ds->labels[i] = (uint8_t)(perm[i] / per_class);
+        ds->labels[i] = (uint16_t)(perm[i] / per_class);
     }
     cnn_free(perm);
     ds->n = n, ds->h = h, ds->w = w;

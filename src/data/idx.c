@@ -2,10 +2,11 @@
  *
  * An IDX file is a big-endian header followed by raw data:
  *   bytes 0-1  zero
- *   byte  2    dtype (0x08 = unsigned byte; the only one read here)
- *   byte  3    ndim (3 for images, 1 for labels)
- *   ndim x 4   big-endian uint32 sizes: images (n, h, w), labels (n)
- *   data       exactly the product of the sizes in bytes, nothing after it
+ *   byte  2    dtype: 0x08 unsigned byte, 0x0B int16, 0x0C int32, 0x0D float32
+ *              (big-endian); images are 0x08 or 0x0D, labels 0x08, 0x0B or 0x0C
+ *   byte  3    ndim: images 3 (n, h, w) or 4 (n, c, h, w), labels 1 (n)
+ *   ndim x 4   big-endian uint32 sizes
+ *   data       exactly the product of the sizes times the element size, nothing after it
  * Files are read plain or gzip, detected by the gzip magic 1f 8b.
  *
  * Every size comes from an untrusted file, so sizes are range-checked and
@@ -20,7 +21,8 @@
  * labels file does not match.
  *
  * Statuses: CNN_ENOTFOUND (no such file), CNN_EIO (cannot read/write),
- * CNN_EFORMAT (bad header, length, gzip stream), CNN_ERANGE (label >= 10),
+ * CNN_EFORMAT (bad header, length, gzip stream), CNN_ERANGE (label outside
+ * 0..65534, a float pixel that is not finite),
  * CNN_ESHAPE (image and label counts differ), CNN_EINVAL (bad arguments).
  * Messages start with the file name and name the field (magic, dtype byte,
  * ndim byte, dims[i], data, label #i) with expected vs found.
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,9 +47,11 @@
 #endif
 
 #define IDX_DTYPE_U8 0x08
+#define IDX_DTYPE_I16 0x0B
+#define IDX_DTYPE_I32 0x0C
+#define IDX_DTYPE_F32 0x0D
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
-#define IDX_NUM_CLASSES 10
 /* Deflate expands at most ~1032:1; the slack covers headers of tiny files. */
 #define GZIP_MAX_RATIO 1032u
 #define GZIP_SLACK 4096u
@@ -125,10 +130,16 @@ static uint32_t be32(const unsigned char *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
-/* Read and check the header; dims[0..ndim) and *data_len (their product). */
-static int idx_read_header(idx_reader *r, uint32_t magic, int64_t *dims, size_t *data_len) {
-    const char *what = magic == IDX_MAGIC_IMAGES ? "images" : "labels";
-    const int ndim = (int)(magic & 0xff);
+static int idx_elem_size(int dtype) {
+    return dtype == IDX_DTYPE_U8 ? 1 : dtype == IDX_DTYPE_I16 ? 2 : 4;
+}
+
+/* Read and check the header of an images file (magic 0x0803 / 0x0804 with
+ * dtype u8 or f32) or a labels file (0x0801 with u8, i16 or i32): *dtype,
+ * *ndim, dims[0..ndim) and *data_len (bytes). */
+static int idx_read_header(idx_reader *r, uint32_t magic, int *dtype, int *ndim_out, int64_t *dims, size_t *data_len) {
+    const int images = magic == IDX_MAGIC_IMAGES;
+    const char *what = images ? "images" : "labels";
     unsigned char b[4];
     size_t got;
     CNN_TRY(idx_read(r, b, 4, &got, "magic"));
@@ -141,15 +152,22 @@ static int idx_read_header(idx_reader *r, uint32_t magic, int64_t *dims, size_t 
         return cnn__fail(CNN_EFORMAT, "%s: magic: expected 0x%08x (IDX %s), found 0x%08x%s", r->path,
                          magic, what, found, r->is_gzip ? "" : " (not an IDX file)");
     }
-    if (b[2] != IDX_DTYPE_U8) {
-        return cnn__fail(CNN_EFORMAT, "%s: dtype byte: expected 0x08 (unsigned byte), found 0x%02x",
-                         r->path, b[2]);
+    if (images ? b[2] != IDX_DTYPE_U8 && b[2] != IDX_DTYPE_F32
+               : b[2] != IDX_DTYPE_U8 && b[2] != IDX_DTYPE_I16 && b[2] != IDX_DTYPE_I32) {
+        return cnn__fail(CNN_EFORMAT, "%s: dtype byte: expected %s, found 0x%02x", r->path,
+                         images ? "0x08 (unsigned byte) or 0x0d (float32)"
+                                : "0x08 (unsigned byte), 0x0b (int16) or 0x0c (int32)",
+                         b[2]);
     }
-    if (b[3] != ndim) {
-        return cnn__fail(CNN_EFORMAT, "%s: ndim byte: expected %d (IDX %s), found %d", r->path, ndim,
-                         what, b[3]);
+    const int ndim = b[3];
+    if (images ? ndim != 3 && ndim != 4 : ndim != 1) {
+        return cnn__fail(CNN_EFORMAT, "%s: ndim byte: expected %s (IDX %s), found %d", r->path,
+                         images ? "3 (n, h, w) or 4 (n, c, h, w)" : "1", what, ndim);
     }
-    size_t len = 1;
+    *dtype = b[2];
+    *ndim_out = ndim;
+    const size_t elem = (size_t)idx_elem_size(b[2]);
+    size_t len = elem;
     for (int i = 0; i < ndim; i++) {
         char field[16];
         snprintf(field, sizeof field, "dims[%d]", i);
@@ -221,39 +239,94 @@ static int idx_read_data(idx_reader *r, uint8_t **out, size_t len) {
     return CNN_OK;
 }
 
+/* Images of a file whose header r has read into ds: u8 pixels kept as
+ * bytes, float32 converted from big-endian and checked to be finite. */
+static int idx_read_image_data(idx_reader *r, cnn_dataset *ds, int dtype, int ndim, const int64_t *dims, size_t len) {
+    uint8_t *data = NULL;
+    CNN_TRY(idx_read_data(r, &data, len));
+    ds->n = dims[0];
+    ds->c = ndim == 4 ? dims[1] : 1;
+    ds->h = dims[ndim - 2], ds->w = dims[ndim - 1];
+    if (dtype == IDX_DTYPE_U8) {
+        ds->images = data;
+        return CNN_OK;
+    }
+    /* float32, big-endian: converted in place (same size) */
+    float *f = (float *)(void *)data;
+    const size_t count = len / 4;
+    for (size_t i = 0; i < count; i++) {
+        const unsigned char *b = data + 4 * i;
+        uint32_t u = be32(b);
+        float v;
+        memcpy(&v, &u, 4);
+        if (!isfinite(v)) {
+            cnn_free(data);
+            memset(ds, 0, sizeof *ds);
+            return cnn__fail(CNN_ERANGE, "%s: pixel #%zu: expected a finite float32, found %g", r->path, i, (double)v);
+        }
+        f[i] = v;
+    }
+    ds->fimages = f;
+    return CNN_OK;
+}
+
+int cnn_idx_read_images_any(cnn_dataset *ds, const char *path) {
+    if (!ds || !path) return cnn__fail(CNN_EINVAL, "cnn_idx_read_images_any: ds and path must not be NULL");
+    memset(ds, 0, sizeof *ds);
+    idx_reader r;
+    CNN_TRY(idx_open(&r, path));
+    int64_t dims[4] = {0, 0, 0, 0};
+    int dtype = 0, ndim = 0;
+    size_t len = 0;
+    int rc = idx_read_header(&r, IDX_MAGIC_IMAGES, &dtype, &ndim, dims, &len);
+    if (rc == CNN_OK) rc = idx_read_image_data(&r, ds, dtype, ndim, dims, len);
+    idx_close(&r);
+    return rc;
+}
+
 int cnn_idx_read_images(uint8_t **pixels, int64_t *n, int64_t *h, int64_t *w, const char *path) {
     if (!pixels || !n || !h || !w || !path) {
         return cnn__fail(CNN_EINVAL, "cnn_idx_read_images: pixels, n, h, w and path must not be NULL");
     }
     *pixels = NULL;
     *n = *h = *w = 0;
-    idx_reader r;
-    CNN_TRY(idx_open(&r, path));
-    int64_t dims[3] = {0, 0, 0};
-    size_t len = 0;
-    uint8_t *data = NULL;
-    int rc = idx_read_header(&r, IDX_MAGIC_IMAGES, dims, &len);
-    if (rc == CNN_OK) rc = idx_read_data(&r, &data, len);
-    idx_close(&r);
-    if (rc != CNN_OK) return rc;
-    *pixels = data;
-    *n = dims[0], *h = dims[1], *w = dims[2];
+    cnn_dataset ds;
+    CNN_TRY(cnn_idx_read_images_any(&ds, path));
+    if (!ds.images || ds.c != 1) {
+        int64_t c = ds.c;
+        cnn_dataset_free(&ds);
+        return cnn__fail(CNN_EFORMAT, "%s: expected (n, h, w) unsigned bytes, found %s (use cnn_idx_read_images_any)",
+                         path, c != 1 ? "4 dimensions" : "float32");
+    }
+    *pixels = ds.images;
+    *n = ds.n, *h = ds.h, *w = ds.w;
     return CNN_OK;
 }
 
-/* The data of a labels file whose header r has read: n labels, each < 10. */
-static int idx_read_labels(idx_reader *r, uint8_t **labels, int64_t n, size_t len) {
+/* The data of a labels file whose header r has read: n labels, each in
+ * 0..CNN_MAX_CLASSES-1. */
+static int idx_read_labels(idx_reader *r, uint16_t **labels, int dtype, int64_t n, size_t len) {
     uint8_t *data = NULL;
     CNN_TRY(idx_read_data(r, &data, len));
-    for (int64_t i = 0; i < n; i++) {
-        if (data[i] >= IDX_NUM_CLASSES) {
-            int label = data[i];
-            cnn_free(data);
-            return cnn__fail(CNN_ERANGE, "%s: label #%lld: expected 0..%d, found %d", r->path, (long long)i,
-                             IDX_NUM_CLASSES - 1, label);
-        }
+    uint16_t *out = cnn_malloc((size_t)n * sizeof *out);
+    if (!out) {
+        cnn_free(data);
+        return cnn__fail(CNN_ENOMEM, "%s: cannot allocate %lld labels", r->path, (long long)n);
     }
-    *labels = data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t v = dtype == IDX_DTYPE_U8    ? data[i]
+                    : dtype == IDX_DTYPE_I16 ? (int16_t)(uint16_t)(data[2 * i] << 8 | data[2 * i + 1])
+                                             : (int32_t)be32(data + 4 * i);
+        if (v < 0 || v >= CNN_MAX_CLASSES) {
+            cnn_free(data);
+            cnn_free(out);
+            return cnn__fail(CNN_ERANGE, "%s: label #%lld: expected 0..%d, found %lld", r->path, (long long)i,
+                             CNN_MAX_CLASSES - 1, (long long)v);
+        }
+        out[i] = (uint16_t)v;
+    }
+    cnn_free(data);
+    *labels = out;
     return CNN_OK;
 }
 
@@ -268,29 +341,35 @@ int cnn_dataset_load(cnn_dataset *ds, const char *images_path, const char *label
     /* Both headers, then the pair, and only then the data. */
     idx_reader ri, rl;
     memset(&rl, 0, sizeof rl);
-    int64_t idims[3] = {0, 0, 0}, ldims[1] = {0};
+    int64_t idims[4] = {0, 0, 0, 0}, ldims[1] = {0};
+    int idtype = 0, indim = 0, ldtype = 0, lndim = 0;
     size_t ilen = 0, llen = 0;
-    uint8_t *images = NULL, *labels = NULL;
+    uint16_t *labels = NULL;
+    cnn_dataset out;
+    memset(&out, 0, sizeof out);
     CNN_TRY(idx_open(&ri, images_path));
-    int rc = idx_read_header(&ri, IDX_MAGIC_IMAGES, idims, &ilen);
+    int rc = idx_read_header(&ri, IDX_MAGIC_IMAGES, &idtype, &indim, idims, &ilen);
     if (rc == CNN_OK) rc = idx_open(&rl, labels_path);
-    if (rc == CNN_OK) rc = idx_read_header(&rl, IDX_MAGIC_LABELS, ldims, &llen);
+    if (rc == CNN_OK) rc = idx_read_header(&rl, IDX_MAGIC_LABELS, &ldtype, &lndim, ldims, &llen);
     if (rc == CNN_OK && ldims[0] != idims[0]) {
         rc = cnn__fail(CNN_ESHAPE, "%s: dims[0]: expected %lld labels (one per image in %s), found %lld",
                        labels_path, (long long)idims[0], images_path, (long long)ldims[0]);
     }
-    if (rc == CNN_OK) rc = idx_read_data(&ri, &images, ilen);
-    if (rc == CNN_OK) rc = idx_read_labels(&rl, &labels, ldims[0], llen);
+    if (rc == CNN_OK) rc = idx_read_image_data(&ri, &out, idtype, indim, idims, ilen);
+    if (rc == CNN_OK) rc = idx_read_labels(&rl, &labels, ldtype, ldims[0], llen);
+    /* "IMAGES and LABELS" names the pair in messages */
+    if (rc == CNN_OK && (out.source = cnn_malloc(strlen(images_path) + strlen(labels_path) + 6)))
+        sprintf(out.source, "%s and %s", images_path, labels_path);
+    else if (rc == CNN_OK)
+        rc = cnn__fail(CNN_ENOMEM, "%s: out of memory", labels_path);
     idx_close(&ri);
     idx_close(&rl);
+    out.labels = labels;
     if (rc != CNN_OK) {
-        cnn_free(images);
-        cnn_free(labels);
+        cnn_dataset_free(&out);
         return rc;
     }
-    ds->n = idims[0], ds->h = idims[1], ds->w = idims[2];
-    ds->images = images;
-    ds->labels = labels;
+    *ds = out;
     return CNN_OK;
 }
 
@@ -322,8 +401,11 @@ int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split) 
         return cnn__fail(CNN_EINVAL, "cnn_dataset_load_split: split: expected \"train\" or \"t10k\", found \"%s\"", split);
     }
     char name[64], images[1024], labels[1024];
-    snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
-    CNN_TRY(find_split_file(images, sizeof images, dir, name));
+    snprintf(name, sizeof name, "%s-images-idx4-ubyte", split); /* (n, c, h, w), if that is the name */
+    if (find_split_file(images, sizeof images, dir, name) != CNN_OK) {
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte", split);
+        CNN_TRY(find_split_file(images, sizeof images, dir, name));
+    }
     snprintf(name, sizeof name, "%s-labels-idx1-ubyte", split);
     CNN_TRY(find_split_file(labels, sizeof labels, dir, name));
     return cnn_dataset_load(ds, images, labels);
@@ -332,8 +414,16 @@ int cnn_dataset_load_split(cnn_dataset *ds, const char *dir, const char *split) 
 void cnn_dataset_free(cnn_dataset *ds) {
     if (!ds) return;
     cnn_free(ds->images);
+    cnn_free(ds->fimages);
     cnn_free(ds->labels);
+    for (int64_t i = 0; ds->class_names && i < ds->num_classes; i++) cnn_free(ds->class_names[i]);
+    cnn_free(ds->class_names);
+    cnn_free(ds->source);
     memset(ds, 0, sizeof *ds);
+}
+
+int64_t cnn_dataset_channels(const cnn_dataset *ds) {
+    return ds && ds->c > 0 ? ds->c : 1;
 }
 
 int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
@@ -341,7 +431,7 @@ int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_
     if (!ds) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: ds must not be NULL");
     if (count < 0) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: count: expected >= 0, found %d", count);
     if (count > 0 && (!x || !y)) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: x and y must not be NULL");
-    if (count > 0 && (!ds->images || !ds->labels)) {
+    if (count > 0 && ((!ds->images && !ds->fimages) || !ds->labels)) {
         return cnn__fail(CNN_EINVAL, "cnn_dataset_batch: the dataset is empty");
     }
     if (start < 0 || start > ds->n || count > ds->n - start) {
@@ -354,12 +444,17 @@ int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_
                              (long long)(start + i), (long long)ds->n, order[start + i]);
     /* x / 255 in float32, as torchvision's ToTensor computes it (a division
      * rounds the same in every lane); the images split across threads */
-    const int64_t pixels = ds->h * ds->w;
+    const int64_t pixels = cnn_dataset_channels(ds) * ds->h * ds->w;
 #pragma omp parallel for schedule(static) if ((int64_t)count * pixels >= 65536)
     for (int i = 0; i < count; i++) {
         int64_t k = order ? (int64_t)order[start + i] : start + i;
-        const uint8_t *src = ds->images + k * pixels; /* (h, w) */
-        float *dst = x + (int64_t)i * pixels;         /* (1, h, w) */
+        float *dst = x + (int64_t)i * pixels;         /* (c, h, w) */
+        y[i] = ds->labels[k];
+        if (ds->fimages) {
+            memcpy(dst, ds->fimages + k * pixels, (size_t)pixels * sizeof *dst);
+            continue;
+        }
+        const uint8_t *src = ds->images + k * pixels; /* (c, h, w) */
         int64_t p = 0;
 #ifdef __AVX2__
         const __m256 d = _mm256_set1_ps(255.0f);
@@ -369,7 +464,6 @@ int cnn_dataset_batch(float *x, int32_t *y, const cnn_dataset *ds, const uint32_
         }
 #endif
         for (; p < pixels; p++) dst[p] = (float)src[p] / 255.0f;
-        y[i] = ds->labels[k];
     }
     return CNN_OK;
 }
@@ -413,7 +507,7 @@ static int check_write_args(const char *fn, int ndim, const int64_t *dims, const
 }
 
 uint32_t cnn_idx_crc32(int ndim, const int64_t *dims, const uint8_t *data) {
-    size_t len;
+    size_t len = 0;
     if (check_write_args("cnn_idx_crc32", ndim, dims, data, &len) != CNN_OK) return 0;
     unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
     size_t hlen = idx_header(hdr, ndim, dims);
@@ -443,13 +537,11 @@ static int write_all_gz(gzFile gz, const void *buf, size_t n) {
     return 0;
 }
 
-int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data) {
-    if (!path || !*path) return cnn__fail(CNN_EINVAL, "cnn_idx_write_u8: path must not be empty");
-    size_t len;
-    CNN_TRY(check_write_args("cnn_idx_write_u8", ndim, dims, data, &len));
+/* Write header (dtype, ndim, dims) and len data bytes atomically. */
+static int idx_write(const char *path, int dtype, int ndim, const int64_t *dims, const uint8_t *data, size_t len) {
     unsigned char hdr[4 + 4 * IDX_WRITE_MAX_DIMS];
     size_t hlen = idx_header(hdr, ndim, dims);
-
+    hdr[2] = (unsigned char)dtype;
     cnn__atomic_file af;
     CNN_TRY(cnn__atomic_open(&af, path));
     if (ends_with(path, ".gz")) {
@@ -470,4 +562,35 @@ int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint
     if (!af.err && fchmod(af.fd, 0644) != 0) af.err = errno;
     CNN_TRY(cnn__atomic_commit(&af));
     return CNN_OK;
+}
+
+int cnn_idx_write_u8(const char *path, int ndim, const int64_t *dims, const uint8_t *data) {
+    if (!path || !*path) return cnn__fail(CNN_EINVAL, "cnn_idx_write_u8: path must not be empty");
+    size_t len = 0;
+    CNN_TRY(check_write_args("cnn_idx_write_u8", ndim, dims, data, &len));
+    return idx_write(path, IDX_DTYPE_U8, ndim, dims, data, len);
+}
+
+int cnn_idx_write_labels(const char *path, int64_t n, const uint16_t *labels) {
+    if (!labels || n < 1) return cnn__fail(CNN_EINVAL, "cnn_idx_write_labels: expected n >= 1 labels");
+    int wide = 0;
+    for (int64_t i = 0; i < n && !wide; i++) wide = labels[i] > 255;
+    int64_t dims[2] = {n, 4};
+    uint8_t *b = cnn_malloc((size_t)n * (wide ? 4 : 1));
+    if (!b) return cnn__fail(CNN_ENOMEM, "%s: out of memory for %lld labels", path ? path : "", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (!wide) {
+            b[i] = (uint8_t)labels[i];
+        } else {
+            b[4 * i] = b[4 * i + 1] = 0; /* int32, big-endian */
+            b[4 * i + 2] = (uint8_t)(labels[i] >> 8), b[4 * i + 3] = (uint8_t)labels[i];
+        }
+    }
+    if (!path || !*path) {
+        cnn_free(b);
+        return cnn__fail(CNN_EINVAL, "cnn_idx_write_labels: path must not be empty");
+    }
+    int rc = wide ? idx_write(path, IDX_DTYPE_I32, 1, dims, b, (size_t)n * 4) : cnn_idx_write_u8(path, 1, dims, b);
+    cnn_free(b);
+    return rc;
 }

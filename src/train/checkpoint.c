@@ -37,7 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { KV_MAX = 64, KV_VALUE = 80, T_MAX_EXTRA = 4 };
+enum { KV_MAX = 64, KV_VALUE = 640, T_MAX_EXTRA = 4 };
 
 /* One metadata entry; opt names the option that sets it (for messages) or
  * is NULL when the entry is state rather than a setting. */
@@ -77,8 +77,15 @@ static const char *sched_name(cnn_schedule_kind k) {
 static uint32_t data_crc(cnn__ckpt *c) {
     if (!c->data_crc_done) {
         const cnn_dataset *ds = c->train;
-        uint32_t crc = cnn__crc32(0, ds->images, (uint64_t)ds->n * (uint64_t)ds->h * (uint64_t)ds->w);
-        crc = cnn__crc32(crc, ds->labels, (uint64_t)ds->n);
+        const uint64_t px = (uint64_t)ds->n * (uint64_t)cnn_dataset_channels(ds) * (uint64_t)ds->h * (uint64_t)ds->w;
+        uint32_t crc = ds->fimages ? cnn__crc32(0, ds->fimages, px * sizeof(float)) : cnn__crc32(0, ds->images, px);
+        /* labels as one byte each while they fit (the form of IDX files), else two (little-endian) */
+        int wide = 0;
+        for (int64_t i = 0; i < ds->n && !wide; i++) wide = ds->labels[i] > 255;
+        for (int64_t i = 0; i < ds->n; i++) {
+            uint8_t b[2] = {(uint8_t)(ds->labels[i] & 0xff), (uint8_t)(ds->labels[i] >> 8)};
+            crc = cnn__crc32(crc, b, wide ? 2 : 1);
+        }
         c->data_crc = crc, c->data_crc_done = 1;
     }
     return c->data_crc;
@@ -110,12 +117,29 @@ static void settings(cnn__ckpt *c, ckpt_meta *m) {
     kv_add(m, "clip_grad_norm", "--clip-grad-norm", "%.9g", (double)cfg->clip_grad_norm);
     kv_add(m, "random_flip", "--random-flip", "%d", cfg->random_flip);
     kv_add(m, "random_crop", "--random-crop", "%d", cfg->random_crop);
-    kv_add(m, "resize", "--resize", "%d", cfg->resize);
+    if (cfg->resize_w && cfg->resize_w != cfg->resize)
+        kv_add(m, "resize", "--resize", "%d,%d", cfg->resize, cfg->resize_w);
+    else
+        kv_add(m, "resize", "--resize", "%d", cfg->resize);
+    if (cfg->normalize) {
+        /* present only when normalizing, so that earlier checkpoints still resume */
+        char mean[CNN_MAX_NORM_CHANNELS * 20] = "", std[CNN_MAX_NORM_CHANNELS * 20] = "";
+        size_t a = 0, b = 0;
+        for (int64_t k = 0; k < cnn_dataset_channels(c->train) && k < CNN_MAX_NORM_CHANNELS; k++) {
+            a += (size_t)snprintf(mean + a, sizeof mean - a, "%s%.9g", k ? "," : "", (double)cfg->mean[k]);
+            b += (size_t)snprintf(std + b, sizeof std - b, "%s%.9g", k ? "," : "", (double)cfg->std[k]);
+        }
+        kv_add(m, "normalize", "--normalize", "%s/%s", mean, std);
+    }
     kv_add(m, "shuffle", "--no-shuffle", "%d", cfg->shuffle);
     kv_add(m, "seed", "--seed", "%" PRIu64, cfg->seed);
     kv_add(m, "num_params", "--model", "%zu", cnn_model_num_params(c->m));
     kv_add(m, "examples", "--data (training images)", "%lld", (long long)c->train->n);
-    kv_add(m, "image_size", "--data (image size)", "%lldx%lld", (long long)c->train->h, (long long)c->train->w);
+    if (cnn_dataset_channels(c->train) == 1)
+        kv_add(m, "image_size", "--data (image size)", "%lldx%lld", (long long)c->train->h, (long long)c->train->w);
+    else
+        kv_add(m, "image_size", "--data (image size)", "%lldx%lldx%lld", (long long)cnn_dataset_channels(c->train),
+               (long long)c->train->h, (long long)c->train->w);
     kv_add(m, "data_crc32", "--data (training set content)", "%08" PRIx32, data_crc(c));
 }
 

@@ -29,29 +29,47 @@ void cnn_train_config_default(cnn_train_config *cfg) {
 }
 
 /* torchvision's RandomHorizontalFlip(0.5) then RandomCrop(size, padding=pad)
- * on each (1, h, w) image of x, drawing from rng; tmp holds h*w floats. */
-static void cnn__augment(float *x, float *tmp, int count, int64_t h, int64_t w, int flip, int pad, cnn_rng *rng) {
+ * on each (c, h, w) image of x, drawing from rng (one flip and one crop per
+ * image, every channel alike); tmp holds h*w floats. */
+static void cnn__augment(float *x, float *tmp, int count, int64_t c, int64_t h, int64_t w, int flip, int pad,
+                         cnn_rng *rng) {
     for (int k = 0; k < count; k++) {
-        float *img = x + (size_t)k * (size_t)(h * w);
+        float *im = x + (size_t)k * (size_t)(c * h * w);
         if (flip && cnn_rng_uniform(rng) < 0.5f)
-            for (int64_t i = 0; i < h; i++)
-                for (int64_t j = 0; j < w / 2; j++) {
-                    float t = img[i * w + j];
-                    img[i * w + j] = img[i * w + w - 1 - j];
-                    img[i * w + w - 1 - j] = t;
-                }
+            for (int64_t ch = 0; ch < c; ch++) {
+                float *img = im + ch * h * w;
+                for (int64_t i = 0; i < h; i++)
+                    for (int64_t j = 0; j < w / 2; j++) {
+                        float t = img[i * w + j];
+                        img[i * w + j] = img[i * w + w - 1 - j];
+                        img[i * w + w - 1 - j] = t;
+                    }
+            }
         if (pad > 0) {
             /* top-left corner of the crop in the padded image: uniform in [0, 2 pad] */
             int64_t di = (int64_t)cnn_rng_below(rng, (uint64_t)(2 * pad + 1)) - pad;
             int64_t dj = (int64_t)cnn_rng_below(rng, (uint64_t)(2 * pad + 1)) - pad;
-            for (int64_t i = 0; i < h; i++)
-                for (int64_t j = 0; j < w; j++) {
-                    int64_t si = i + di, sj = j + dj;
-                    tmp[i * w + j] = si >= 0 && si < h && sj >= 0 && sj < w ? img[si * w + sj] : 0.0f;
-                }
-            memcpy(img, tmp, (size_t)(h * w) * sizeof *img);
+            for (int64_t ch = 0; ch < c; ch++) {
+                float *img = im + ch * h * w;
+                for (int64_t i = 0; i < h; i++)
+                    for (int64_t j = 0; j < w; j++) {
+                        int64_t si = i + di, sj = j + dj;
+                        tmp[i * w + j] = si >= 0 && si < h && sj >= 0 && sj < w ? img[si * w + sj] : 0.0f;
+                    }
+                memcpy(img, tmp, (size_t)(h * w) * sizeof *img);
+            }
         }
     }
+}
+
+/* torchvision's Normalize: x = (x - mean[c]) / std[c] on (count, c, plane) */
+static void cnn__normalize(float *x, int count, int64_t c, int64_t plane, const float *mean, const float *std) {
+    for (int k = 0; k < count; k++)
+        for (int64_t ch = 0; ch < c; ch++) {
+            float *p = x + ((int64_t)k * c + ch) * plane;
+            const float m = mean[ch], s = std[ch];
+            for (int64_t i = 0; i < plane; i++) p[i] = (p[i] - m) / s;
+        }
 }
 
 static double cnn__now(void) {
@@ -86,24 +104,30 @@ static int cnn__check_output(const cnn_model *m, const char *needs) {
                      dims, needs);
 }
 
-/* Checks shared by training and evaluation: the data fit the model. */
-static int cnn__check_data(const cnn_model *m, const cnn_dataset *ds, const char *what, int resize) {
+/* Checks shared by training and evaluation: the data fit the model. The
+ * message names the data's file (ds->source) where there is one. */
+static int cnn__check_data(const cnn_model *m, const cnn_dataset *ds, const char *what, int resize, int resize_w) {
     int64_t chw[3];
     cnn_model_input_shape(m, chw);
-    if (!ds || !ds->images || !ds->labels || ds->n <= 0)
+    if (!ds || (!ds->images && !ds->fimages) || !ds->labels || ds->n <= 0)
         return cnn__fail(CNN_EINVAL, "%s set is empty", what);
-    if (resize < 0 || resize > (1 << 16))
-        return cnn__fail(CNN_ERANGE, "resize to %d, expected 0..%d", resize, 1 << 16);
-    const int64_t h = resize ? resize : ds->h, w = resize ? resize : ds->w;
-    if (chw[0] != 1 || chw[1] != h || chw[2] != w)
-        return cnn__fail(CNN_ESHAPE, "%s images are 1x%lldx%lld%s but the model expects %lldx%lldx%lld", what,
-                         (long long)h, (long long)w, resize ? " (resized)" : "", (long long)chw[0],
+    if (resize < 0 || resize > (1 << 16) || resize_w < 0 || resize_w > (1 << 16))
+        return cnn__fail(CNN_ERANGE, "resize to %dx%d, expected 0..%d", resize, resize_w, 1 << 16);
+    const char *src = ds->source ? ds->source : what, *sep = ds->source ? ": " : " ";
+    const int64_t c = cnn_dataset_channels(ds), h = resize ? resize : ds->h,
+                  w = resize ? (resize_w ? resize_w : resize) : ds->w;
+    if (chw[0] != c || chw[1] != h || chw[2] != w)
+        return cnn__fail(CNN_ESHAPE, "%s%simages are %lldx%lldx%lld%s but the model expects %lldx%lldx%lld", src, sep,
+                         (long long)c, (long long)h, (long long)w, resize ? " (resized)" : "", (long long)chw[0],
                          (long long)chw[1], (long long)chw[2]);
-    int64_t c = cnn_model_num_outputs(m);
+    int64_t outputs = cnn_model_num_outputs(m);
+    if (ds->num_classes > 0 && ds->num_classes != outputs)
+        return cnn__fail(CNN_ESHAPE, "%s%sthe data has %lld classes but the model has %lld outputs", src, sep,
+                         (long long)ds->num_classes, (long long)outputs);
     for (int64_t i = 0; i < ds->n; i++)
-        if (ds->labels[i] >= c)
-            return cnn__fail(CNN_ERANGE, "%s label #%lld is %d but the model has only %lld outputs", what,
-                             (long long)i, ds->labels[i], (long long)c);
+        if (ds->labels[i] >= outputs)
+            return cnn__fail(CNN_ERANGE, "%s%slabel #%lld is %d but the model has only %lld outputs", src, sep,
+                             (long long)i, ds->labels[i], (long long)outputs);
     return CNN_OK;
 }
 
@@ -113,8 +137,8 @@ typedef struct {
     float *probs;    /* (batch, classes) */
     float *dlogits;  /* (batch, classes) */
     uint32_t *order; /* (n) */
-    float *tmp;      /* (H, W): one image, for random crops */
-    float *raw;      /* (batch, 1, h, w): images before resizing, or NULL */
+    float *tmp;      /* (H, W): one plane, for random crops */
+    float *raw;      /* (batch, c, h, w): images before resizing, or NULL */
 } cnn__train_bufs;
 
 static void cnn__bufs_free(cnn__train_bufs *b) {
@@ -122,12 +146,69 @@ static void cnn__bufs_free(cnn__train_bufs *b) {
         cnn_free(b->raw);
 }
 
-int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
-                              int64_t start, int count, int resize) {
+static int cnn__batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                              int64_t start, int count, int resize, int resize_w) {
     if (!resize) return cnn_dataset_batch(x, y, ds, order, start, count);
     if (!tmp) return cnn__fail(CNN_EINVAL, "cnn_dataset_batch_resized: tmp is NULL");
     CNN_TRY(cnn_dataset_batch(tmp, y, ds, order, start, count));
-    return cnn_resize_bilinear(x, tmp, count, ds->h, ds->w, resize, resize);
+    return cnn_resize_bilinear(x, tmp, count * cnn_dataset_channels(ds), ds->h, ds->w, resize,
+                               resize_w ? resize_w : resize);
+}
+
+int cnn_dataset_batch_resized(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                              int64_t start, int count, int resize) {
+    return cnn__batch_resized(x, tmp, y, ds, order, start, count, resize, 0);
+}
+
+static int cnn__check_norm(const cnn_train_config *cfg, int64_t c) {
+    if (!cfg->normalize) return CNN_OK;
+    if (c > CNN_MAX_NORM_CHANNELS)
+        return cnn__fail(CNN_ERANGE, "normalize: %lld channels, at most %d", (long long)c, CNN_MAX_NORM_CHANNELS);
+    for (int64_t k = 0; k < c; k++)
+        if (!isfinite(cfg->mean[k]) || !(cfg->std[k] > 0.0f) || !isfinite(cfg->std[k]))
+            return cnn__fail(CNN_ERANGE, "normalize: channel %lld: mean %g, std %g; expected finite values, std > 0",
+                             (long long)k, (double)cfg->mean[k], (double)cfg->std[k]);
+    return CNN_OK;
+}
+
+int cnn_dataset_batch_prep(float *x, float *tmp, int32_t *y, const cnn_dataset *ds, const uint32_t *order,
+                           int64_t start, int count, const cnn_train_config *cfg) {
+    if (!cfg) return cnn_dataset_batch(x, y, ds, order, start, count);
+    const int64_t c = cnn_dataset_channels(ds);
+    CNN_TRY(cnn__check_norm(cfg, c));
+    CNN_TRY(cnn__batch_resized(x, tmp, y, ds, order, start, count, cfg->resize, cfg->resize_w));
+    if (cfg->normalize) {
+        const int64_t h = cfg->resize ? cfg->resize : ds->h;
+        const int64_t w = cfg->resize ? (cfg->resize_w ? cfg->resize_w : cfg->resize) : ds->w;
+        cnn__normalize(x, count, c, h * w, cfg->mean, cfg->std);
+    }
+    return CNN_OK;
+}
+
+int cnn_dataset_mean_std(const cnn_dataset *ds, float *mean, float *std) {
+    if (!ds || !mean || !std || (!ds->images && !ds->fimages) || ds->n <= 0)
+        return cnn__fail(CNN_EINVAL, "cnn_dataset_mean_std: empty dataset or NULL argument");
+    const int64_t c = cnn_dataset_channels(ds), plane = ds->h * ds->w;
+    if (c > CNN_MAX_NORM_CHANNELS)
+        return cnn__fail(CNN_ERANGE, "cnn_dataset_mean_std: %lld channels, at most %d", (long long)c,
+                         CNN_MAX_NORM_CHANNELS);
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sum = 0.0, sq = 0.0;
+#pragma omp parallel for reduction(+ : sum, sq) schedule(static)
+        for (int64_t i = 0; i < ds->n; i++) {
+            const int64_t off = (i * c + ch) * plane;
+            for (int64_t p = 0; p < plane; p++) {
+                double v = ds->fimages ? (double)ds->fimages[off + p] : (double)((float)ds->images[off + p] / 255.0f);
+                sum += v, sq += v * v;
+            }
+        }
+        const double cnt = (double)ds->n * (double)plane, m = sum / cnt;
+        double var = sq / cnt - m * m;
+        mean[ch] = (float)m;
+        std[ch] = (float)sqrt(var > 0.0 ? var : 0.0);
+        if (!(std[ch] > 0.0f)) std[ch] = 1.0f; /* a constant channel: only centre it */
+    }
+    return CNN_OK;
 }
 
 static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int64_t n_order, const cnn_dataset *ds,
@@ -142,7 +223,7 @@ static int cnn__bufs_init(cnn__train_bufs *b, const cnn_model *m, int batch, int
     b->dlogits = cnn_malloc(bs * c * sizeof(float));
     b->order = n_order ? cnn_malloc((size_t)n_order * sizeof(uint32_t)) : NULL;
     b->tmp = n_order ? cnn_malloc((size_t)(chw[1] * chw[2]) * sizeof(float)) : NULL;
-    b->raw = resize ? cnn_malloc(bs * (size_t)(ds->h * ds->w) * sizeof(float)) : NULL;
+    b->raw = resize ? cnn_malloc(bs * (size_t)(cnn_dataset_channels(ds) * ds->h * ds->w) * sizeof(float)) : NULL;
     if (!b->x || !b->y || !b->probs || !b->dlogits || (n_order && (!b->order || !b->tmp)) || (resize && !b->raw)) {
         cnn__bufs_free(b);
         return cnn__fail(CNN_ENOMEM, "out of memory for batch buffers (batch %d)", batch);
@@ -155,20 +236,30 @@ int cnn_evaluate(cnn_model *m, const cnn_dataset *ds, int batch_size, double *ac
 }
 
 int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, int resize, double *accuracy) {
-    if (!m || !accuracy) return cnn__fail(CNN_EINVAL, "cnn_evaluate: NULL argument");
+    cnn_train_config cfg;
+    cnn_train_config_default(&cfg);
+    cfg.batch_size = batch_size;
+    cfg.resize = resize;
+    return cnn_evaluate_config(m, ds, &cfg, accuracy);
+}
+
+int cnn_evaluate_config(cnn_model *m, const cnn_dataset *ds, const cnn_train_config *cfg, double *accuracy) {
+    if (!m || !accuracy || !cfg) return cnn__fail(CNN_EINVAL, "cnn_evaluate: NULL argument");
+    const int batch_size = cfg->batch_size;
     if (batch_size <= 0) return cnn__fail(CNN_ERANGE, "cnn_evaluate: batch size %d, expected >= 1", batch_size);
     CNN_TRY(cnn__check_output(m, "accuracy"));
-    CNN_TRY(cnn__check_data(m, ds, "evaluation", resize));
+    CNN_TRY(cnn__check_data(m, ds, "evaluation", cfg->resize, cfg->resize_w));
+    CNN_TRY(cnn__check_norm(cfg, cnn_dataset_channels(ds)));
     int bs = (int64_t)batch_size > ds->n ? (int)ds->n : batch_size;
     cnn__train_bufs b;
     CNN_TRY(cnn_model_reserve(m, bs));
-    CNN_TRY(cnn__bufs_init(&b, m, bs, 0, ds, resize));
+    CNN_TRY(cnn__bufs_init(&b, m, bs, 0, ds, cfg->resize));
     int64_t classes = cnn_model_num_outputs(m), correct = 0;
     int rc = CNN_OK;
     for (int64_t start = 0; start < ds->n && rc == CNN_OK; start += bs) {
         int count = (int)(ds->n - start < bs ? ds->n - start : bs);
         const float *logits;
-        rc = cnn_dataset_batch_resized(b.x, b.raw, b.y, ds, NULL, start, count, resize);
+        rc = cnn_dataset_batch_prep(b.x, b.raw, b.y, ds, NULL, start, count, cfg);
         if (rc == CNN_OK) rc = cnn_model_forward(m, &logits, b.x, count, 0, NULL);
         if (rc == CNN_OK) {
             cnn_tensor t = {2, {count, classes, 0, 0}, (float *)logits, 0};
@@ -191,8 +282,9 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
     if (cfg->max_steps < 0)
         return cnn__fail(CNN_ERANGE, "cnn_train: max steps %lld, expected >= 0", (long long)cfg->max_steps);
     CNN_TRY(cnn__check_output(m, "cross-entropy"));
-    CNN_TRY(cnn__check_data(m, train, "training", cfg->resize));
-    if (test) CNN_TRY(cnn__check_data(m, test, "test", cfg->resize));
+    CNN_TRY(cnn__check_data(m, train, "training", cfg->resize, cfg->resize_w));
+    if (test) CNN_TRY(cnn__check_data(m, test, "test", cfg->resize, cfg->resize_w));
+    CNN_TRY(cnn__check_norm(cfg, cnn_dataset_channels(train)));
     if (train->n > UINT32_MAX) return cnn__fail(CNN_ERANGE, "cnn_train: %lld examples, too many", (long long)train->n);
     if (cfg->schedule < CNN_SCHEDULE_NONE || cfg->schedule > CNN_SCHEDULE_ONECYCLE)
         return cnn__fail(CNN_EINVAL, "cnn_train: unknown schedule %d", (int)cfg->schedule);
@@ -253,13 +345,13 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         for (int64_t batch = first; batch < num_batches; batch++) {
             int count = (int)(n - batch * bs < bs ? n - batch * bs : bs);
             const float *logits;
-            rc = cnn_dataset_batch_resized(b.x, b.raw, b.y, train, b.order, batch * bs, count, cfg->resize);
+            rc = cnn__batch_resized(b.x, b.raw, b.y, train, b.order, batch * bs, count, cfg->resize, cfg->resize_w);
             if (rc < 0) break;
-            if (cfg->random_flip || cfg->random_crop) {
-                int64_t chw[3];
-                cnn_model_input_shape(m, chw);
-                cnn__augment(b.x, b.tmp, count, chw[1], chw[2], cfg->random_flip, cfg->random_crop, &rng);
-            }
+            int64_t chw[3];
+            cnn_model_input_shape(m, chw);
+            if (cfg->random_flip || cfg->random_crop)
+                cnn__augment(b.x, b.tmp, count, chw[0], chw[1], chw[2], cfg->random_flip, cfg->random_crop, &rng);
+            if (cfg->normalize) cnn__normalize(b.x, count, chw[0], chw[1] * chw[2], cfg->mean, cfg->std);
             double t0 = cnn__now();
             cnn_model_zero_grad(m);
             rc = cnn_model_forward(m, &logits, b.x, count, 1, &rng);
@@ -302,7 +394,9 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         if (rc < 0 || stop == 1) break;
         double test_acc = -1.0;
         if (test) {
-            rc = cnn_evaluate_resized(m, test, bs, cfg->resize, &test_acc);
+            cnn_train_config ecfg = *cfg;
+            ecfg.batch_size = bs;
+            rc = cnn_evaluate_config(m, test, &ecfg, &test_acc);
             if (rc < 0) break;
         }
         if (cb && seen) {
