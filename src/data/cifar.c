@@ -94,15 +94,8 @@ static int cifar_read_files(cnn_dataset *ds, char files[][4200], int nf, int cif
 }
 
 static int set_names(cnn_dataset *ds, char **names, int64_t n) {
+    if (names) return cnn__copy_names(ds, names, n);
     ds->num_classes = n;
-    if (!names) return CNN_OK;
-    ds->class_names = cnn_calloc((size_t)n, sizeof *ds->class_names);
-    if (!ds->class_names) return cnn__fail(CNN_ENOMEM, "out of memory for class names");
-    for (int64_t i = 0; i < n; i++) {
-        size_t k = strlen(names[i]) + 1;
-        if (!(ds->class_names[i] = cnn_malloc(k))) return cnn__fail(CNN_ENOMEM, "out of memory for class names");
-        memcpy(ds->class_names[i], names[i], k);
-    }
     return CNN_OK;
 }
 

@@ -30,6 +30,8 @@ int cnn__path(char *out, size_t cap, const char *dir, const char *name); /* "dir
 /* names[0..n) <- the lines of a class-names file (CIFAR's meta files,
  * classes.txt); want > 0: exactly that many. */
 int cnn__read_names(char ***names, int64_t *n, const char *path, int64_t want);
+/* to->class_names <- a copy of names[0..n), to->num_classes <- n. */
+int cnn__copy_names(cnn_dataset *to, char *const *names, int64_t n);
 
 /* CIFAR binary records (cifar.c): ds <- the records of bytes[0..len) of
  * CIFAR-10 (cifar100 0) or CIFAR-100 (fine labels, or coarse ones). */

@@ -100,28 +100,39 @@ int cnn__read_names(char ***names, int64_t *n, const char *path, int64_t want) {
     return CNN_OK;
 }
 
+/* Every label of ds has a name. */
+static int check_names(const cnn_dataset *ds, const char *dir) {
+    for (int64_t i = 0; ds->class_names && i < ds->n; i++)
+        if (ds->labels[i] >= ds->num_classes)
+            return cnn__fail(CNN_ERANGE, "%s: label #%lld is %d but %s/classes.txt names %lld classes",
+                             ds->source ? ds->source : dir, (long long)i, ds->labels[i], dir,
+                             (long long)ds->num_classes);
+    return CNN_OK;
+}
+
 /* Give ds the names of DIR/classes.txt, if there is one. */
 static int idx_class_names(cnn_dataset *ds, const char *dir) {
     char path[4200];
     CNN_TRY(cnn__path(path, sizeof path, dir, "classes.txt"));
     if (!cnn__is_file(path)) return CNN_OK;
     CNN_TRY(cnn__read_names(&ds->class_names, &ds->num_classes, path, 0));
-    for (int64_t i = 0; i < ds->n; i++)
-        if (ds->labels[i] >= ds->num_classes)
-            return cnn__fail(CNN_ERANGE, "%s: label #%lld is %d but %s names %lld classes", ds->source ? ds->source : dir,
-                             (long long)i, ds->labels[i], path, (long long)ds->num_classes);
-    return CNN_OK;
+    return check_names(ds, dir);
 }
 
-static int copy_names(cnn_dataset *to, const cnn_dataset *from) {
+static int copy_names(cnn_dataset *to, const cnn_dataset *from, const char *dir) {
     if (!from->class_names) return CNN_OK;
-    to->class_names = cnn_calloc((size_t)from->num_classes, sizeof *to->class_names);
+    CNN_TRY(cnn__copy_names(to, from->class_names, from->num_classes));
+    return check_names(to, dir);
+}
+
+int cnn__copy_names(cnn_dataset *to, char *const *names, int64_t n) {
+    to->class_names = cnn_calloc((size_t)n, sizeof *to->class_names);
     if (!to->class_names) return cnn__fail(CNN_ENOMEM, "out of memory for class names");
-    to->num_classes = from->num_classes;
-    for (int64_t i = 0; i < from->num_classes; i++) {
-        size_t n = strlen(from->class_names[i]) + 1;
-        if (!(to->class_names[i] = cnn_malloc(n))) return cnn__fail(CNN_ENOMEM, "out of memory for class names");
-        memcpy(to->class_names[i], from->class_names[i], n);
+    to->num_classes = n;
+    for (int64_t i = 0; i < n; i++) {
+        size_t k = strlen(names[i]) + 1;
+        if (!(to->class_names[i] = cnn_malloc(k))) return cnn__fail(CNN_ENOMEM, "out of memory for class names");
+        memcpy(to->class_names[i], names[i], k);
     }
     return CNN_OK;
 }
@@ -167,13 +178,13 @@ int cnn_data_load(cnn_dataset *train, cnn_dataset *test, const char *path, const
                            "test.csv, or folders train/<class>/ and test/<class>/ of images (run 'cnn data fetch')",
                            path);
         if (rc == CNN_OK && train) rc = idx_class_names(train, path);
-        if (rc == CNN_OK) rc = train ? copy_names(test, train) : idx_class_names(test, path);
+        if (rc == CNN_OK) rc = train ? copy_names(test, train, path) : idx_class_names(test, path);
     } else if (!strcmp(fmt, "cifar10") || !strcmp(fmt, "cifar100")) {
         rc = cnn__cifar_load(train, test, path, !strcmp(fmt, "cifar100"), opt->coarse);
     } else if (!strcmp(fmt, "csv")) {
         rc = cnn__csv_load(train, test, path);
         if (rc == CNN_OK && train) rc = idx_class_names(train, path);
-        if (rc == CNN_OK) rc = train ? copy_names(test, train) : idx_class_names(test, path);
+        if (rc == CNN_OK) rc = train ? copy_names(test, train, path) : idx_class_names(test, path);
     } else {
         rc = cnn__fail(CNN_EINVAL, "%s: unknown data format %s", path, fmt);
     }

@@ -247,7 +247,9 @@ int cnn_weights_info_read(cnn_weights_info *info, const char *path) {
         cnn_json j;
         rc = cnn_json_parse(&j, v, strlen(v));
         if (rc != CNN_OK) {
-            rc = cnn__fail(rc, "%s: metadata \"cnn.classes\": %s", path, cnn_last_error());
+            char why[256];
+            snprintf(why, sizeof why, "%s", cnn_last_error()); /* the message buffer is rewritten below */
+            rc = cnn__fail(rc, "%s: metadata \"cnn.classes\": %s", path, why);
         } else if (j.type != CNN_JSON_ARRAY || j.len < 1 || j.len > CNN_MAX_CLASSES) {
             rc = cnn__fail(CNN_EFORMAT, "%s: metadata \"cnn.classes\": expected an array of 1..%d strings, found %s of %zu",
                            path, CNN_MAX_CLASSES, cnn_json_type_name(j.type), j.len);
