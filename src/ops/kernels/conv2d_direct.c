@@ -105,6 +105,7 @@ typedef struct {
     int cols;                /* OC % 8 == 0: kern_cols for the forward and dw */
     int lanes;               /* the lanes layout (below) instead of the grid */
     int64_t owp, wy, wx;     /* lanes: row lengths of Y8, dY8, dX8 */
+    int64_t ly;              /* lanes: zero columns on each side of a dY8 row */
     int64_t x8, y8, dx8;     /* lanes: floats of X8, of Y8 or dY8, of dX8 */
     int64_t shared, slot;    /* floats: packed weights + offsets; one thread's scratch */
     int64_t pslot;           /* floats: one chunk's partials (dw, then db in doubles) */
@@ -186,17 +187,20 @@ static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh 
 
 /* The lanes layout: 8 samples side by side, a pixel is one vector of 8
  * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
- * output, dY8 (OC, OH, Wy, 8) the output gradient with kw - 1 zero columns
- * on each side, dX8 (C, H, Wx, 8) the input gradient. */
+ * output, dY8 (OC, OH, Wy, 8) the output gradient with ly zero columns on
+ * each side (kw - 1, and at least LANES_PIX - 1: a tile of the input
+ * gradient reads that far past the taps of its first pixel), dX8 (C, H, Wx,
+ * 8) the input gradient, LANES_PIX pixels a tile. */
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     int64_t ekw = g->kw - 1, taps = (int64_t)g->kh * g->kw * g->oc;
     p->lanes = 1, p->cols = 0, p->np = 0, p->xp = 0;
     p->hp = g->oh + g->kh - 1, p->wp = g->ow + ekw;
     p->k = g->c * g->kh * g->kw;
-    p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * ekw, p->wx = round_up(g->w, 2);
+    p->ly = ekw > LANES_PIX - 1 ? ekw : LANES_PIX - 1;
+    p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * p->ly, p->wx = round_up(g->w, LANES_PIX);
     /* a tile reads up to LANES_PIX pixels past a row's end: twice that of room */
     p->x8 = round_up((g->c * p->hp * p->wp + 2 * LANES_PIX) * 8, CONV_DIRECT_NR);
-    int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 4) * 8;
+    int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 2 * LANES_PIX) * 8;
     p->y8 = round_up(y8 > dy8 ? y8 : dy8, CONV_DIRECT_NR);
     p->dx8 = round_up(g->c * g->h * p->wx * 8, CONV_DIRECT_NR);
     /* packed w for the forward (rows o, taps (c, a, e)) and for the input
@@ -356,9 +360,9 @@ kern_rows_mr(int mr, int nv, int add, const float *a, const float *x, const int 
 }
 /* The same over the rows k of nseg segments [lo[s], hi[s]), stored. */
 static inline __attribute__((always_inline)) void
-kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *lo,
+kern_segs_mr(int mr, int nv, const float *a, const float *x, const int *off, const int *lo,
              const int *hi, int nseg, float *c, int64_t ldc) {
-    const int add = 0, nv = 1;
+    const int add = 0;
     const int *coff = NULL;
     (void)coff, (void)nv;
     TILE_ROWS(ROW_ZERO)
@@ -377,7 +381,7 @@ kern_segs_mr(int mr, const float *a, const float *x, const int *off, const int *
 
 static void kern_segs(int mr, const float *a, const float *x, const int *off, const int *lo,
                       const int *hi, int nseg, float *c, int64_t ldc) {
-#define SEGS(m) kern_segs_mr(m, a, x, off, lo, hi, nseg, c, ldc); break;
+#define SEGS(m) kern_segs_mr(m, LANES_PIX / 2, a, x, off, lo, hi, nseg, c, ldc); break;
     MR_SWITCH(SEGS)
 #undef SEGS
 }
@@ -1047,7 +1051,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
 
 /* wb[(c0/6)*6*T + t*6 + i] = w[o, c0 + i, a, e] for t = (a*kw + e)*OC + o, and
  * doff[t]: where tap t reads dY8 from the input-gradient pixel (h, q):
- * row h + pad_top - a, column q + pad_left - e + kw - 1. */
+ * row h + pad_top - a, column q + pad_left - e + ly. */
 static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_plan *p,
                           const cnn__conv_geom *g) {
     int64_t T = (int64_t)g->kh * g->kw * g->oc, khw = (int64_t)g->kh * g->kw;
@@ -1060,12 +1064,12 @@ static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_pl
         }
     for (int64_t t = 0; t < T; t++) {
         int64_t o = t % g->oc, a = t / g->oc / g->kw, e = t / g->oc % g->kw;
-        d->doff[t] = (int)(((o * g->oh + g->pad_top - a) * p->wy + g->pad_left - e + g->kw - 1) * 8);
+        d->doff[t] = (int)(((o * g->oh + g->pad_top - a) * p->wy + g->pad_left - e + p->ly) * 8);
     }
 }
 
 /* dX8[c, h, q and q+1] = sum over the taps (a, e, o) that reach dy of
- * w[o, c, a, e] * dY8[o, h + pt - a, q + pl - e + kw - 1]: rows a exactly,
+ * w[o, c, a, e] * dY8[o, h + pt - a, q + pl - e + ly]: rows a exactly,
  * columns e for either pixel (the other reads the zero border). */
 static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const direct_plan *p,
                      const cnn__conv_geom *g) {
@@ -1075,8 +1079,8 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
         int64_t alo = h + g->pad_top - g->oh + 1, ahi = h + g->pad_top; /* inclusive */
         if (alo < 0) alo = 0;
         if (ahi > g->kh - 1) ahi = g->kh - 1;
-        for (int64_t q = 0; q < g->w; q += 2) {
-            int64_t last = q + 1 < g->w ? q + 1 : q;
+        for (int64_t q = 0; q < g->w; q += LANES_PIX) {
+            int64_t last = q + LANES_PIX - 1 < g->w ? q + LANES_PIX - 1 : g->w - 1;
             int64_t elo = q + g->pad_left - g->ow + 1, ehi = last + g->pad_left;
             if (elo < 0) elo = 0;
             if (ehi > g->kw - 1) ehi = g->kw - 1;
@@ -1136,7 +1140,7 @@ static inline __m256 lanes_act_backward(__m256 v, __m256 y, cnn_activation act) 
 static void lanes_tail_backward(float *dy8, float *acc8, const float *a8, const float *p8,
                                 cnn_activation act, int64_t i0, int64_t i1, const direct_plan *p,
                                 const cnn__conv_geom *g, const cnn__pool_geom *pg) {
-    const int64_t oh = g->oh, ow = g->ow, wy = p->wy, left = g->kw - 1, poh = pg->oh, pw = pg->ow;
+    const int64_t oh = g->oh, ow = g->ow, wy = p->wy, left = p->ly, poh = pg->oh, pw = pg->ow;
     const __m256 zero = _mm256_setzero_ps(), quarter = _mm256_set1_ps(0.25f);
     for (int64_t o = 0; o < g->oc; o++) {
         __m256 acc = acc8 ? _mm256_loadu_ps(acc8 + o * 8) : zero;
@@ -1190,7 +1194,7 @@ static void lanes_db_rows(float *acc8, const float *dy8, int64_t i0, int64_t i1,
     for (int64_t o = 0; o < g->oc; o++) {
         __m256 acc = _mm256_loadu_ps(acc8 + o * 8);
         for (int64_t i = i0; i < i1; i++) {
-            const float *row = dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8;
+            const float *row = dy8 + ((o * g->oh + i) * p->wy + p->ly) * 8;
             for (int64_t j = 0; j < g->ow; j++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(row + j * 8));
         }
         _mm256_storeu_ps(acc8 + o * 8, acc);
@@ -1223,7 +1227,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
         float *x8 = slot_of(ws, p), *dy8 = x8 + p->x8, *dx8 = dy8 + p->y8, *stage = dx8 + p->dx8;
         /* the zero borders; a last block of fewer than 8 samples zeroes all */
         int64_t ny = g->oc * g->oh * p->wy * 8;
-        zero_borders(dy8, g->oc * g->oh, p->wy, g->kw - 1, g->kw - 1 + g->ow, p->y8 - ny);
+        zero_borders(dy8, g->oc * g->oh, p->wy, p->ly, p->ly + g->ow, p->y8 - ny);
         if (dw) zero_x8(x8, p, g);
         #pragma omp for schedule(dynamic, 1)
         for (int64_t q = 0; q < chunks; q++) {
@@ -1256,7 +1260,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                                                       a + (n0 + l) * out, &pg1, act);
                     for (int64_t o = 0; o < g->oc; o++)
                         for (int64_t i = 0; i < g->oh; i++)
-                            to_lanes(dy8 + ((o * g->oh + i) * p->wy + g->kw - 1) * 8,
+                            to_lanes(dy8 + ((o * g->oh + i) * p->wy + p->ly) * 8,
                                      dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
                 }
                 const float *xr = dw ? fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g) : x8;
@@ -1279,7 +1283,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                         int mr = (int)(g->oc - o0 < 6 ? g->oc - o0 : 6);
                         for (int64_t k0 = 0; k0 < p->k; k0 += 4)
                             kern_dots4(mr, (int)(p->k - k0 < 4 ? p->k - k0 : 4),
-                                       dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
+                                       dy8 + o0 * ostride + (i0 * p->wy + p->ly) * 8, ostride,
                                        xr + i0 * p->wp * 8, d.xoff + k0, i1 - i0, p->wy * 8, p->wp * 8, g->ow * 8,
                                        part + o0 * p->k + k0, p->k);
                     }
@@ -1289,7 +1293,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                         for (int64_t k0 = 0; k0 < p->k; k0 += 2) {
                             int kr = p->k - k0 < 2 ? 1 : 2;
                             /* over rows i0..i1 of OW pixels x 8 lanes */
-                            kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + g->kw - 1) * 8, ostride,
+                            kern_dots(mr, kr, dy8 + o0 * ostride + (i0 * p->wy + p->ly) * 8, ostride,
                                       xr + i0 * p->wp * 8, d.xoff[k0], d.xoff[kr > 1 ? k0 + 1 : k0], i1 - i0,
                                       p->wy * 8, p->wp * 8, g->ow * 8, part + o0 * p->k + k0, p->k);
                         }
