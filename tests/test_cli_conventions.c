@@ -120,6 +120,8 @@ int main(void) {
         CHECK_STR_EQ(r.out, r2.out);
         CHECK(strstr(r.out, cmds[k]) != NULL);
     }
+    char *help_help[] = {"cnn", "help", "help", NULL};
+    expect(&r, help_help, 0, NULL, "usage: cnn <command>");
     char *help_train[] = {"cnn", "help", "train", NULL};
     expect(&r, help_train, 0, NULL, "-e, --epochs N");
     char *version[] = {"cnn", "--version", NULL};
