@@ -208,6 +208,15 @@ for t in $THREADS; do
     echo "FMA peak, $t threads: ${peak[$t]} GFLOP/s ($lanes; the best probe of the run)"
 done
 [ -z "$narrow" ] || [[ $lanes != 16* ]] || echo "  (8-lane AVX2 FMAs reach $narrow with 1 thread)"
+# T threads should reach close to T times one thread's peak; far less means
+# other processes held cores through every probe, and through the T-thread
+# measurements too: their figures, ratios and fractions of the peak are not
+# the code's.
+set -- $THREADS
+for t in $THREADS; do
+    awk -v a="${peak[$t]}" -v b="${peak[$1]}" -v t="$t" -v o="$1" 'BEGIN { if (t > o && a < 0.75 * b * t / o)
+        printf "WARNING: the %s-thread peak is %.2fx the %s-thread one (expected about %dx): cores were taken by other processes throughout; %s-thread figures below are not measurements of the code\n", t, a / b, o, t / o, t }'
+done
 echo
 
 get() { echo "${R[$1]:--}"; }
