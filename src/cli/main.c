@@ -14,7 +14,7 @@ static const char *usage =
     "  eval      test accuracy of saved weights\n"
     "  predict   classify PNG images or IDX files with saved weights\n"
     "  summary   print a model's layer table (torchsummary style) or shape trace\n"
-    "  data      fetch a dataset: cnn data fetch [--dataset fashion-mnist|mnist]\n"
+    "  data      fetch a dataset (cnn data fetch [--dataset NAME]) or check one (cnn data check DIR)\n"
     "  help      cnn help <command> prints the options of a command\n"
     "\n"
     "Run 'cnn <command> --help' (or 'cnn help <command>') for the options of a command.\n"

@@ -42,6 +42,9 @@ int cnn__cifar_load(cnn_dataset *train, cnn_dataset *test, const char *dir, int 
 int cnn__csv_parse(cnn_dataset *ds, const char *text, size_t len, const char *name);
 int cnn__csv_load(cnn_dataset *train, cnn_dataset *test, const char *dir);
 
+/* Image folders (folder.c): ROOT/train/<class>/ and ROOT/test/<class>/. */
+int cnn__folder_load(cnn_dataset *train, cnn_dataset *test, const char *root, const cnn_data_options *opt);
+
 /* Images (image.c): CNN__IMAGE_PNG or CNN__IMAGE_JPEG by the signature, or 0. */
 enum { CNN__IMAGE_PNG = 1, CNN__IMAGE_JPEG = 2 };
 int cnn__image_kind(const uint8_t *bytes, size_t len);

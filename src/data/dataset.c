@@ -153,6 +153,8 @@ const char *cnn_data_format(const char *path) {
     if (cnn__path(p, sizeof p, path, "train.bin") == CNN_OK && cnn__is_file(p)) return "cifar100";
     if (cnn__path(p, sizeof p, path, "train.csv") == CNN_OK && cnn__is_file(p)) return "csv";
     if (cnn__path(p, sizeof p, path, "test.csv") == CNN_OK && cnn__is_file(p)) return "csv";
+    if (cnn__path(p, sizeof p, path, "train") == CNN_OK && cnn__is_dir(p)) return "folder";
+    if (cnn__path(p, sizeof p, path, "test") == CNN_OK && cnn__is_dir(p)) return "folder";
     return NULL;
 }
 
@@ -186,7 +188,7 @@ int cnn_data_load(cnn_dataset *train, cnn_dataset *test, const char *path, const
         if (rc == CNN_OK && train) rc = idx_class_names(train, path);
         if (rc == CNN_OK) rc = train ? copy_names(test, train, path) : idx_class_names(test, path);
     } else {
-        rc = cnn__fail(CNN_EINVAL, "%s: unknown data format %s", path, fmt);
+        rc = cnn__folder_load(train, test, path, opt);
     }
     if (rc != CNN_OK) {
         if (train) cnn_dataset_free(train);
