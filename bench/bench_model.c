@@ -183,9 +183,8 @@ int main(int argc, char **argv) {
     cnn_set_threads(threads);
 
     cnn_dataset train = {0}, test = {0};
-    if (cnn_dataset_load_split(&train, data, "train") < 0) return fail(data);
-    if (cnn_dataset_load_split(&test, data, "t10k") < 0) return fail(data);
-    int64_t chw[3] = {1, resize ? resize : train.h, resize ? resize : train.w};
+    if (cnn_data_load(&train, &test, data, NULL) < 0) return fail(data); /* any format cnn train reads */
+    int64_t chw[3] = {cnn_dataset_channels(&train), resize ? resize : train.h, resize ? resize : train.w};
     char *text = NULL;
     cnn_model *m = NULL;
     if (cnn_file_read(path, 1 << 20, &text, NULL) < 0) return fail(path);
@@ -212,10 +211,11 @@ int main(int argc, char **argv) {
     printf("train_steps %d\n", clock.timed);
     free(clock.n), free(clock.dt);
 
-    /* Inference: test images converted once, as x (n, 1, H, W). */
-    int64_t img = chw[1] * chw[2], n = test.n < 4096 ? test.n : 4096;
+    /* Inference: test images converted once, as x (n, C, H, W). */
+    int64_t img = chw[0] * chw[1] * chw[2], n = test.n < 4096 ? test.n : 4096;
     if (n < batch) batch = (int)n;
-    float *x = malloc((size_t)(n * img) * sizeof *x), *tmp = malloc((size_t)(n * test.h * test.w) * sizeof *tmp);
+    float *x = malloc((size_t)(n * img) * sizeof *x),
+          *tmp = malloc((size_t)(n * chw[0] * test.h * test.w) * sizeof *tmp);
     int32_t *y = malloc((size_t)n * sizeof *y);
     if (!x || !tmp || !y) {
         fprintf(stderr, "bench_model: out of memory\n");
