@@ -23,6 +23,8 @@
 # Before each measurement it waits (up to QUIET_WAIT=10 s) for the other
 # processes to leave the CPUs under QUIET=25 % busy, and says how many
 # measurements had to start anyway.
+# A model that cannot take the images of DATA (another channel count or
+# size) is skipped with cnn's message.
 # The learning rate is the model file's own ("--lr X" in its comments, else
 # 0.1, or LR); "--resize N" in its comments gives a 1 x N x N input.
 # --chapter adds the chapter's LeNet over whole epochs (`cnn train` against
@@ -168,20 +170,33 @@ run() {
     keep "$side" "$m" "$t" "$out"
 }
 
+# Each model once, briefly, on DATA: a model that cannot take DATA's images
+# (another channel count or size) is skipped with cnn's message; the input
+# shape it reports gives the FLOP count.
 declare -A lr resize macs first
+ok_models="" skipped=""
 for m in $MODELS; do
     txt="models/$m.txt"
     lr[$m]=${LR:-$(grep '^[[:space:]]*#' "$txt" | grep -oE -- '--lr[ =][0-9.]+' | head -1 | grep -oE '[0-9.]+$' || true)}
     [ -n "${lr[$m]}" ] || lr[$m]=0.1
     resize[$m]=$(grep '^[[:space:]]*#' "$txt" | grep -oE -- '--resize[ =][0-9]+' | head -1 | grep -oE '[0-9]+$' || true)
     [ -n "${resize[$m]}" ] || resize[$m]=0
-    shape=()
-    [ "${resize[$m]}" = 0 ] || shape=(--input-shape "1,${resize[$m]},${resize[$m]}")
+    probe=(--data "$DATA" --threads 1 --warmup 0 --train-seconds 0 --infer-seconds 0 --reps 1 --latency 1 --lr "${lr[$m]}")
+    [ "${resize[$m]}" = 0 ] || probe+=(--resize "${resize[$m]}")
+    if ! "$BENCH" "$txt" "${probe[@]}" > "$tmp/probe" 2>&1 || ! grep -q '^max_rss_kib' "$tmp/probe"; then
+        skipped="$skipped$m: $(grep -m1 . "$tmp/probe" | cut -c1-300)"$'\n'
+        continue
+    fi
+    ok_models="$ok_models $m"
+    shape=$(sed -n 's/.*, input \([0-9]*\)x\([0-9]*\)x\([0-9]*\),.*/\1,\2,\3/p' "$tmp/probe" | head -1)
     # forward mult-adds per example, and those of the first layer
-    read -r macs[$m] first[$m] < <("$CNN" summary "$txt" "${shape[@]}" | awk '/Mult-Adds/ { on = 1; next } /Total mult-adds/ { on = 0 }
+    read -r macs[$m] first[$m] < <("$CNN" summary "$txt" --input-shape "$shape" | awk '/Mult-Adds/ { on = 1; next } /Total mult-adds/ { on = 0 }
         on { v = $NF; gsub(",", "", v); if (v ~ /^[0-9]+$/) { sum += v; if (!seen) { first = v; seen = 1 } } }
         END { printf "%.0f %.0f\n", sum, first }')
 done
+MODELS=$ok_models
+[ -z "$skipped" ] || printf "skipped (they do not take the images of %s):\n%s\n" "$DATA" "$skipped"
+[ -n "$MODELS" ] || { echo "bench: no model to measure"; exit 1; }
 
 declare -A peak
 start=$(date +%s)

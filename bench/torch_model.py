@@ -17,6 +17,8 @@ measures cnn, so that bench/run.sh can put the two side by side:
     /usr/bin/python3 bench/torch_model.py models/vgg-small.txt --threads 2
 
 Prints the same "key value" lines as bench_model, max_rss_kib (getrusage) last.
+Reads IDX data sets, (n, h, w) or (n, c, h, w), bytes or float32 (other
+formats cnn reads, CIFAR binaries, CSV, image folders, are not read here).
 Images are kept as bytes and converted per batch (x / 255, as torchvision's
 ToTensor), as cnn does; --resize N resizes them bilinearly (torchvision's
 Resize on tensors without antialias).
@@ -38,8 +40,11 @@ from torch.nn import functional as F
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
+IDX_DTYPES = {0x08: np.uint8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4"}
+
+
 def read_idx(path):
-    """An IDX file (plain or .gz) as a numpy array of bytes."""
+    """An IDX file (plain or .gz; bytes, int16, int32 or float32) as a numpy array."""
     for p in (path, path + ".gz"):
         if os.path.exists(p):
             with open(p, "rb") as f:
@@ -48,8 +53,18 @@ def read_idx(path):
                 data = gzip.decompress(data)
             ndim = data[3]
             dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-            return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+            return np.frombuffer(data, dtype=IDX_DTYPES[data[2]], offset=4 + 4 * ndim).reshape(dims)
     raise FileNotFoundError(path)
+
+
+def read_images(data, split):
+    """DATA/SPLIT-images-idx3-ubyte (n, h, w) or -idx4-ubyte (n, c, h, w), as (n, c, h, w)."""
+    for name in ("idx3", "idx4"):
+        path = os.path.join(data, f"{split}-images-{name}-ubyte")
+        if os.path.exists(path) or os.path.exists(path + ".gz"):
+            x = read_idx(path)
+            return x[:, None] if x.ndim == 3 else x
+    raise FileNotFoundError(os.path.join(data, f"{split}-images-idx3-ubyte"))
 
 
 def load_net(model):
@@ -74,8 +89,11 @@ def xavier_init(net):
 
 
 def batch_of(images, idx, resize):
-    """x (len(idx), 1, H, W) <- images[idx] / 255, resized to resize x resize."""
-    x = torch.from_numpy(images[idx]).to(torch.float32).div_(255).unsqueeze(1)
+    """x (len(idx), c, H, W) <- images[idx] / 255 (float images as they are),
+    resized to resize x resize."""
+    x = torch.from_numpy(np.ascontiguousarray(images[idx])).to(torch.float32)
+    if images.dtype == np.uint8:
+        x = x.div_(255)
     if resize:
         x = F.interpolate(x, size=(resize, resize), mode="bilinear", align_corners=False, antialias=False)
     return x
@@ -125,15 +143,15 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    xtr = read_idx(os.path.join(args.data, "train-images-idx3-ubyte"))
+    xtr = read_images(args.data, "train")
     ytr = torch.from_numpy(read_idx(os.path.join(args.data, "train-labels-idx1-ubyte")).astype(np.int64))
-    xte = read_idx(os.path.join(args.data, "t10k-images-idx3-ubyte"))
+    xte = read_images(args.data, "t10k")
     net = load_net(args.model)
     xavier_init(net)
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr)
     loss = nn.CrossEntropyLoss()
-    side = args.resize or xtr.shape[1]
-    print(f"model {args.model}, input 1x{side}x{args.resize or xtr.shape[2]}, batch {args.batch}, "
+    print(f"model {args.model}, input {xtr.shape[1]}x{args.resize or xtr.shape[2]}x{args.resize or xtr.shape[3]}, "
+          f"batch {args.batch}, "
           f"{torch.get_num_threads()} threads, torch {torch.__version__}")
 
     # Training: shuffled minibatches, as many epochs as it takes.
