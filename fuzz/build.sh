@@ -4,7 +4,8 @@
 #   fuzz/build.sh [SECONDS]     build, then run every target SECONDS (default 60)
 #   fuzz/build.sh 0             build only
 #
-# Targets: fuzz_idx, fuzz_png, fuzz_safetensors, fuzz_model_text. Each is
+# Targets: fuzz_idx, fuzz_png, fuzz_safetensors, fuzz_model_text, fuzz_jpeg, fuzz_cifar,
+# fuzz_csv. Each is
 # built with clang -fsanitize=fuzzer,address,undefined against the library
 # sources (src/**/*.c except src/cli/). Runs start from fuzz/corpus/<target>
 # (read only) with a scratch corpus in $BUILD/corpus/<target>; crash inputs
@@ -22,7 +23,7 @@ BUILD=${CNN_FUZZ_BUILD:-$ROOT/build-fuzz}
 if [ -z "${CC:-}" ]; then
     if command -v clang-14 >/dev/null 2>&1; then CC=clang-14; else CC=clang; fi
 fi
-TARGETS="fuzz_idx fuzz_png fuzz_safetensors fuzz_model_text"
+TARGETS="fuzz_idx fuzz_png fuzz_safetensors fuzz_model_text fuzz_jpeg fuzz_cifar fuzz_csv"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fopenmp -Wall -Wno-unused-parameter -Wno-unused-function $SAN"
 INC="-I$ROOT/include -I$ROOT/src"

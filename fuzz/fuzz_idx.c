@@ -9,7 +9,8 @@
  *   2     images file: cnn_dataset_load(input, valid 2-label file), then
  *         cnn_dataset_batch over the whole set
  * On success the returned sizes must agree with the buffers (every byte is
- * read, so AddressSanitizer sees a short buffer) and labels must be < 10.
+ * read, so AddressSanitizer sees a short buffer: bytes, or float32 pixels for
+ * dtype 0x0D, of n x c x h x w) and labels must be < CNN_MAX_CLASSES.
  */
 #include "fuzz_util.h"
 
@@ -84,11 +85,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = role == 1 ? cnn_dataset_load(&ds, valid_images, path) : cnn_dataset_load(&ds, path, valid_labels);
         fuzz_check_message(rc, "cnn_dataset_load");
         if (rc == CNN_OK) {
-            if (ds.n != 2 || ds.h < 1 || ds.w < 1) abort();
-            touch(ds.images, ds.n * ds.h * ds.w);
+            const int64_t px = ds.n * cnn_dataset_channels(&ds) * ds.h * ds.w;
+            if (ds.n != 2 || ds.h < 1 || ds.w < 1 || ds.c < 1 || !ds.images == !ds.fimages) abort();
+            if (ds.images) touch(ds.images, px);
+            else touch((const uint8_t *)ds.fimages, px * (int64_t)sizeof(float));
             for (int64_t i = 0; i < ds.n; i++)
-                if (ds.labels[i] >= 10) abort();
-            float *x = malloc((size_t)(ds.n * ds.h * ds.w) * sizeof *x);
+                if (ds.labels[i] >= CNN_MAX_CLASSES) abort();
+            float *x = malloc((size_t)px * sizeof *x);
             int32_t y[2];
             if (x && cnn_dataset_batch(x, y, &ds, NULL, 0, (int)ds.n) != CNN_OK) abort();
             free(x);

@@ -27,8 +27,9 @@ int cnn__csv_parse(cnn_dataset *ds, const char *text, size_t len, const char *na
     size_t i = 0;
     while (i < len && text[i] != '\n') i++;
     size_t hend = i > 0 && text[i - 1] == '\r' ? i - 1 : i;
-    if (hend < 5 || (strncmp(text, "label", 5) != 0 && strncmp(text, "\"label\"", 7) != 0) ||
-        (hend > 5 && text[5] != ',' && text[0] != '"'))
+    const int plain = hend >= 5 && memcmp(text, "label", 5) == 0 && (hend == 5 || text[5] == ',');
+    const int quoted = hend >= 7 && memcmp(text, "\"label\"", 7) == 0 && (hend == 7 || text[7] == ',');
+    if (!plain && !quoted)
         return cnn__fail(CNN_EFORMAT, "%s: line 1: expected a header starting with \"label,\", found \"%.*s\"", name,
                          (int)(hend < 24 ? hend : 24), text);
     int64_t fields = 1;
