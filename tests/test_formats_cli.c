@@ -113,16 +113,35 @@ static void test_formats(void) {
         char *pred[] = {"cnn", "predict", "--weights", w, "--topk", "3", "--json", (char *)sets[i].predict, NULL};
         CHECK_INT_EQ(run_cnn(pred, out, err), 0);
         CHECK(file_has(out, "\"topk\": [{\"class\": ") && file_has(out, "\"name\": "));
+        if (!strcmp(sets[i].name, "cifar10")) {
+            /* summary from the weights alone */
+            char *sum[] = {"cnn", "summary", "--weights", w, NULL};
+            CHECK_INT_EQ(run_cnn(sum, out, err), 0);
+            CHECK(file_has(out, "Conv2d-1") && file_has(out, "[1, 16, 32, 32]"));
+        }
         /* --model must agree with the recorded one */
         char *other[] = {"cnn", "eval", "--weights", w, "--data", (char *)sets[i].data, "--model", (char *)at("tanh.txt"), NULL};
         CHECK_INT_EQ(run_cnn(other, out, err), 1);
         CHECK(file_has(err, "differs from the model recorded") && file_has(err, "layer 2 is ReLU()"));
         unlink(w);
     }
-    /* predict: any other file is named for what it is not */
     char out[512], err[512];
     snprintf(out, sizeof out, "%s/out.txt", dir);
     snprintf(err, sizeof err, "%s/err.txt", dir);
+    /* cnn data check: any set; CIFAR against the official counts */
+    char *check_idx[] = {"cnn", "data", "check", F "/idx4", NULL};
+    CHECK_INT_EQ(run_cnn(check_idx, out, err), 0);
+    CHECK(file_has(out, "30 training and 10 test images of 3x32x32, 10 classes (named)"));
+    char *check_cifar[] = {"cnn", "data", "check", F "/cifar10", NULL};
+    CHECK_INT_EQ(run_cnn(check_cifar, out, err), 1);
+    CHECK(file_has(err, "expected 50000 images (the official set), found 30"));
+    char *fetch[] = {"cnn", "data", "fetch", "--dataset", "cifar10", "--dir", (char *)at("c10"), NULL};
+    CHECK_INT_EQ(run_cnn(fetch, out, err), 0);
+    CHECK(file_has(out, "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz") &&
+          file_has(out, "c32a1d4ab5d03f1284b67883e8d87530") && file_has(out, "cnn data check"));
+    struct stat st;
+    CHECK(stat(at("c10"), &st) != 0); /* it only says where: nothing is written */
+    /* predict: any other file is named for what it is not */
     char *junk[] = {"cnn", "predict", "--weights", F "/step3/init.safetensors", "--model", F "/step3/m3.txt",
                     "--input-shape", "3,8,8", F "/cifar10/batches.meta.txt", NULL};
     CHECK_INT_EQ(run_cnn(junk, out, err), 1);
@@ -266,6 +285,16 @@ static void test_bad(void) {
     CHECK_INT_EQ(sh(cmd), 0);
     CHECK_OK(cnn_data_load(&tr, &te, root, &r32)); /* renamed and replaced: stale, rebuilt */
     CHECK(tr.n == 30 && tr.images[0] != first);
+    cnn_dataset_free(&tr), cnn_dataset_free(&te);
+    /* the same name, other content (size and mtime change): stale, rebuilt */
+    CHECK_OK(cnn_data_load(&tr, &te, root, &r32));
+    const int64_t plane = 3 * 32 * 32;
+    uint8_t before = tr.images[1 * plane + 100]; /* airplane/train_1.jpg, the second image */
+    cnn_dataset_free(&tr), cnn_dataset_free(&te);
+    snprintf(cmd, sizeof cmd, "sleep 0.01; cp '%s/folder/train/truck/train_0.jpg' '%s/train/airplane/train_1.jpg'", F, root);
+    CHECK_INT_EQ(sh(cmd), 0);
+    CHECK_OK(cnn_data_load(&tr, &te, root, &r32));
+    CHECK(tr.images[1 * plane + 100] != before);
     cnn_dataset_free(&tr), cnn_dataset_free(&te);
     FILE *f = fopen(cache, "r+b");
     CHECK(f != NULL);

@@ -500,8 +500,11 @@ static int predict_idx(predict_queue *q, const char *path) {
         tmp = malloc((size_t)plane * sizeof *tmp);
         if (!tmp) status = -1;
     }
-    uint16_t label = 0;
-    ds.labels = &label; /* cnn_dataset_batch wants labels; one, shared */
+    ds.labels = cnn_calloc((size_t)ds.n, sizeof *ds.labels); /* cnn_dataset_batch wants labels: zeros */
+    if (!ds.labels) {
+        fprintf(stderr, "cnn predict: out of memory\n");
+        status = -1;
+    }
     for (int64_t i = 0; i < ds.n && status == 0; i++) {
         float *x = queue_slot(q, path, (long long)i);
         int32_t y;
@@ -516,7 +519,6 @@ static int predict_idx(predict_queue *q, const char *path) {
         if (rc < 0) { cli_fail("predict", rc); status = -1; break; }
         queue_normalize(q, x);
     }
-    ds.labels = NULL;
     cnn_dataset_free(&ds);
     free(tmp);
     return status;
