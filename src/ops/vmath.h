@@ -33,7 +33,10 @@ static inline float cnn__expf(float x0) {
     p = CNN__FMA(p, r, 1.6666665459e-1f);
     p = CNN__FMA(p, r, 5.0000001201e-1f);
     p = CNN__FMA(p, r * r, r + 1.0f);
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* 2^n from its exponent bits; n in [-126, 127] after the clamps above,
+     * and for a NaN x (where p is NaN and any scale will do) 0 */
+    n = n == n ? n : 0.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x0 < -87.0f ? 0.0f : p * scale;
