@@ -8,9 +8,9 @@
  * after it (CNN__FUSE_POOL), when cnn__conv2d_direct_ok holds for its
  * geometry at the batch size; an activation followed by a pooling that is
  * not fused so (and is not the first layer, which needs no input gradient)
- * has a one-pass backward. A BatchNorm followed by such an activation (and
- * no pooling) is one step too: one pass forward, one backward, the batch
- * norm's output never stored. Between two fused steps, and between a fused
+ * has a one-pass backward. A BatchNorm2d followed by such an activation
+ * (and no pooling) is one step too: one pass forward, one backward, the
+ * batch norm's output never stored. Between two fused steps, and between a fused
  * step's forward and its backward, tensors stay in blocks of 8 samples
  * (CNN__BLK_*) where cnn__conv2d_direct_blocks_ok allows it.
  *
@@ -24,6 +24,11 @@
 #include "nn/model.h"
 
 #include <string.h>
+
+/* The fused batch norm + activation applies the activation plane by plane:
+ * planes of H*W values. BatchNorm1d's planes are single values (and a call
+ * each costs more than the pass it saves), so it is not fused. */
+#define BN_ACT_MIN_PLANE 16
 
 static const cnn__layer_ops *ops_at(const cnn_model *m, int i) {
     return i < m->n_layers ? cnn__layer_ops_of(m->layers[i].kind) : NULL;
@@ -66,8 +71,8 @@ int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps) {
                 s->blk = (in_blocks ? CNN__BLK_X : 0) | CNN__BLK_A | (fused_blocks(m, i + 3, batch) ? CNN__BLK_P : 0);
         } else if (i >= 1 && has_role(m, i, CNN__FUSE_ACT) && has_role(m, i + 1, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_ACT_POOL, s->act = ops_at(m, i)->act, s->count = 2;
-        } else if (has_role(m, i, CNN__FUSE_BN) && has_role(m, i + 1, CNN__FUSE_ACT) &&
-                   !has_role(m, i + 2, CNN__FUSE_POOL)) {
+        } else if (has_role(m, i, CNN__FUSE_BN) && m->rt[i].st.bn.s >= BN_ACT_MIN_PLANE &&
+                   has_role(m, i + 1, CNN__FUSE_ACT) && !has_role(m, i + 2, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_BN_ACT, s->act = ops_at(m, i + 1)->act, s->count = 2;
         }
         in_blocks = (s->blk & CNN__BLK_P) != 0;
