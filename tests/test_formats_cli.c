@@ -305,6 +305,7 @@ static void test_bad(void) {
     }
     cnn_dataset fresh;
     CHECK_OK(cnn_data_load(&tr, &te, root, &r32)); /* corrupt: not trusted */
+    cnn_dataset_free(&te);
     cnn_data_options nc = r32;
     nc.no_cache = 1;
     CHECK_OK(cnn_data_load(&fresh, &te, root, &nc));
