@@ -453,31 +453,56 @@ static void queue_normalize(const predict_queue *q, float *img) {
             img[ch * plane + i] = (img[ch * plane + i] - q->pre->mean[ch]) / q->pre->std[ch];
 }
 
-/* A PNG or JPEG: decoded with the model's channels, resized (uint8, as
- * torchvision's Resize on the decoded tensor), / 255, normalized. */
-static int predict_image(predict_queue *q, const char *path, const uint8_t *bytes, size_t len) {
+/* A PNG or JPEG into x (C, H, W): decoded with the model's channels,
+ * resized (uint8, as torchvision's Resize on the decoded tensor), / 255,
+ * normalized. Prints nothing: a failure leaves its message in err. */
+static int decode_image(const predict_queue *q, const char *path, float *x, char *err, size_t cap) {
     uint8_t *px = NULL, *rs = NULL;
     int64_t c, h, w;
-    int rc = cnn_image_decode(&px, &c, &h, &w, bytes, len, (int)q->chw[0], path);
-    if (rc < 0) return cli_fail("predict", rc), -1;
+    int rc = cnn_image_read(&px, &c, &h, &w, path, (int)q->chw[0]);
     const int64_t oh = q->chw[1], ow = q->chw[2];
-    if (h != oh || w != ow) {
+    if (rc == CNN_OK && (h != oh || w != ow)) {
         rs = malloc((size_t)(c * oh * ow));
-        if (!rs || (rc = cnn_resize_u8(rs, px, c, h, w, oh, ow)) < 0) {
-            if (rs) cli_fail("predict", rc);
-            else fprintf(stderr, "cnn predict: out of memory\n");
-            cnn_free(px);
-            free(rs);
-            return -1;
-        }
+        rc = rs ? cnn_resize_u8(rs, px, c, h, w, oh, ow) : CNN_ENOMEM;
     }
-    float *x = queue_slot(q, path, -1);
-    if (x)
+    if (rc == CNN_ENOMEM && !rs) {
+        snprintf(err, cap, "%s: out of memory for %lldx%lld pixels", path, (long long)oh, (long long)ow);
+    } else if (rc == CNN_OK) {
         for (int64_t i = 0; i < c * oh * ow; i++) x[i] = (float)(rs ? rs[i] : px[i]) / 255.0f;
-    if (x) queue_normalize(q, x);
+        queue_normalize(q, x);
+    } else {
+        snprintf(err, cap, "%s (%s)", cnn_last_error(), cnn_strerror(rc));
+    }
     cnn_free(px);
     free(rs);
-    return x ? 0 : -1;
+    return rc;
+}
+
+/* n PNG/JPEG files into the next n slots of the batch (n fits), decoded in
+ * parallel; the first failure in input order is reported. */
+static int predict_images(predict_queue *q, char **paths, int n) {
+    const int base = q->count;
+    const int64_t img = q->chw[0] * q->chw[1] * q->chw[2];
+    char(*err)[600] = calloc((size_t)n, sizeof *err);
+    int *rcs = calloc((size_t)n, sizeof *rcs);
+    if (!err || !rcs) {
+        free(err), free(rcs);
+        fprintf(stderr, "cnn predict: out of memory\n");
+        return -1;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++)
+        rcs[i] = decode_image(q, paths[i], q->x + (size_t)(base + i) * (size_t)img, err[i], sizeof err[i]);
+    int status = 0;
+    for (int i = 0; i < n && !status; i++)
+        if (rcs[i] != CNN_OK) {
+            fprintf(stderr, "cnn predict: error: %s\n", err[i]);
+            status = -1;
+        }
+    for (int i = 0; i < n && !status; i++) q->src[base + i] = paths[i], q->index[base + i] = -1;
+    if (!status) q->count += n;
+    free(err), free(rcs);
+    return status;
 }
 
 /* Every image of an IDX file: the model's channels, the recorded resize. */
@@ -590,6 +615,7 @@ int cnn_cli_predict(int argc, char **argv) {
     predict_queue q;
     memset(&q, 0, sizeof q);
     int status = 1;
+    int *kinds = NULL; /* 0: PNG or JPEG, 1: IDX */
     const char *const *names = NULL;
     int64_t n_names = 0;
     if (cli_load_weights(cmd, weights, model_name, fallback, &m, &info) < 0) goto done;
@@ -630,6 +656,8 @@ int cnn_cli_predict(int argc, char **argv) {
     if (!q.x || !q.src || !q.index || !q.p) { fprintf(stderr, "cnn predict: out of memory\n"); goto done; }
     int rc;
     if ((rc = cnn_model_reserve(m, (int)batch)) < 0) { cli_fail(cmd, rc); goto done; }
+    kinds = malloc((size_t)n_inputs * sizeof *kinds);
+    if (!kinds) { fprintf(stderr, "cnn predict: out of memory\n"); goto done; }
     for (int k = 0; k < n_inputs; k++) {
         /* what the file is, by its first bytes (a file that is not regular
          * is left to cnn_file_read, which names what it is) */
@@ -655,24 +683,34 @@ int cnn_cli_predict(int argc, char **argv) {
         }
         const int is_gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
         const int is_idx = got == 4 && head[0] == 0 && head[1] == 0 && (head[2] == 0x08 || head[2] == 0x0d);
-        const int is_img = cnn_image_kind_ok(head, got);
-        if (is_img) {
-            if ((rc = cnn_file_read(inputs[k], (size_t)1 << 30, &bytes, &len)) < 0) { cli_fail(cmd, rc); goto done; }
-            rc = predict_image(&q, inputs[k], (const uint8_t *)bytes, len);
-            cnn_free(bytes);
-            if (rc < 0) goto done;
+        if (cnn_image_kind_ok(head, got)) {
+            kinds[k] = 0;
         } else if (is_idx || is_gz) {
-            if (predict_idx(&q, inputs[k]) < 0) goto done;
+            kinds[k] = 1;
         } else {
             fprintf(stderr, "cnn predict: error: %s: not a PNG, JPEG or IDX file (signature: found %02x %02x %02x %02x)\n",
                     inputs[k], head[0], head[1], head[2], head[3]);
             goto done;
         }
     }
+    for (int k = 0; k < n_inputs;) {
+        if (kinds[k] == 1) {
+            if (predict_idx(&q, inputs[k]) < 0) goto done;
+            k++;
+            continue;
+        }
+        /* a run of images, decoded together into free slots of the batch */
+        if (q.count == q.bs && queue_flush(&q) < 0) goto done;
+        int e = k;
+        while (e < n_inputs && kinds[e] == 0 && e - k < q.bs - q.count) e++;
+        if (predict_images(&q, inputs + k, e - k) < 0) goto done;
+        k = e;
+    }
     if (queue_flush(&q) < 0) goto done;
     status = 0;
 done:
     fflush(stdout);
+    free(kinds);
     free(q.x);
     free(q.src);
     free(q.index);
