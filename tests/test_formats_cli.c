@@ -67,6 +67,30 @@ static int sh(const char *cmd) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* The JSON lines a and b name the same inputs and classes, with logits
+ * within 1e-5 (the kernels may round differently for another batch size);
+ * want lines each. */
+static int same_predictions(const char *a, const char *b, int want) {
+    int lines = 0;
+    while (a && b && *a && *b) {
+        const char *la = strstr(a, "\"logits\": ["), *lb = strstr(b, "\"logits\": [");
+        if (!la || !lb || la - a != lb - b || strncmp(a, b, (size_t)(la - a)) != 0) return 0;
+        char *ea, *eb;
+        la += 11, lb += 11;
+        for (;;) {
+            double x = strtod(la, &ea), y = strtod(lb, &eb);
+            if (ea == la || eb == lb || fabs(x - y) > 1e-5) return 0;
+            if (*ea != ',' || *eb != ',') break;
+            la = ea + 1, lb = eb + 1;
+        }
+        const char *na = strchr(ea, '\n'), *nb = strchr(eb, '\n');
+        if (!na || !nb || na - ea != nb - eb || strncmp(ea, eb, (size_t)(na - ea)) != 0) return 0;
+        a = na + 1, b = nb + 1;
+        lines++;
+    }
+    return a && b && !*a && !*b && lines == want;
+}
+
 /* 1. train on each format; eval and predict with the weights alone */
 static void test_formats(void) {
     char folder[512];
@@ -113,6 +137,25 @@ static void test_formats(void) {
         char *pred[] = {"cnn", "predict", "--weights", w, "--topk", "3", "--json", (char *)sets[i].predict, NULL};
         CHECK_INT_EQ(run_cnn(pred, out, err), 0);
         CHECK(file_has(out, "\"topk\": [{\"class\": ") && file_has(out, "\"name\": "));
+        if (!strcmp(sets[i].name, "folder")) {
+            /* batches of 3 across images and an IDX file: the same outputs as one image at a time */
+            char one[512], three[512];
+            snprintf(one, sizeof one, "%s/one.txt", dir);
+            snprintf(three, sizeof three, "%s/three.txt", dir);
+            char *p1[] = {"cnn", "predict", "--weights", w, "--json", "--batch-size", "1", F "/folder/test/cat/test_0.jpg",
+                          F "/folder/test/bird/test_0.png", F "/idx4/t10k-images-idx4-ubyte.gz", F "/jpeg/rgb.jpg",
+                          F "/jpeg/gray.jpg", F "/jpeg/progressive.jpg", NULL};
+            CHECK_INT_EQ(run_cnn(p1, one, err), 0);
+            char *p3[] = {"cnn", "predict", "--weights", w, "--json", "--threads", "1", "--batch-size", "3",
+                          F "/folder/test/cat/test_0.jpg", F "/folder/test/bird/test_0.png",
+                          F "/idx4/t10k-images-idx4-ubyte.gz", F "/jpeg/rgb.jpg", F "/jpeg/gray.jpg",
+                          F "/jpeg/progressive.jpg", NULL};
+            CHECK_INT_EQ(run_cnn(p3, three, err), 0);
+            char *a = slurp(one, NULL), *b = slurp(three, NULL);
+            CHECK(a && b);
+            CHECK(same_predictions(a, b, 2 + 10 + 3));
+            cnn_free(a), cnn_free(b);
+        }
         if (!strcmp(sets[i].name, "cifar10")) {
             /* summary from the weights alone */
             char *sum[] = {"cnn", "summary", "--weights", w, NULL};
