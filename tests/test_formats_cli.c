@@ -171,6 +171,32 @@ static void test_formats(void) {
     char out[512], err[512];
     snprintf(out, sizeof out, "%s/out.txt", dir);
     snprintf(err, sizeof err, "%s/err.txt", dir);
+    /* 65,535 classes: labels up to 65534, checked against the model's outputs */
+    CHECK_INT_EQ(mkdir(at("wide"), 0755), 0);
+    const char *csv = "label,p0,p1,p2,p3\n0,1,2,3,4\n65534,200,100,50,25\n";
+    CHECK_OK(cnn_file_write(at("wide/train.csv"), csv, strlen(csv)));
+    CHECK_OK(cnn_file_write(at("wide/test.csv"), csv, strlen(csv)));
+    const char *m65535 = "nn.Sequential(nn.Flatten(), nn.Linear(4, 65535))\n";
+    const char *m1000 = "nn.Sequential(nn.Flatten(), nn.Linear(4, 1000))\n";
+    CHECK_OK(cnn_file_write(at("m65535.txt"), m65535, strlen(m65535)));
+    CHECK_OK(cnn_file_write(at("m1000.txt"), m1000, strlen(m1000)));
+    char *wide_bad[] = {"cnn", "train", "--data", (char *)at("wide"), "--model", (char *)at("m1000.txt"), "--epochs", "1",
+                        "--quiet", NULL};
+    CHECK_INT_EQ(run_cnn(wide_bad, out, err), 1);
+    CHECK(file_has(err, "train.csv: label #1 is 65534 but the model has only 1000 outputs"));
+    char *wide[] = {"cnn", "train", "--data", (char *)at("wide"), "--model", (char *)at("m65535.txt"), "--epochs", "2",
+                    "--lr", "0.5", "--quiet", "--save", (char *)at("wide.safetensors"), NULL};
+    CHECK_INT_EQ(run_cnn(wide, out, err), 0);
+    char *wide_eval[] = {"cnn", "eval", "--weights", (char *)at("wide.safetensors"), "--data", (char *)at("wide"), "--topk",
+                         "5", "--quiet", NULL};
+    CHECK_INT_EQ(run_cnn(wide_eval, out, err), 0);
+    CHECK(file_has(out, "(2 images") && file_has(out, "top-5 acc"));
+    char *wide_cm[] = {"cnn", "eval", "--weights", (char *)at("wide.safetensors"), "--data", (char *)at("wide"),
+                       "--confusion", (char *)at("cm.svg"), NULL};
+    CHECK_INT_EQ(run_cnn(wide_cm, out, err), 2);
+    CHECK(file_has(err, "--confusion: at most 1024 classes"));
+    unlink(at("wide.safetensors"));
+
     /* cnn data check: any set; CIFAR against the official counts */
     char *check_idx[] = {"cnn", "data", "check", F "/idx4", NULL};
     CHECK_INT_EQ(run_cnn(check_idx, out, err), 0);

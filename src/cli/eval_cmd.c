@@ -196,6 +196,11 @@ int cnn_cli_eval(int argc, char **argv) {
         status = 2;
         goto done;
     }
+    if (confusion && c > EVAL_MAX_MATRIX) {
+        fprintf(stderr, "cnn eval: --confusion: at most %d classes, the model has %lld\n", EVAL_MAX_MATRIX, (long long)c);
+        status = 2;
+        goto done;
+    }
     int bs = (int)(batch < test.n ? batch : test.n);
     x = malloc((size_t)bs * (size_t)(chw[0] * chw[1] * chw[2]) * sizeof *x);
     raw = pre.resize ? malloc((size_t)bs * (size_t)(chw[0] * test.h * test.w) * sizeof *raw) : NULL;
@@ -272,10 +277,6 @@ int cnn_cli_eval(int argc, char **argv) {
             for (int64_t j = 0; j < c; j++) printf(" %5lld", (long long)cm[i * c + j]);
             printf("\n");
         }
-    }
-    if (confusion && !cm) {
-        fprintf(stderr, "cnn eval: --confusion: at most %d classes, the model has %lld\n", EVAL_MAX_MATRIX, (long long)c);
-        goto done;
     }
     if (confusion && (rc = cnn_confusion_svg(confusion, cm, (int)c, names)) < 0) {
         fprintf(stderr, "cnn eval: --confusion: %s\n", cnn_last_error());
