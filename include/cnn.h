@@ -70,7 +70,8 @@ extern "C" {
     X(ERANGE, -7, "value out of range")                     \
     X(EDIVERGED, -8, "training diverged")                   \
     X(EINTR, -9, "interrupted")                             \
-    X(ENOTFOUND, -10, "not found")
+    X(ENOTFOUND, -10, "not found")                        \
+    X(EPEER, -11, "processes disagree")
 
 typedef enum {
 #define CNN__STATUS_ENUM(name, value, text) CNN_##name = value,
@@ -729,9 +730,36 @@ typedef struct cnn_train_config {
     int resize_w;             /* width when resizing; default 0 = resize (a square) */
     int normalize;            /* 1: x = (x - mean[c]) / std[c] per channel; default 0 */
     float mean[CNN_MAX_NORM_CHANNELS], std[CNN_MAX_NORM_CHANNELS];
+    /* Data-parallel training (docs/SCALING.md). Each batch is cut into shards
+     * of shard_size examples (the last may be smaller); each shard's gradient
+     * is computed on its own and the shards' are added in shard order, batch
+     * norms taking their statistics over the whole batch. The result depends
+     * on shard_size, never on how many processes or threads share the
+     * shards. shard_size 0: the batch is one shard. comm: the processes
+     * (NULL: this one alone). Defaults 128 and NULL. */
+    int shard_size;
+    const struct cnn_comm *comm;
 } cnn_train_config;
 
 CNN_API void cnn_train_config_default(cnn_train_config *cfg);
+
+/* The processes of a data-parallel run as cnn_train sees them. The tool
+ * fills it from MPI (`mpirun -np N cnn train ...`); a program may fill it
+ * from any transport. Each call returns CNN_OK or a negative status.
+ *   allgather  recv (size x bytes) <- every process's send (bytes), in rank order
+ *   send/recv  bytes to / from one process, in order, blocking
+ *   bcast      buf (bytes) <- root's buf
+ * cnn_train checks at its start that every process has the same model,
+ * weights, settings and data (CNN_EPEER names the first that differs), and
+ * only rank 0 writes the checkpoint. */
+typedef struct cnn_comm {
+    int rank, size;
+    void *ctx;
+    int (*allgather)(void *ctx, const void *send, size_t bytes, void *recv);
+    int (*send)(void *ctx, const void *buf, size_t bytes, int to);
+    int (*recv)(void *ctx, void *buf, size_t bytes, int from);
+    int (*bcast)(void *ctx, void *buf, size_t bytes, int root);
+} cnn_comm;
 
 /* Progress of training, given to the callback: after every optimizer step
  * (BATCH) and after each epoch's evaluation (EPOCH). */
@@ -747,6 +775,8 @@ typedef struct cnn_train_event {
     int64_t examples;     /* examples seen this epoch */
     double compute_seconds; /* time inside forward/backward/step, whole run */
     double lr;            /* the learning rate of the last step (a schedule changes it) */
+    double comm_seconds;  /* of compute_seconds, the time spent exchanging with other processes */
+    double grad_seconds;  /* of comm_seconds, the time spent adding up the gradients */
 } cnn_train_event;
 /* Return non-zero to stop training (cnn_train then returns CNN_EINTR). */
 typedef int (*cnn_train_callback)(const cnn_train_event *ev, void *user);

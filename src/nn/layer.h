@@ -192,6 +192,7 @@ typedef struct cnn__run {
     float *bscratch;    /* backward scratch, (batch, largest bscratch) */
     int batch, train;
     cnn_rng *rng;       /* may be NULL */
+    const cnn__shard_sync *sync; /* batch-norm sums over the whole batch when it is sharded; may be NULL */
 } cnn__run;
 
 static inline float *cnn__param(const cnn__run *r, const cnn__layer_rt *rt, int k) {
@@ -212,11 +213,12 @@ static inline int64_t *cnn__counter(const cnn__run *r, const cnn__layer_rt *rt, 
  * running buffers (rm, rv, count; NULL without track_running_stats), the
  * running ones in eval (norm.c; Residual uses it too). */
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
-                    float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train);
+                    float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                    const cnn__shard_sync *sync);
 /* The same followed by act in the same pass (act NULL: none). */
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                         float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
-                        const cnn_activation *act);
+                        const cnn_activation *act, const cnn__shard_sync *sync);
 /* A BatchNorm layer and the activation after it as one step (nn/plan.c):
  * y = act(bn(x)), and dx from the activation's dy, with bn's output never
  * stored. */

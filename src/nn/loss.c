@@ -11,3 +11,8 @@ double cnn__criterion_forward(float *probs, const float *logits, const int32_t *
 void cnn__criterion_backward(float *dlogits, const float *probs, const int32_t *y, int64_t n, int64_t c) {
     cnn__cross_entropy_backward(dlogits, probs, y, n, c, 1.0f / (float)n);
 }
+
+void cnn__criterion_backward_shard(float *dlogits, const float *probs, const int32_t *y, int64_t n, int64_t c,
+                                   int64_t total) {
+    cnn__cross_entropy_backward(dlogits, probs, y, n, c, 1.0f / (float)total);
+}

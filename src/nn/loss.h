@@ -11,5 +11,8 @@
 double cnn__criterion_forward(float *probs, const float *logits, const int32_t *y, int64_t n, int64_t c);
 /* dlogits (n, c) = (probs - onehot(y)) / n: the gradient of the mean loss. */
 void cnn__criterion_backward(float *dlogits, const float *probs, const int32_t *y, int64_t n, int64_t c);
+/* The same for a shard of n examples of a batch of total: (probs - onehot(y)) / total. */
+void cnn__criterion_backward_shard(float *dlogits, const float *probs, const int32_t *y, int64_t n, int64_t c,
+                                   int64_t total);
 
 #endif /* CNN_NN_LOSS_H */

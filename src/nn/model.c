@@ -23,6 +23,7 @@
  * are loops over the slots.
  */
 #include "nn/model.h"
+#include "nn/shard.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -161,18 +162,65 @@ int cnn_model_create_from_text(cnn_model **model, const char *text, const char *
 
 void cnn_model_free(cnn_model *m) {
     if (!m) return;
-    cnn_free(m->layers);
+    if (!m->borrowed) {
+        cnn_free(m->layers);
+        cnn_free(m->params);
+        cnn_free(m->tensors);
+        cnn_free(m->binfo);
+    }
     cnn_free(m->rt);
     cnn_free(m->steps);
-    cnn_free(m->params);
     cnn_free(m->grads);
     cnn_free(m->bufs);
     cnn_free(m->counters);
-    cnn_free(m->tensors);
-    cnn_free(m->binfo);
     cnn_free(m->arena);
     cnn_free(m->act);
     cnn_free(m);
+}
+
+/* ---- shards of a batch (nn/shard.h) ----------------------------------------- */
+
+int cnn__model_clone(cnn_model **out, const cnn_model *m) {
+    *out = NULL;
+    cnn_model *c = cnn_malloc(sizeof *c);
+    if (!c) return cnn__fail(CNN_ENOMEM, "out of memory for a shard's model");
+    *c = *m;
+    c->borrowed = 1;
+    c->arena = NULL, c->act = NULL, c->max_batch = 0, c->n_steps = 0, c->plan_batch = 0, c->batch = 0;
+    c->sync = NULL;
+    c->rt = cnn_malloc((size_t)m->n_layers * sizeof *c->rt);
+    c->steps = cnn_calloc((size_t)m->n_layers, sizeof *c->steps);
+    c->grads = cnn_calloc(m->n_params ? m->n_params : 1, sizeof(float));
+    c->bufs = cnn_malloc((m->n_bufs ? m->n_bufs : 1) * sizeof(float));
+    c->counters = cnn_malloc((m->n_counters ? m->n_counters : 1) * sizeof(int64_t));
+    if (!c->rt || !c->steps || !c->grads || !c->bufs || !c->counters) {
+        cnn_model_free(c);
+        return cnn__fail(CNN_ENOMEM, "out of memory for a shard's model (%zu parameters)", m->n_params);
+    }
+    memcpy(c->rt, m->rt, (size_t)m->n_layers * sizeof *c->rt);
+    memcpy(c->bufs, m->bufs, m->n_bufs * sizeof(float));
+    memcpy(c->counters, m->counters, m->n_counters * sizeof(int64_t));
+    *out = c;
+    return CNN_OK;
+}
+
+void cnn__model_set_sync(cnn_model *m, const cnn__shard_sync *sync) { m->sync = sync; }
+
+int cnn__model_has_batch_sums(const cnn_model *m) {
+    for (int i = 0; i < m->n_layers; i++) {
+        cnn_layer_kind k = m->layers[i].kind;
+        if (k == CNN_LAYER_BATCHNORM2D || k == CNN_LAYER_BATCHNORM1D || k == CNN_LAYER_RESIDUAL) return 1;
+    }
+    return 0;
+}
+
+size_t cnn__model_sync_doubles(const cnn_model *m) {
+    int64_t c = m->in_chw[0]; /* channels: dimension 1 of every layer's input and output */
+    for (int i = 0; i < m->n_layers; i++) {
+        if (m->rt[i].ndim >= 2 && m->rt[i].shape[1] > c) c = m->rt[i].shape[1];
+        if (m->rt[i].in_ndim >= 2 && m->rt[i].in_shape[1] > c) c = m->rt[i].in_shape[1];
+    }
+    return 4 * (size_t)c + 1;
 }
 
 /* ---- accessors ------------------------------------------------------------- */
@@ -365,7 +413,7 @@ too_big:
 /* ---- forward and backward ------------------------------------------------------ */
 
 static cnn__run run_of(cnn_model *m, int batch, int train, cnn_rng *rng) {
-    cnn__run r = {m->params, m->grads, m->bufs, m->counters, m->ws, m->bscratch, batch, train, rng};
+    cnn__run r = {m->params, m->grads, m->bufs, m->counters, m->ws, m->bscratch, batch, train, rng, m->sync};
     return r;
 }
 

@@ -56,6 +56,10 @@ struct cnn_model {
     int batch;                      /* batch of the last forward; 0 if none */
     int train;                      /* mode of the last forward */
     int dropped;                    /* the last forward kept no output of some layers */
+    /* a shard of a batch (src/train/shard.c): batch-norm sums over the whole
+     * batch; NULL for a model of its own */
+    const cnn__shard_sync *sync;
+    int borrowed;                   /* params, layers, tensors and binfo are another model's */
 };
 
 /* steps[] (room for m->n_layers) <- the steps for batches of batch

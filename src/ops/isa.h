@@ -65,16 +65,17 @@
       (dx, dy, x, y, n, act))                                                                      \
     V(void, batchnorm_stats,                                                                       \
       (float *mean, float *invstd, float *var_unbiased, const float *x, int64_t n, int64_t c,     \
-       int64_t s, float eps),                                                                      \
-      (mean, invstd, var_unbiased, x, n, c, s, eps))                                               \
+       int64_t s, float eps, const cnn__shard_sync *sync),                                         \
+      (mean, invstd, var_unbiased, x, n, c, s, eps, sync))                                               \
     V(void, batchnorm_apply,                                                                       \
       (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
        const float *beta, int64_t n, int64_t c, int64_t s),                                        \
       (y, x, mean, invstd, gamma, beta, n, c, s))                                                  \
     V(void, batchnorm_backward,                                                                    \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, \
-       const float *invstd, const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats), \
-      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats))                       \
+       const float *invstd, const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,  \
+       const cnn__shard_sync *sync),                                                               \
+      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats, sync))                       \
     V(void, batchnorm_apply_act,                                                                   \
       (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
        const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act),                    \
@@ -82,8 +83,8 @@
     V(void, batchnorm_backward_act,                                                                \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *y, cnn_activation act, \
        const float *x, const float *mean, const float *invstd, const float *gamma, int64_t n,      \
-       int64_t c, int64_t s, int batch_stats),                                                     \
-      (dx, dgamma, dbeta, dy, y, act, x, mean, invstd, gamma, n, c, s, batch_stats))
+       int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync),                        \
+      (dx, dgamma, dbeta, dy, y, act, x, mean, invstd, gamma, n, c, s, batch_stats, sync))
 
 /* One instruction set's kernels. */
 typedef struct cnn__kernels {

@@ -190,21 +190,34 @@ void cnn__cross_entropy_backward(float *dlogits, const float *probs, const int32
                                  int64_t n, int64_t c, float scale);
 
 /* ---- batch normalization (batchnorm.c) ----------------------------------- */
+/* Sums over a batch cut into shards (data-parallel training, src/train/shard.c):
+ * fn(ctx, v, n) replaces v[0..n), this shard's partial sums, by the sums over
+ * all the batch's shards added in shard order, the same bits on every shard
+ * and process. total: the examples in the whole batch; buf: room for 4c + 1
+ * doubles, c the widest batch norm. NULL everywhere: the batch is one shard. */
+typedef struct cnn__shard_sync {
+    void (*fn)(void *ctx, double *v, int64_t n);
+    void *ctx;
+    double *buf;
+    int64_t total;
+} cnn__shard_sync;
+
 /* x is (n, c, s): s = H*W for BatchNorm2d, 1 or L for BatchNorm1d. Per channel,
  * over the n*s values: mean[c]; invstd[c] = 1/sqrt(var_biased + eps);
  * var_unbiased[c] = var_biased * m/(m-1) (may be NULL; m = n*s >= 2). */
 void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const float *x,
-                          int64_t n, int64_t c, int64_t s, float eps);
+                          int64_t n, int64_t c, int64_t s, float eps, const cnn__shard_sync *sync);
 /* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]; gamma, beta NULL mean 1, 0. */
 void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
                           const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s);
 /* xhat = (x - mean) * invstd. dgamma += sum dy*xhat, dbeta += sum dy (either may be NULL).
  * dx (may be NULL) with batch statistics:
  *   dx = gamma * invstd / m * (m * dy - sum dy - xhat * sum(dy * xhat))
+ * (with sync, m and the sums are the whole batch's, dgamma and dbeta the shard's)
  * with fixed (running) statistics: dx = gamma * invstd * dy. */
 void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                              const float *mean, const float *invstd, const float *gamma, int64_t n,
-                             int64_t c, int64_t s, int batch_stats);
+                             int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync);
 
 /* The same, then y = act(y): a batch norm and the activation after it in one
  * pass, the same bits as the two in turn. */
@@ -215,7 +228,8 @@ void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const
  * the activation's output y as it is read, never stored. */
 void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                                  cnn_activation act, const float *x, const float *mean, const float *invstd,
-                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats);
+                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,
+                                 const cnn__shard_sync *sync);
 
 /* ---- adaptive pooling (adaptive_pool.c) ------------------------------------ */
 /* planes of h x w -> oh x ow; window i covers [floor(i*h/oh), ceil((i+1)*h/oh)).

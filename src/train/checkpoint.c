@@ -25,6 +25,7 @@
  * anything changed.
  */
 #include "train/checkpoint.h"
+#include "train/shard.h"
 
 #include "cnn_internal.h"
 #include "io/safetensors.h"
@@ -74,9 +75,8 @@ static const char *sched_name(cnn_schedule_kind k) {
     return "?";
 }
 
-static uint32_t data_crc(cnn__ckpt *c) {
-    if (!c->data_crc_done) {
-        const cnn_dataset *ds = c->train;
+uint32_t cnn__dataset_crc(const cnn_dataset *ds) {
+    {
         const uint64_t px = (uint64_t)ds->n * (uint64_t)cnn_dataset_channels(ds) * (uint64_t)ds->h * (uint64_t)ds->w;
         uint32_t crc = ds->fimages ? cnn__crc32(0, ds->fimages, px * sizeof(float)) : cnn__crc32(0, ds->images, px);
         /* labels as one byte each while they fit (the form of IDX files), else two (little-endian) */
@@ -86,8 +86,12 @@ static uint32_t data_crc(cnn__ckpt *c) {
             uint8_t b[2] = {(uint8_t)(ds->labels[i] & 0xff), (uint8_t)(ds->labels[i] >> 8)};
             crc = cnn__crc32(crc, b, wide ? 2 : 1);
         }
-        c->data_crc = crc, c->data_crc_done = 1;
+        return crc;
     }
+}
+
+static uint32_t data_crc(cnn__ckpt *c) {
+    if (!c->data_crc_done) c->data_crc = cnn__dataset_crc(c->train), c->data_crc_done = 1;
     return c->data_crc;
 }
 
@@ -132,6 +136,7 @@ static void settings(cnn__ckpt *c, ckpt_meta *m) {
         kv_add(m, "normalize", "--normalize", "%s/%s", mean, std);
     }
     kv_add(m, "shuffle", "--no-shuffle", "%d", cfg->shuffle);
+    kv_add(m, "shard_size", "--shard-size", "%d", cnn__shards_effective(c->batch_size, cfg->shard_size));
     kv_add(m, "seed", "--seed", "%" PRIu64, cfg->seed);
     kv_add(m, "num_params", "--model", "%zu", cnn_model_num_params(c->m));
     kv_add(m, "examples", "--data (training images)", "%lld", (long long)c->train->n);
@@ -141,6 +146,39 @@ static void settings(cnn__ckpt *c, ckpt_meta *m) {
         kv_add(m, "image_size", "--data (image size)", "%lldx%lldx%lld", (long long)cnn_dataset_channels(c->train),
                (long long)c->train->h, (long long)c->train->w);
     kv_add(m, "data_crc32", "--data (training set content)", "%08" PRIx32, data_crc(c));
+}
+
+void cnn__ckpt_fingerprint(cnn__ckpt *c, uint32_t fp[4]) {
+    const cnn_model *mdl = c->m;
+    uint32_t crc = 0;
+    for (int i = 0; i < cnn_model_num_layers(mdl); i++) {
+        char text[CNN__LAYER_DESCRIBE_MAX] = "";
+        cnn__layer_describe(text, sizeof text, cnn_model_layer(mdl, i));
+        crc = cnn__crc32(crc, text, strlen(text) + 1);
+    }
+    int64_t chw[3];
+    cnn_model_input_shape(mdl, chw);
+    fp[0] = cnn__crc32(crc, chw, sizeof chw);
+    ckpt_meta m;
+    m.n = 0;
+    settings(c, &m);
+    crc = 0;
+    for (int i = 0; i < m.n; i++) {
+        crc = cnn__crc32(crc, m.kv[i].key, strlen(m.kv[i].key) + 1);
+        crc = cnn__crc32(crc, m.kv[i].value, strlen(m.kv[i].value) + 1);
+    }
+    fp[1] = crc;
+    fp[2] = data_crc(c);
+    crc = cnn__crc32(0, cnn_model_params_const(mdl), cnn_model_num_params(mdl) * sizeof(float));
+    size_t nb = 0, nc = 0;
+    for (int i = 0; i < cnn_model_num_buffers(mdl); i++) {
+        cnn_buffer_info b;
+        cnn_model_buffer_info(mdl, i, &b);
+        if (b.is_counter) nc = b.offset + b.numel > nc ? b.offset + b.numel : nc;
+        else nb = b.offset + b.numel > nb ? b.offset + b.numel : nb;
+    }
+    crc = cnn__crc32(crc, cnn_model_buffers_const(mdl), nb * sizeof(float));
+    fp[3] = cnn__crc32(crc, cnn_model_counters_const(mdl), nc * sizeof(int64_t));
 }
 
 /* ---- tensors ---------------------------------------------------------------- */
@@ -393,6 +431,7 @@ static int check_settings(cnn__ckpt *c, const cnn_safetensors *st, const char *p
     settings(c, &m);
     for (int i = 0; i < m.n; i++) {
         const char *v = meta_get(st, m.kv[i].key);
+        if (!v && strcmp(m.kv[i].key, "shard_size") == 0) v = "0"; /* written before shards: one per batch */
         if (!v) return cnn__fail(CNN_EFORMAT, "checkpoint %s: metadata field '%s' is missing", path, m.kv[i].key);
         if (strcmp(v, m.kv[i].value) != 0)
             return cnn__fail(CNN_EINVAL,

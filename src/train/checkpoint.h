@@ -39,6 +39,13 @@ typedef struct cnn__ckpt {
     int64_t correct, seen;
 } cnn__ckpt;
 
+/* crc32s of what every process of a data-parallel run must share: the
+ * model's layers and input shape, the settings, the training data, the
+ * parameters and buffers. */
+void cnn__ckpt_fingerprint(cnn__ckpt *c, uint32_t fp[4]);
+/* crc32 of a dataset's images and labels (the checkpoint's data_crc32). */
+uint32_t cnn__dataset_crc(const cnn_dataset *ds);
+
 /* Write the state at the given position to c->cfg->checkpoint, atomically. */
 int cnn__ckpt_save_at(cnn__ckpt *c, int epoch, int64_t batch, int64_t step, double loss_sum, int64_t correct,
                       int64_t seen);

@@ -10,8 +10,11 @@
 #include "cnn_internal.h"
 #include "nn/loss.h"
 #include "train/checkpoint.h"
+#include "train/shard.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -26,6 +29,7 @@ void cnn_train_config_default(cnn_train_config *cfg) {
     cfg->schedule = CNN_SCHEDULE_NONE;
     cfg->step_size = 1;
     cfg->gamma = 0.1f;
+    cfg->shard_size = 128;
 }
 
 /* torchvision's RandomHorizontalFlip(0.5) then RandomCrop(size, padding=pad)
@@ -243,7 +247,17 @@ int cnn_evaluate_resized(cnn_model *m, const cnn_dataset *ds, int batch_size, in
     return cnn_evaluate_config(m, ds, &cfg, accuracy);
 }
 
+/* With comm, process r evaluates batches r, r + P, ... and the counts are
+ * added: each batch is the one a single process would evaluate. */
+static int cnn__evaluate(cnn_model *m, const cnn_dataset *ds, const cnn_train_config *cfg, const cnn_comm *comm,
+                         double *accuracy);
+
 int cnn_evaluate_config(cnn_model *m, const cnn_dataset *ds, const cnn_train_config *cfg, double *accuracy) {
+    return cnn__evaluate(m, ds, cfg, NULL, accuracy);
+}
+
+static int cnn__evaluate(cnn_model *m, const cnn_dataset *ds, const cnn_train_config *cfg, const cnn_comm *comm,
+                         double *accuracy) {
     if (!m || !accuracy || !cfg) return cnn__fail(CNN_EINVAL, "cnn_evaluate: NULL argument");
     const int batch_size = cfg->batch_size;
     if (batch_size <= 0) return cnn__fail(CNN_ERANGE, "cnn_evaluate: batch size %d, expected >= 1", batch_size);
@@ -256,7 +270,8 @@ int cnn_evaluate_config(cnn_model *m, const cnn_dataset *ds, const cnn_train_con
     CNN_TRY(cnn__bufs_init(&b, m, bs, 0, ds, cfg->resize));
     int64_t classes = cnn_model_num_outputs(m), correct = 0;
     int rc = CNN_OK;
-    for (int64_t start = 0; start < ds->n && rc == CNN_OK; start += bs) {
+    const int64_t stride = comm ? (int64_t)bs * comm->size : bs;
+    for (int64_t start = comm ? (int64_t)bs * comm->rank : 0; start < ds->n && rc == CNN_OK; start += stride) {
         int count = (int)(ds->n - start < bs ? ds->n - start : bs);
         const float *logits;
         rc = cnn_dataset_batch_prep(b.x, b.raw, b.y, ds, NULL, start, count, cfg);
@@ -269,7 +284,75 @@ int cnn_evaluate_config(cnn_model *m, const cnn_dataset *ds, const cnn_train_con
         }
     }
     cnn__bufs_free(&b);
+    if (rc == CNN_OK && comm) {
+        int64_t *all = cnn_malloc((size_t)comm->size * sizeof *all);
+        rc = all ? comm->allgather(comm->ctx, &correct, sizeof correct, all)
+                 : cnn__fail(CNN_ENOMEM, "out of memory for %d counts", comm->size);
+        if (rc < 0 && all) rc = cnn__fail_context(rc, "exchanging test counts with the other processes");
+        for (int q = 0; rc == CNN_OK && q < comm->size; q++) correct = q ? correct + all[q] : all[0];
+        cnn_free(all);
+    }
     if (rc == CNN_OK) *accuracy = (double)correct / (double)ds->n;
+    return rc;
+}
+
+/* ---- more than one process ------------------------------------------------- */
+
+/* Every process has what process 0 has, or CNN_EPEER naming the first that does not. */
+static int cnn__check_peers(cnn__ckpt *ck, const cnn_dataset *test, const cnn_comm *comm) {
+    enum { K = 7 };
+    static const char *const what[K] = {
+        "the model (--model, input shape)", "the settings", "the training data (--data)",
+        "the weights it starts from (--weights, --seed, --resume)", "the test data (--data)",
+        "the instruction set or cnn version (--isa)", "the point training resumes from (--resume)"};
+    uint32_t mine[K];
+    cnn__ckpt_fingerprint(ck, mine);
+    mine[4] = test ? cnn__dataset_crc(test) : 0;
+    char isa[64];
+    snprintf(isa, sizeof isa, "%s %s", cnn_isa_name(cnn_get_isa()), cnn_version());
+    mine[5] = cnn__crc32(0, isa, strlen(isa));
+    const int64_t pos[3] = {ck->epoch, ck->batch, ck->step};
+    mine[6] = cnn__crc32(cnn__crc32(0, pos, sizeof pos), ck->rng, sizeof *ck->rng);
+    uint32_t *all = cnn_malloc((size_t)comm->size * sizeof mine);
+    if (!all) return cnn__fail(CNN_ENOMEM, "out of memory for %d processes' checksums", comm->size);
+    int rc = comm->allgather(comm->ctx, mine, sizeof mine, all);
+    if (rc < 0) rc = cnn__fail_context(rc, "exchanging checksums with the other processes");
+    for (int q = 1; rc == CNN_OK && q < comm->size; q++)
+        for (int k = 0; k < K && rc == CNN_OK; k++)
+            if (all[q * K + k] != all[k])
+                rc = cnn__fail(CNN_EPEER,
+                               "process %d of %d differs from process 0 in %s (crc32 %08" PRIx32 ", process 0: "
+                               "%08" PRIx32 "); every process must run the same command on the same files",
+                               q, comm->size, what[k], all[q * K + k], all[k]);
+    cnn_free(all);
+    return rc;
+}
+
+/* The running statistics (BatchNorm's buffers) of process 0 to every process. */
+static int cnn__share_buffers(cnn_model *m, const cnn_comm *comm) {
+    size_t nb = 0, nc = 0;
+    for (int i = 0; i < cnn_model_num_buffers(m); i++) {
+        cnn_buffer_info b;
+        cnn_model_buffer_info(m, i, &b);
+        size_t *end = b.is_counter ? &nc : &nb;
+        if (b.offset + b.numel > *end) *end = b.offset + b.numel;
+    }
+    int rc = nb ? comm->bcast(comm->ctx, cnn_model_buffers(m), nb * sizeof(float), 0) : CNN_OK;
+    if (rc == CNN_OK && nc) rc = comm->bcast(comm->ctx, cnn_model_counters(m), nc * sizeof(int64_t), 0);
+    return rc < 0 ? cnn__fail_context(rc, "sharing the running statistics with the other processes") : CNN_OK;
+}
+
+/* Process 0 writes the checkpoint; every process learns whether it could. */
+static int cnn__ckpt_save_lead(cnn__ckpt *ck, const cnn_comm *comm, int epoch, int64_t batch, int64_t step,
+                               double loss_sum, int64_t correct, int64_t seen) {
+    int rc = CNN_OK;
+    if (!comm || comm->rank == 0) rc = cnn__ckpt_save_at(ck, epoch, batch, step, loss_sum, correct, seen);
+    if (!comm) return rc;
+    int64_t v = rc;
+    int rc2 = comm->bcast(comm->ctx, &v, sizeof v, 0);
+    if (rc2 < 0) return cnn__fail_context(rc2, "sharing the checkpoint's status with the other processes");
+    if (comm->rank != 0 && v < 0)
+        return cnn__fail(CNN_EPEER, "process 0 could not write the checkpoint %s", ck->cfg->checkpoint);
     return rc;
 }
 
@@ -298,7 +381,7 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         return cnn__fail(CNN_ERANGE, "cnn_train: random crop padding %d, expected 0..%d", cfg->random_crop, 1 << 16);
 
     const int bs = (int64_t)cfg->batch_size > train->n ? (int)train->n : cfg->batch_size;
-    const int64_t n = train->n, num_batches = (n + bs - 1) / bs, classes = cnn_model_num_outputs(m);
+    const int64_t n = train->n, num_batches = (n + bs - 1) / bs;
     cnn__train_bufs b;
     cnn_rng rng;
     cnn_optim opt = cnn_optim_make(cfg->optimizer, cfg->lr);
@@ -311,6 +394,13 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
     if (cfg->schedule == CNN_SCHEDULE_ONECYCLE && sched.total_steps < 4)
         return cnn__fail(CNN_ERANGE, "cnn_train: one-cycle needs at least 4 steps, found %lld",
                          (long long)sched.total_steps);
+    if (cfg->shard_size < 0 || cfg->shard_size > (1 << 20))
+        return cnn__fail(CNN_ERANGE, "cnn_train: shard size %d, expected 0..%d", cfg->shard_size, 1 << 20);
+    const cnn_comm *comm = cfg->comm;
+    if (comm && (comm->size < 1 || comm->rank < 0 || comm->rank >= comm->size || !comm->allgather || !comm->send ||
+                 !comm->recv || !comm->bcast))
+        return cnn__fail(CNN_EINVAL, "cnn_train: comm: rank %d of %d, or a NULL function", comm->rank, comm->size);
+    if (comm && comm->size == 1) comm = NULL;
     CNN_TRY(cnn_model_reserve(m, bs));
     CNN_TRY(cnn__bufs_init(&b, m, bs, n, train, cfg->resize));
     int rc = cnn_optim_init(&opt, cnn_model_num_params(m));
@@ -318,21 +408,24 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         cnn__bufs_free(&b);
         return rc;
     }
-    cnn_rng_seed(&rng, cfg->seed);
-    cnn__ckpt ck = {.m = m, .cfg = cfg, .train = train, .opt = &opt, .rng = &rng, .order = b.order,
-                    .batch_size = bs, .num_batches = num_batches,
-                    .schedule_steps = cfg->schedule == CNN_SCHEDULE_ONECYCLE ? sched.total_steps : 0};
-    if (cfg->resume && (rc = cnn__ckpt_load(&ck, cfg->resume)) < 0) {
+    cnn__shards sh;
+    if ((rc = cnn__shards_init(&sh, m, bs, cfg->shard_size, comm, cfg->seed)) < 0) {
         cnn_optim_free(&opt);
         cnn__bufs_free(&b);
         return rc;
     }
+    cnn_rng_seed(&rng, cfg->seed);
+    cnn__ckpt ck = {.m = m, .cfg = cfg, .train = train, .opt = &opt, .rng = &rng, .order = b.order,
+                    .batch_size = bs, .num_batches = num_batches,
+                    .schedule_steps = cfg->schedule == CNN_SCHEDULE_ONECYCLE ? sched.total_steps : 0};
+    if (cfg->resume) rc = cnn__ckpt_load(&ck, cfg->resume);
+    if (rc == CNN_OK && comm) rc = cnn__check_peers(&ck, test, comm);
     float *params = cnn_model_params(m);
     float *grads = cnn_model_grads(m);
     double compute = 0.0;
     int64_t step = ck.step;
     int stop = cfg->max_steps && step >= cfg->max_steps ? 2 : 0;
-    for (int epoch = ck.epoch; epoch < cfg->epochs && !stop && rc == CNN_OK; epoch++) {
+    for (int epoch = ck.epoch; rc == CNN_OK && epoch < cfg->epochs && !stop; epoch++) {
         /* first > 0: resumed inside this epoch, with its order and sums from the checkpoint */
         const int64_t first = epoch == ck.epoch ? ck.batch : 0;
         if (first == 0 && cfg->shuffle) {
@@ -344,7 +437,8 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         int64_t correct = first ? ck.correct : 0, seen = first ? ck.seen : 0;
         for (int64_t batch = first; batch < num_batches; batch++) {
             int count = (int)(n - batch * bs < bs ? n - batch * bs : bs);
-            const float *logits;
+            /* Every process prepares the whole batch (the random transforms
+             * draw from the one generator) and trains on its shards of it. */
             rc = cnn__batch_resized(b.x, b.raw, b.y, train, b.order, batch * bs, count, cfg->resize, cfg->resize_w);
             if (rc < 0) break;
             int64_t chw[3];
@@ -352,18 +446,15 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
             if (cfg->random_flip || cfg->random_crop)
                 cnn__augment(b.x, b.tmp, count, chw[0], chw[1], chw[2], cfg->random_flip, cfg->random_crop, &rng);
             if (cfg->normalize) cnn__normalize(b.x, count, chw[0], chw[1] * chw[2], cfg->mean, cfg->std);
-            double t0 = cnn__now();
-            cnn_model_zero_grad(m);
-            rc = cnn_model_forward(m, &logits, b.x, count, 1, &rng);
+            double t0 = cnn__now(), batch_loss = 0.0;
+            int64_t c = 0;
+            rc = cnn__shards_step(&sh, m, b.x, b.y, count, step, &batch_loss, &c);
             if (rc < 0) break;
-            double loss = cnn__criterion_forward(b.probs, logits, b.y, count, classes);
+            const double loss = batch_loss / (double)count;
             if (!isfinite(loss)) {
                 rc = cnn__diverged(m, loss, epoch + 1, step + 1, batch + 1, num_batches);
                 break;
             }
-            cnn__criterion_backward(b.dlogits, b.probs, b.y, count, classes);
-            rc = cnn_model_backward(m, b.dlogits);
-            if (rc < 0) break;
             if (cfg->clip_grad_norm > 0.0f) cnn_clip_grad_norm(grads, cnn_model_num_params(m), cfg->clip_grad_norm);
             if (cfg->schedule != CNN_SCHEDULE_NONE) {
                 float mom = cfg->optimizer == CNN_OPTIM_SGD ? opt.momentum : opt.beta1;
@@ -373,41 +464,44 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
             }
             cnn_optim_step(&opt, params, grads);
             step++;
-            cnn_tensor t = {2, {count, classes, 0, 0}, (float *)logits, 0};
-            int64_t c = 0;
-            cnn_count_correct(&c, &t, b.y);
-            loss_sum += loss * count, correct += c, seen += count;
+            loss_sum += batch_loss, correct += c, seen += count;
             compute += cnn__now() - t0;
             if (cb) {
                 cnn_train_event ev = {CNN_EVENT_BATCH, epoch, step, batch + 1, num_batches,
                                       loss_sum / (double)seen, (double)correct / (double)seen, -1.0,
-                                      seen, compute, opt.lr};
+                                      seen, compute, opt.lr, sh.comm_seconds, sh.grad_seconds};
                 if (cb(&ev, user)) stop = 1;
             }
+            if (comm && (rc = cnn__shards_agree(&sh, &stop)) < 0) break; /* one stops: all stop */
             if (!stop && cfg->max_steps && step >= cfg->max_steps) stop = 2;
             /* Checkpoint every checkpoint_every steps and where training stops. */
             if (cfg->checkpoint && (stop || (cfg->checkpoint_every > 0 && step % cfg->checkpoint_every == 0)))
-                rc = cnn__ckpt_save_at(&ck, epoch, batch + 1, step, loss_sum, correct, seen);
+                rc = cnn__ckpt_save_lead(&ck, comm, epoch, batch + 1, step, loss_sum, correct, seen);
             if (stop || rc < 0) break;
         }
         const int partial = stop != 0; /* the epoch ended early */
         if (rc < 0 || stop == 1) break;
+        /* Processes without a shard kept the running statistics of their start. */
+        if (comm) rc = cnn__share_buffers(m, comm);
         double test_acc = -1.0;
-        if (test) {
+        if (test && rc == CNN_OK) {
             cnn_train_config ecfg = *cfg;
             ecfg.batch_size = bs;
-            rc = cnn_evaluate_config(m, test, &ecfg, &test_acc);
-            if (rc < 0) break;
+            rc = cnn__evaluate(m, test, &ecfg, comm, &test_acc);
         }
+        if (rc < 0) break;
         if (cb && seen) {
             cnn_train_event ev = {CNN_EVENT_EPOCH, epoch, step, num_batches, num_batches,
                                   loss_sum / (double)seen, (double)correct / (double)seen, test_acc,
-                                  seen, compute, opt.lr};
+                                  seen, compute, opt.lr, sh.comm_seconds, sh.grad_seconds};
             if (cb(&ev, user)) stop = 1;
         }
+        if (comm && (rc = cnn__shards_agree(&sh, &stop)) < 0) break;
         if (cfg->checkpoint && !partial && (cfg->checkpoint_every == 0 || stop == 1))
-            rc = cnn__ckpt_save_at(&ck, epoch + 1, 0, step, 0.0, 0, 0);
+            rc = cnn__ckpt_save_lead(&ck, comm, epoch + 1, 0, step, 0.0, 0, 0);
     }
+    if (rc == CNN_OK && comm) rc = cnn__share_buffers(m, comm);
+    cnn__shards_free(&sh);
     cnn_optim_free(&opt);
     cnn__bufs_free(&b);
     if (rc == CNN_OK && stop == 1)

@@ -91,22 +91,24 @@ static void bn_reserve(const cnn__layer_rt *rt, const cnn_layer_desc *l, int max
 }
 
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
-                    float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train) {
-    return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL);
+                    float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                    const cnn__shard_sync *sync) {
+    return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL, sync);
 }
 
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                         float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
-                        const cnn_activation *act) {
+                        const cnn_activation *act, const cnn__shard_sync *sync) {
     const int64_t c = bn->c, s = bn->s;
     float *mean = stats, *invstd = stats + c, *varu = stats + 2 * c;
     const int batch_stats = train || !bn->track;
     bn->used_batch_stats = batch_stats;
     if (batch_stats) {
-        if (n * s <= 1)
+        const int64_t total = sync ? sync->total : n; /* the whole batch's examples */
+        if (total * s <= 1)
             return cnn__fail(CNN_ESHAPE, "expected more than 1 value per channel when training, got input size "
-                                         "[%lld, %lld%s]", (long long)n, (long long)c, s > 1 ? ", ..." : "");
-        cnn__batchnorm_stats(mean, invstd, varu, x, n, c, s, bn->eps);
+                                         "[%lld, %lld%s]", (long long)total, (long long)c, s > 1 ? ", ..." : "");
+        cnn__batchnorm_stats(mean, invstd, varu, x, n, c, s, bn->eps, sync);
         if (train && bn->track) {
             (*count)++;
             /* exponential_average_factor: momentum, or 1/num_batches_tracked for momentum=None */
@@ -132,7 +134,7 @@ static int bn_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc
     (void)l;
     return cnn__bn_forward(rt->out, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1),
                            cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch,
-                           r->train);
+                           r->train, r->sync);
 }
 
 static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, const cnn_layer_desc *l, float *dx,
@@ -141,13 +143,14 @@ static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, cons
     const cnn__bn_state *bn = &rt->st.bn;
     const float *stats = rt->region[0];
     cnn__batchnorm_backward(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, x, stats, stats + bn->c,
-                            cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats);
+                            cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync);
     return dx;
 }
 
 int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act) {
     return cnn__bn_act_forward(y, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
-                               cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act);
+                               cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act,
+                               r->sync);
 }
 
 void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
@@ -155,7 +158,7 @@ void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, flo
     const cnn__bn_state *bn = &rt->st.bn;
     const float *stats = rt->region[0];
     cnn__batchnorm_backward_act(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, y, act, x, stats, stats + bn->c,
-                                cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats);
+                                cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync);
 }
 
 /* torchinfo: (weight + bias elements) x N. */

@@ -104,11 +104,11 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
     const cnn_activation relu = CNN_ACT_RELU; /* r1 = relu(bn1(c1)) in one pass */
     CNN_TRY(cnn__bn_act_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
                                 cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn, r->batch,
-                                r->train, &relu));
+                                r->train, &relu, r->sync));
     cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
     CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
                             cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn, r->batch,
-                            r->train));
+                            r->train, r->sync));
     if (l->u.residual.use_1x1conv) {
         cnn__conv2d_forward(c3, x, cnn__param(r, rt, RS_C3W), cnn__param(r, rt, RS_C3B), &g3, r->ws);
         cnn__add_into(out, c3, n);
@@ -132,12 +132,12 @@ static const float *residual_backward(const cnn__run *r, const cnn__layer_rt *rt
     const int bs = bn->used_batch_stats;
     cnn__act_backward(g1, dy, NULL, out, n, CNN_ACT_RELU); /* through the final relu */
     cnn__batchnorm_backward(g2, cnn__grad(r, rt, RS_BN2W), cnn__grad(r, rt, RS_BN2B), g1, c2, stats + 3 * c,
-                            stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs);
+                            stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs, r->sync);
     cnn__conv2d_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1, cnn__param(r, rt, RS_C2W),
                          &cg2, r->ws);
     /* through relu(bn1(.)): relu's gradient made as bn1's backward reads it */
     cnn__batchnorm_backward_act(g2, cnn__grad(r, rt, RS_BN1W), cnn__grad(r, rt, RS_BN1B), g3, r1, CNN_ACT_RELU, c1,
-                                stats, stats + c, cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs);
+                                stats, stats + c, cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs, r->sync);
     cnn__conv2d_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x, cnn__param(r, rt, RS_C1W),
                          &cg1, r->ws);
     const size_t nin = (size_t)rt->in_numel * (size_t)r->batch;

@@ -14,6 +14,7 @@
 #include "kernel.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -114,8 +115,36 @@ static void sum_grad_rows(lanes8 *sg, lanes8 *sx, const float *g, const float *p
 #endif
 }
 
+/* With sync (a batch cut into shards), each sum is the shard's own, made as
+ * above, and the shards' sums are added in shard order: one shard gives the
+ * bits of no sync. Two rounds: the mean, then the squared deviations. */
 void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const float *x,
-                          int64_t n, int64_t c, int64_t s, float eps) {
+                          int64_t n, int64_t c, int64_t s, float eps, const cnn__shard_sync *sync) {
+    if (sync) {
+        double *sum = sync->buf, *sq = sync->buf + c + 1;
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < c; ch++) {
+            lanes8 acc = {{0}};
+            sum_rows(&acc, x + ch * s, n, c * s, s);
+            sum[ch] = lanes_total(&acc);
+        }
+        sync->fn(sync->ctx, sum, c);
+        const double m = (double)sync->total * (double)s;
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < c; ch++) {
+            lanes8 acc = {{0}};
+            sum_sq_rows(&acc, x + ch * s, n, c * s, s, sum[ch] / m);
+            sq[ch] = lanes_total(&acc);
+        }
+        sync->fn(sync->ctx, sq, c);
+        for (int64_t ch = 0; ch < c; ch++) {
+            const double mu = sum[ch] / m, var = sq[ch] / m;
+            mean[ch] = (float)mu;
+            invstd[ch] = (float)(1.0 / sqrt(var + (double)eps));
+            if (var_unbiased) var_unbiased[ch] = m > 1 ? (float)(sq[ch] / (m - 1)) : NAN;
+        }
+        return;
+    }
     const int64_t m = n * s;
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
@@ -171,57 +200,93 @@ static const float *grad_piece(float *t, const float *dy, const float *y, const 
     return t;
 }
 
-static void backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
-                     const cnn_activation *act, const float *x, const float *mean, const float *invstd,
-                     const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats) {
-    const int64_t m = n * s;
-    #pragma omp parallel for schedule(static)
-    for (int64_t ch = 0; ch < c; ch++) {
-        float t[BN_PIECE];
-        const double mu = mean[ch], is = invstd[ch];
-        lanes8 sg = {{0}}, sx = {{0}};
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t row = (i * c + ch) * s;
-            for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
-                const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
-                const float *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
-                sum_grad_rows(&sg, &sx, g, x + row + k0, 1, 0, len, mu, is);
-            }
+/* *sg, *sx <- sum dy, sum dy * xhat over channel ch's rows (this shard's) */
+static void grad_sums_channel(double *sg_out, double *sx_out, const float *dy, const float *y,
+                              const cnn_activation *act, const float *x, double mu, double is, int64_t n, int64_t c,
+                              int64_t s, int64_t ch) {
+    float t[BN_PIECE];
+    lanes8 sg = {{0}}, sx = {{0}};
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t row = (i * c + ch) * s;
+        for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
+            const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
+            const float *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
+            sum_grad_rows(&sg, &sx, g, x + row + k0, 1, 0, len, mu, is);
         }
-        const double sum_dy = lanes_total(&sg), sum_dy_xhat = lanes_total(&sx);
-        if (dgamma) dgamma[ch] += (float)sum_dy_xhat;
-        if (dbeta) dbeta[ch] += (float)sum_dy;
-        if (!dx) continue;
-        const double w = gamma ? gamma[ch] : 1.0;
-        const double mean_dy = sum_dy / (double)m, mean_dy_xhat = sum_dy_xhat / (double)m;
-        const float a = (float)(w * is);
-        for (int64_t i = 0; i < n; i++) {
-            const int64_t row = (i * c + ch) * s;
-            for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
-                const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
-                const float *p = x + row + k0, *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
-                float *q = dx + row + k0;
-                if (batch_stats) {
-                    for (int64_t k = 0; k < len; k++) {
-                        double xhat = (p[k] - mu) * is;
-                        q[k] = (float)(w * is * (g[k] - mean_dy - xhat * mean_dy_xhat));
-                    }
-                } else {
-                    for (int64_t k = 0; k < len; k++) q[k] = g[k] * a;
+    }
+    *sg_out = lanes_total(&sg), *sx_out = lanes_total(&sx);
+}
+
+/* dx of channel ch from the sums over m values */
+static void grad_input(float *dx, const float *dy, const float *y, const cnn_activation *act, const float *x,
+                       double mu, double is, double w, double mean_dy, double mean_dy_xhat, int64_t n, int64_t c,
+                       int64_t s, int64_t ch, int batch_stats) {
+    float t[BN_PIECE];
+    const float a = (float)(w * is);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t row = (i * c + ch) * s;
+        for (int64_t k0 = 0; k0 < s; k0 += BN_PIECE) {
+            const int64_t len = s - k0 < BN_PIECE ? s - k0 : BN_PIECE;
+            const float *p = x + row + k0, *g = grad_piece(t, dy + row + k0, y ? y + row + k0 : NULL, act, len);
+            float *q = dx + row + k0;
+            if (batch_stats) {
+                for (int64_t k = 0; k < len; k++) {
+                    double xhat = (p[k] - mu) * is;
+                    q[k] = (float)(w * is * (g[k] - mean_dy - xhat * mean_dy_xhat));
                 }
+            } else {
+                for (int64_t k = 0; k < len; k++) q[k] = g[k] * a;
             }
         }
     }
 }
 
+/* Without sync: one pass per channel, sums then dx. With sync: every
+ * channel's sums, the round that adds the shards' ones, then dx. */
+static void backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
+                     const cnn_activation *act, const float *x, const float *mean, const float *invstd,
+                     const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,
+                     const cnn__shard_sync *sync) {
+    if (sync) {
+        double *sum = sync->buf, *own = sync->buf + 2 * c; /* (sum dy, sum dy*xhat) x c: the batch's, the shard's */
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < c; ch++)
+            grad_sums_channel(&own[ch], &own[c + ch], dy, y, act, x, mean[ch], invstd[ch], n, c, s, ch);
+        memcpy(sum, own, 2 * (size_t)c * sizeof *sum);
+        if (batch_stats) sync->fn(sync->ctx, sum, 2 * c);
+        const double m = (double)sync->total * (double)s;
+        #pragma omp parallel for schedule(static)
+        for (int64_t ch = 0; ch < c; ch++) {
+            if (dgamma) dgamma[ch] += (float)own[c + ch];
+            if (dbeta) dbeta[ch] += (float)own[ch];
+            if (dx)
+                grad_input(dx, dy, y, act, x, mean[ch], invstd[ch], gamma ? gamma[ch] : 1.0, sum[ch] / m,
+                           sum[c + ch] / m, n, c, s, ch, batch_stats);
+        }
+        return;
+    }
+    const int64_t m = n * s;
+    #pragma omp parallel for schedule(static)
+    for (int64_t ch = 0; ch < c; ch++) {
+        double sg, sx;
+        grad_sums_channel(&sg, &sx, dy, y, act, x, mean[ch], invstd[ch], n, c, s, ch);
+        if (dgamma) dgamma[ch] += (float)sx;
+        if (dbeta) dbeta[ch] += (float)sg;
+        if (dx)
+            grad_input(dx, dy, y, act, x, mean[ch], invstd[ch], gamma ? gamma[ch] : 1.0, sg / (double)m,
+                       sx / (double)m, n, c, s, ch, batch_stats);
+    }
+}
+
 void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                              const float *mean, const float *invstd, const float *gamma, int64_t n,
-                             int64_t c, int64_t s, int batch_stats) {
-    backward(dx, dgamma, dbeta, dy, NULL, NULL, x, mean, invstd, gamma, n, c, s, batch_stats);
+                             int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync) {
+    backward(dx, dgamma, dbeta, dy, NULL, NULL, x, mean, invstd, gamma, n, c, s, batch_stats, sync);
 }
 
 void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                                  cnn_activation act, const float *x, const float *mean, const float *invstd,
-                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats) {
-    backward(dx, dgamma, dbeta, dy, y, &act, x, mean, invstd, gamma, n, c, s, batch_stats);
+                                 const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,
+                                 const cnn__shard_sync *sync) {
+    backward(dx, dgamma, dbeta, dy, y, &act, x, mean, invstd, gamma, n, c, s, batch_stats, sync);
 }
