@@ -7,6 +7,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "dist.h"
 #include "opts.h"
 #include "paths.h"
 #include "train_signal.h"
@@ -29,7 +30,7 @@ enum {
     OPT_MOMENTUM = CLI_LONG(0), OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_NESTEROV, OPT_SCHEDULE, OPT_STEP_SIZE,
     OPT_GAMMA, OPT_MAX_LR, OPT_CLIP, OPT_FLIP, OPT_CROP, OPT_RESIZE, OPT_SEED, OPT_INIT, OPT_MAX_STEPS,
     OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_SHUFFLE, OPT_PLOT, OPT_LOG, OPT_NORMALIZE,
-    OPT_COARSE, OPT_CHANNELS, OPT_NO_CACHE
+    OPT_COARSE, OPT_CHANNELS, OPT_NO_CACHE, OPT_SHARD_SIZE
 };
 
 static const cli_option train_options[] = {
@@ -64,7 +65,11 @@ static const cli_option train_options[] = {
      "Normalize: (x - mean) / std per channel (MEAN,STD for every channel,\n"
      "or C means then C stds; auto: computed from the training set)"},
     {"seed", OPT_SEED, 1, "N", "seed of initialisation, shuffling and dropout, default 0"},
-    {"threads", 'j', 1, "N", "default: all cores"},
+    {"threads", 'j', 1, "N", "default: all cores (under mpirun: shared among a host's processes)"},
+    {"shard-size", OPT_SHARD_SIZE, 1, "N",
+     "cut each batch into shards of N examples, trained one by one or\n"
+     "on other processes and added in order (0: the whole batch; default 128).\n"
+     "The weights depend on N, never on the process or thread count"},
     {"init", OPT_INIT, 1, "xavier|default|FILE",
      "xavier (d2l, the default), PyTorch's default init, or weights\nfrom a .safetensors file"},
     {"max-steps", OPT_MAX_STEPS, 1, "K", "stop after K optimizer steps"},
@@ -99,6 +104,7 @@ typedef struct {
     double last_loss, last_acc, last_test;
     int64_t examples_done;   /* examples of finished epochs */
     double compute_seconds;  /* as d2l's Timer: forward, backward and step only */
+    double comm_seconds, grad_seconds; /* of it, exchanging with the other processes */
 } train_ui;
 
 static void ui_add_point(train_ui *ui, double x, double loss, double acc, double test) {
@@ -172,6 +178,7 @@ static int on_train_event(const cnn_train_event *ev, void *user) {
     ui->last_test = ev->test_acc;
     ui->examples_done += ev->examples;
     ui->compute_seconds = ev->compute_seconds;
+    ui->comm_seconds = ev->comm_seconds, ui->grad_seconds = ev->grad_seconds;
     if (ev->test_acc >= 0) ui_add_point(ui, ev->epoch + 1, NAN, NAN, ev->test_acc);
     if (ui->tty && !ui->quiet) printf("\r\033[K");
     if (!ui->quiet) {
@@ -228,7 +235,18 @@ static int check_data_fits(const char *dir, const cnn_dataset *train, const cnn_
     return 0;
 }
 
+static int train_main(int argc, char **argv, int *shared);
+
+/* Under mpirun, every process runs this; a failure that only some of them
+ * meet ends the job (dist.h). */
 int cnn_cli_train(int argc, char **argv) {
+    int status = cli_dist_init(NULL, NULL), shared = 0;
+    if (status) return status;
+    status = train_main(argc, argv, &shared);
+    return cli_dist_finish(status, shared || status == 0 || status == 2);
+}
+
+static int train_main(int argc, char **argv, int *shared) {
     const char *cmd = "train", *model_name = "lenet", *data_dir = CNN_DEFAULT_DATA_DIR, *init = "xavier";
     const char *save = NULL, *plot = NULL, *log_path = NULL, *normalize = NULL;
     cnn_data_options dopt = {0};
@@ -244,7 +262,10 @@ int cnn_cli_train(int argc, char **argv) {
         switch (key) {
         case 'h':
             cli_usage(stdout, "train [options]",
-                      "Train a model with minibatch SGD (or Adam, AdamW) and cross-entropy, as d2l's train_ch6.\n",
+                      "Train a model with minibatch SGD (or Adam, AdamW) and cross-entropy, as d2l's train_ch6.\n"
+                      "On N processes (or hosts), data-parallel and bit-identical to one process:\n"
+                      "  mpirun -np N cnn train [options]   (--batch-size stays the global batch;\n"
+                      "  process 0 alone prints and writes files; see docs/SCALING.md)\n",
                       train_options);
             return 0;
         case 'q': quiet = 1; break;
@@ -347,6 +368,10 @@ int cnn_cli_train(int argc, char **argv) {
             if (cli_parse_int(cmd, a, v, 0, 64, &iv) < 0) return 2;
             cfg.random_crop = (int)iv;
             break;
+        case OPT_SHARD_SIZE:
+            if (cli_parse_int(cmd, a, v, 0, 1 << 20, &iv) < 0) return 2;
+            cfg.shard_size = (int)iv;
+            break;
         default: return 2; /* '?': the parser printed why */
         }
     }
@@ -361,7 +386,10 @@ int cnn_cli_train(int argc, char **argv) {
         return 2;
     }
     if (cli_train_check_checkpoint_options(&cfg)) return 2;
-    cnn_set_threads((int)threads);
+    cnn_set_threads(threads ? (int)threads : cli_dist_default_threads());
+    const cnn_comm *comm = cli_dist_comm();
+    cfg.comm = comm;
+    const int lead = !comm || comm->rank == 0; /* writes --save, --plot, --log (the checkpoint: the library) */
 
     /* Every output is checked before any work; none may overwrite an input. */
     const char *model_path;
@@ -430,8 +458,8 @@ int cnn_cli_train(int argc, char **argv) {
     ui.quiet = quiet;
     ui.tty = isatty(STDOUT_FILENO);
     ui.epochs = cfg.epochs;
-    ui.log_path = log_path;
-    ui.plot_path = plot;
+    ui.log_path = lead ? log_path : NULL;
+    ui.plot_path = lead ? plot : NULL;
     int bs = cfg.batch_size < train.n ? cfg.batch_size : (int)train.n;
     ui.num_batches = (train.n + bs - 1) / bs;
     if (plot) {
@@ -439,22 +467,33 @@ int cnn_cli_train(int argc, char **argv) {
         ui.points = calloc((size_t)ui.cap_points, sizeof *ui.points);
         if (!ui.points) goto done;
     }
-    if (!quiet)
-        printf("training %s on %s: %lld train / %lld test images, %zu parameters, %d threads\n", model_name,
+    if (!quiet) {
+        printf("training %s on %s: %lld train / %lld test images, %zu parameters, %d threads", model_name,
                data_dir, (long long)train.n, (long long)test.n, cnn_model_num_params(m), cnn_get_threads());
+        if (comm) printf(" x %d processes", comm->size);
+        printf("\n");
+        const int eff = cfg.shard_size <= 0 || cfg.shard_size >= bs ? bs : cfg.shard_size;
+        const int shards = (bs + eff - 1) / eff;
+        if (comm && shards < comm->size)
+            printf("note: a batch of %d is %d shard%s of %d, so %d of the %d processes have none "
+                   "(--shard-size %d would give each one)\n",
+                   bs, shards, shards > 1 ? "s" : "", eff, comm->size - shards, comm->size,
+                   (bs + comm->size - 1) / comm->size);
+    }
     ui.start_wall = now_seconds();
     cli_train_signals_install();
     int rc = cnn_train(m, &train, &test, &cfg, on_train_event, &ui);
     double wall = now_seconds() - ui.start_wall;
+    if (rc == CNN_EPEER || rc == CNN_EINTR || rc == CNN_EDIVERGED) *shared = 1; /* every process stopped here */
     if (rc == CNN_EINTR && ui.failed) goto done; /* the write error was printed */
     if (rc == CNN_EINTR) {
         if (ui.tty && !quiet) printf("\n");
-        status = cli_train_interrupted(argc, argv, &cfg);
+        status = lead ? cli_train_interrupted(argc, argv, &cfg) : 1;
         goto done;
     }
     if (rc < 0) {
         if (ui.tty && !quiet) printf("\n");
-        cli_fail(cmd, rc);
+        if (!cli_dist_quiet(rc)) cli_fail(cmd, rc);
         goto done;
     }
     if (ui.events == 0) {
@@ -465,11 +504,17 @@ int cnn_cli_train(int argc, char **argv) {
         printf("loss %.3f, train acc %.3f, test acc %.3f\n", ui.last_loss, ui.last_acc, ui.last_test);
         /* d2l counts examples over the compute time only (its timer runs around
          * each batch); the wall time includes loading batches and evaluation. */
-        printf("%.1f examples/sec on cpu (%d threads, %s), %.1f s wall\n",
-               ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads(),
-               cnn_isa_name(cnn_get_isa()), wall);
+        printf("%.1f examples/sec on cpu (%d threads", 
+               ui.compute_seconds > 0 ? (double)ui.examples_done / ui.compute_seconds : 0.0, cnn_get_threads());
+        if (comm) printf(" x %d processes", comm->size);
+        printf(", %s), %.1f s wall", cnn_isa_name(cnn_get_isa()), wall);
+        if (comm && ui.compute_seconds > 0)
+            printf("; %.0f%% of it exchanging: %.0f%% gradients, %.0f%% batch-norm sums, losses and counts",
+                   100.0 * ui.comm_seconds / ui.compute_seconds, 100.0 * ui.grad_seconds / ui.compute_seconds,
+                   100.0 * (ui.comm_seconds - ui.grad_seconds) / ui.compute_seconds);
+        printf("\n");
     }
-    if (save) {
+    if (save && lead) {
         /* the weights describe themselves: model, input, preprocessing, classes */
         const char *mpath;
         cnn_weights_info info;
@@ -491,6 +536,7 @@ int cnn_cli_train(int argc, char **argv) {
      * write being atomic), but the exit status still says it was stopped. */
     int sig = cli_train_stop_signal();
     if (sig) {
+        *shared = 1;
         fprintf(stderr, "cnn train: signal %d arrived after the last step; the run is complete%s\n", sig,
                 save ? " and its weights are saved" : "");
         status = 128 + sig;
