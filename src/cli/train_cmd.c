@@ -475,9 +475,10 @@ static int train_main(int argc, char **argv, int *shared) {
         const int eff = cfg.shard_size <= 0 || cfg.shard_size >= bs ? bs : cfg.shard_size;
         const int shards = (bs + eff - 1) / eff;
         if (comm && shards < comm->size)
-            printf("note: a batch of %d is %d shard%s of %d, so %d of the %d processes have none "
+            printf("note: a batch of %d is %d shard%s of %d, so %d of the %d processes %s none "
                    "(--shard-size %d would give each one)\n",
                    bs, shards, shards > 1 ? "s" : "", eff, comm->size - shards, comm->size,
+                   comm->size - shards > 1 ? "have" : "has",
                    (bs + comm->size - 1) / comm->size);
     }
     ui.start_wall = now_seconds();

@@ -303,7 +303,7 @@ static int cnn__check_peers(cnn__ckpt *ck, const cnn_dataset *test, const cnn_co
     enum { K = 7 };
     static const char *const what[K] = {
         "the model (--model, input shape)", "the settings", "the training data (--data)",
-        "the weights it starts from (--weights, --seed, --resume)", "the test data (--data)",
+        "the weights it starts from (--init, --seed, --resume)", "the test data (--data)",
         "the instruction set or cnn version (--isa)", "the point training resumes from (--resume)"};
     uint32_t mine[K];
     cnn__ckpt_fingerprint(ck, mine);
