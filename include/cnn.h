@@ -739,6 +739,13 @@ typedef struct cnn_train_config {
      * (NULL: this one alone). Defaults 128 and NULL. */
     int shard_size;
     const struct cnn_comm *comm;
+    /* The gradients go from process to process in buckets of bucket_bytes
+     * (0: one message per tensor), the last layers' first; with overlap (and
+     * comm->grad_ctx), a thread sends each bucket as soon as the backward has
+     * made it, while the earlier layers still compute. The result is the same
+     * either way. Defaults 1 MiB and 0. */
+    size_t bucket_bytes;
+    int overlap;
 } cnn_train_config;
 
 CNN_API void cnn_train_config_default(cnn_train_config *cfg);
@@ -759,6 +766,10 @@ typedef struct cnn_comm {
     int (*send)(void *ctx, const void *buf, size_t bytes, int to);
     int (*recv)(void *ctx, void *buf, size_t bytes, int from);
     int (*bcast)(void *ctx, void *buf, size_t bytes, int root);
+    /* A second channel for the gradients' send, recv and bcast, which another
+     * thread may use while this one calls the first (MPI: a duplicated
+     * communicator under MPI_THREAD_MULTIPLE); NULL: none, no overlap. */
+    void *grad_ctx;
 } cnn_comm;
 
 /* Progress of training, given to the callback: after every optimizer step

@@ -10,7 +10,9 @@
  *    processes here, exchanging through memory (a cnn_comm of barriers and
  *    mailboxes), so the protocol runs under the sanitizers too; 2, 3, 4 and
  *    7 "processes" (7: one holds no shard) train two steps with shards of 3,
- *    and every weight equals the single process's, bit for bit. */
+ *    and every weight equals the single process's, bit for bit; again with
+ *    the gradients in buckets of 4 KiB or one per tensor, sent by a thread
+ *    during the backward (overlap) on a channel of their own. */
 #include "test_util.h"
 
 #include <pthread.h>
@@ -101,14 +103,16 @@ typedef struct {
     size_t mail_bytes[MAXP][MAXP];
 } world;
 
-typedef struct {
+typedef struct proc {
     world *w;
     int rank;
     cnn_comm comm;
     const char *model;
-    int shard;
+    int shard, overlap;
+    size_t bucket_bytes;
     cnn_model *m;
     int rc;
+    struct proc *grad; /* the gradients' channel: the same rank in a world of its own */
 } proc;
 
 static int fake_allgather(void *ctx, const void *send, size_t bytes, void *recv) {
@@ -168,28 +172,43 @@ static void *proc_main(void *arg) {
     cnn_train_config cfg;
     config(&cfg, p->shard, 2);
     cfg.comm = &p->comm;
+    cfg.overlap = p->overlap, cfg.bucket_bytes = p->bucket_bytes;
     p->rc = cnn_train(p->m, &data, NULL, &cfg, NULL, NULL);
     if (p->rc < 0) fprintf(stderr, "process %d: %s\n", p->rank, cnn_last_error());
     return NULL;
 }
 
-static void processes_match_one(const char *name, int procs, int shard) {
+static void world_init(world *w, int procs) {
+    memset(w, 0, sizeof *w);
+    w->size = procs;
+    pthread_barrier_init(&w->barrier, NULL, (unsigned)procs);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->changed, NULL);
+}
+
+static void world_free(world *w) {
+    pthread_barrier_destroy(&w->barrier);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->changed);
+}
+
+static void processes_match_one(const char *name, int procs, int shard, int overlap, size_t bucket_bytes) {
     cnn_model *one = make_model(name);
     if (!one) return;
     cnn_train_config cfg;
     config(&cfg, shard, 2);
     CHECK_OK(cnn_train(one, &data, NULL, &cfg, NULL, NULL));
-    world w;
-    memset(&w, 0, sizeof w);
-    w.size = procs;
-    pthread_barrier_init(&w.barrier, NULL, (unsigned)procs);
-    pthread_mutex_init(&w.lock, NULL);
-    pthread_cond_init(&w.changed, NULL);
-    proc ps[MAXP];
+    world w, wg;
+    world_init(&w, procs);
+    world_init(&wg, procs);
+    proc ps[MAXP], pg[MAXP];
     pthread_t th[MAXP];
     for (int r = 0; r < procs; r++) {
-        ps[r] = (proc){&w, r, {r, procs, NULL, fake_allgather, fake_send, fake_recv, fake_bcast}, name, shard, NULL, 0};
+        ps[r] = (proc){&w, r, {r, procs, NULL, fake_allgather, fake_send, fake_recv, fake_bcast, NULL}, name, shard,
+                       overlap, bucket_bytes, NULL, 0, &pg[r]};
+        pg[r] = ps[r], pg[r].w = &wg;
         ps[r].comm.ctx = &ps[r];
+        ps[r].comm.grad_ctx = overlap ? &pg[r] : NULL;
         pthread_create(&th[r], NULL, proc_main, &ps[r]);
     }
     for (int r = 0; r < procs; r++) pthread_join(th[r], NULL);
@@ -208,10 +227,10 @@ static void processes_match_one(const char *name, int procs, int shard) {
         }
         cnn_model_free(ps[r].m);
     }
-    printf("%s: %d processes with shards of %d: the weights of one process\n", name, procs, shard);
-    pthread_barrier_destroy(&w.barrier);
-    pthread_mutex_destroy(&w.lock);
-    pthread_cond_destroy(&w.changed);
+    printf("%s: %d processes with shards of %d%s, buckets of %zu bytes: the weights of one process\n", name, procs,
+           shard, overlap ? " and overlap" : "", bucket_bytes);
+    world_free(&w);
+    world_free(&wg);
     cnn_model_free(one);
 }
 
@@ -226,9 +245,13 @@ int main(void) {
     shards_match_whole("lenet");
     const int counts[] = {2, 3, 4, 7};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
-        processes_match_one("lenet-bn", counts[k], 3);
-        processes_match_one("resnet-small", counts[k], 3);
-        processes_match_one("lenet", counts[k], 3);
+        processes_match_one("lenet-bn", counts[k], 3, 0, 1 << 20);
+        processes_match_one("resnet-small", counts[k], 3, 0, 1 << 20);
+        processes_match_one("lenet", counts[k], 3, 0, 1 << 20);
     }
+    processes_match_one("lenet-bn", 3, 3, 1, 4096);
+    processes_match_one("resnet-small", 4, 3, 1, 0);
+    processes_match_one("lenet", 2, 3, 1, 0);
+    processes_match_one("resnet-small", 7, 3, 1, 4096);
     return test_report();
 }

@@ -16,6 +16,9 @@
 
 static cnn_comm comm;
 static int active;
+#ifdef CNN_HAVE_MPI
+static MPI_Comm grad_comm; /* the overlap thread's channel */
+#endif
 
 /* The launcher's process count, if this process was started by one. */
 static int launcher_size(void) {
@@ -45,6 +48,9 @@ int cli_dist_quiet(int rc) {
 
 #define PIECE ((size_t)1 << 30)
 
+/* ctx: NULL for MPI_COMM_WORLD, or the gradients' own communicator */
+static MPI_Comm world(void *ctx) { return ctx ? *(MPI_Comm *)ctx : MPI_COMM_WORLD; }
+
 static int mpi_rc(int err, const char *what) {
     if (err == MPI_SUCCESS) return CNN_OK;
     char text[MPI_MAX_ERROR_STRING];
@@ -57,14 +63,14 @@ static int mpi_rc(int err, const char *what) {
 static int mpi_allgather(void *ctx, const void *send, size_t bytes, void *recv) {
     (void)ctx;
     if (bytes > INT_MAX) return CNN_ERANGE;
-    return mpi_rc(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "Allgather");
+    return mpi_rc(MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, world(ctx)), "Allgather");
 }
 
 static int mpi_send(void *ctx, const void *buf, size_t bytes, int to) {
     (void)ctx;
     for (size_t o = 0; o < bytes || o == 0; o += PIECE) {
         size_t n = bytes - o < PIECE ? bytes - o : PIECE;
-        int rc = mpi_rc(MPI_Send((const char *)buf + o, (int)n, MPI_BYTE, to, 0, MPI_COMM_WORLD), "Send");
+        int rc = mpi_rc(MPI_Send((const char *)buf + o, (int)n, MPI_BYTE, to, 0, world(ctx)), "Send");
         if (rc < 0 || bytes == 0) return rc;
     }
     return CNN_OK;
@@ -74,7 +80,7 @@ static int mpi_recv(void *ctx, void *buf, size_t bytes, int from) {
     (void)ctx;
     for (size_t o = 0; o < bytes || o == 0; o += PIECE) {
         size_t n = bytes - o < PIECE ? bytes - o : PIECE;
-        int rc = mpi_rc(MPI_Recv((char *)buf + o, (int)n, MPI_BYTE, from, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        int rc = mpi_rc(MPI_Recv((char *)buf + o, (int)n, MPI_BYTE, from, 0, world(ctx), MPI_STATUS_IGNORE),
                         "Recv");
         if (rc < 0 || bytes == 0) return rc;
     }
@@ -85,23 +91,29 @@ static int mpi_bcast(void *ctx, void *buf, size_t bytes, int root) {
     (void)ctx;
     for (size_t o = 0; o < bytes; o += PIECE) {
         size_t n = bytes - o < PIECE ? bytes - o : PIECE;
-        int rc = mpi_rc(MPI_Bcast((char *)buf + o, (int)n, MPI_BYTE, root, MPI_COMM_WORLD), "Bcast");
+        int rc = mpi_rc(MPI_Bcast((char *)buf + o, (int)n, MPI_BYTE, root, world(ctx)), "Bcast");
         if (rc < 0) return rc;
     }
     return CNN_OK;
 }
 
-int cli_dist_init(int *argc, char ***argv) {
+int cli_dist_init(int threads) {
     if (launcher_size() < 1) return 0;
-    int rank = 0, size = 1;
-    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
-        fprintf(stderr, "cnn: MPI_Init failed\n");
+    int rank = 0, size = 1, got = MPI_THREAD_SINGLE;
+    if (MPI_Init_thread(NULL, NULL, threads ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED, &got) != MPI_SUCCESS) {
+        fprintf(stderr, "cnn: MPI_Init_thread failed\n");
         return 2;
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     active = 1;
-    comm = (cnn_comm){rank, size, NULL, mpi_allgather, mpi_send, mpi_recv, mpi_bcast};
+    comm = (cnn_comm){rank, size, NULL, mpi_allgather, mpi_send, mpi_recv, mpi_bcast, NULL};
+    /* --overlap: the gradients on a communicator of their own, from another thread */
+    if (threads && got == MPI_THREAD_MULTIPLE && MPI_Comm_dup(MPI_COMM_WORLD, &grad_comm) == MPI_SUCCESS)
+        comm.grad_ctx = &grad_comm;
+    else if (threads && rank == 0)
+        fprintf(stderr, "cnn train: --overlap: this MPI does not give MPI_THREAD_MULTIPLE; the gradients go after "
+                        "the backward\n");
     /* One process speaks: the others' figures are the same. */
     if (rank != 0 && !freopen("/dev/null", "w", stdout)) return 2;
     return 0;
@@ -112,14 +124,15 @@ int cli_dist_finish(int status, int shared) {
     fflush(stdout);
     fflush(stderr);
     if (status != 0 && !shared) MPI_Abort(MPI_COMM_WORLD, status); /* the others may wait for this one */
+    if (comm.grad_ctx) MPI_Comm_free(&grad_comm);
     MPI_Finalize();
     return status;
 }
 
 #else /* a cnn without MPI */
 
-int cli_dist_init(int *argc, char ***argv) {
-    (void)argc, (void)argv;
+int cli_dist_init(int threads) {
+    (void)threads;
     int n = launcher_size();
     if (n > 1) {
         fprintf(stderr, "cnn: this cnn was built without MPI (-DCNN_MPI=OFF), so its %d processes would each train "

@@ -7,10 +7,11 @@
 
 #include "cnn.h"
 
-/* Under an MPI launcher: MPI_Init; rank 0 keeps stdout, the others print
- * only errors. 0 on success (alone or not), 2 when this cnn cannot join the
- * job (a message says why). */
-int cli_dist_init(int *argc, char ***argv);
+/* Under an MPI launcher: MPI_Init_thread (threads: MPI_THREAD_MULTIPLE and
+ * a communicator for the gradients, for --overlap); rank 0 keeps stdout, the
+ * others print only errors. 0 on success (alone or not), 2 when this cnn
+ * cannot join the job (a message says why). */
+int cli_dist_init(int threads);
 /* The job's processes, or NULL when this process runs alone. */
 const cnn_comm *cli_dist_comm(void);
 /* The default thread count: the cores shared among this host's processes (0: all). */

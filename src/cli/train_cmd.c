@@ -30,7 +30,7 @@ enum {
     OPT_MOMENTUM = CLI_LONG(0), OPT_WEIGHT_DECAY, OPT_OPTIMIZER, OPT_NESTEROV, OPT_SCHEDULE, OPT_STEP_SIZE,
     OPT_GAMMA, OPT_MAX_LR, OPT_CLIP, OPT_FLIP, OPT_CROP, OPT_RESIZE, OPT_SEED, OPT_INIT, OPT_MAX_STEPS,
     OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_RESUME, OPT_NO_SHUFFLE, OPT_PLOT, OPT_LOG, OPT_NORMALIZE,
-    OPT_COARSE, OPT_CHANNELS, OPT_NO_CACHE, OPT_SHARD_SIZE
+    OPT_COARSE, OPT_CHANNELS, OPT_NO_CACHE, OPT_SHARD_SIZE, OPT_BUCKET_KB, OPT_OVERLAP
 };
 
 static const cli_option train_options[] = {
@@ -70,6 +70,12 @@ static const cli_option train_options[] = {
      "cut each batch into shards of N examples, trained one by one or\n"
      "on other processes and added in order (0: the whole batch; default 128).\n"
      "The weights depend on N, never on the process or thread count"},
+    {"bucket-kb", OPT_BUCKET_KB, 1, "KB",
+     "under mpirun: send the gradients in buckets of KB kibibytes, the last\n"
+     "layers' first (0: one message per tensor; default 1024)"},
+    {"overlap", OPT_OVERLAP, 0, NULL,
+     "under mpirun: send each bucket from a thread of its own while the\n"
+     "backward computes the earlier layers (the same weights either way)"},
     {"init", OPT_INIT, 1, "xavier|default|FILE",
      "xavier (d2l, the default), PyTorch's default init, or weights\nfrom a .safetensors file"},
     {"max-steps", OPT_MAX_STEPS, 1, "K", "stop after K optimizer steps"},
@@ -240,7 +246,9 @@ static int train_main(int argc, char **argv, int *shared);
 /* Under mpirun, every process runs this; a failure that only some of them
  * meet ends the job (dist.h). */
 int cnn_cli_train(int argc, char **argv) {
-    int status = cli_dist_init(NULL, NULL), shared = 0;
+    int threads = 0; /* --overlap: MPI calls from two threads */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) threads |= !strcmp(argv[i], "--overlap");
+    int status = cli_dist_init(threads), shared = 0;
     if (status) return status;
     status = train_main(argc, argv, &shared);
     return cli_dist_finish(status, shared || status == 0 || status == 2);
@@ -372,6 +380,11 @@ static int train_main(int argc, char **argv, int *shared) {
             if (cli_parse_int(cmd, a, v, 0, 1 << 20, &iv) < 0) return 2;
             cfg.shard_size = (int)iv;
             break;
+        case OPT_BUCKET_KB:
+            if (cli_parse_int(cmd, a, v, 0, 1 << 20, &iv) < 0) return 2;
+            cfg.bucket_bytes = (size_t)iv << 10;
+            break;
+        case OPT_OVERLAP: cfg.overlap = 1; break;
         default: return 2; /* '?': the parser printed why */
         }
     }

@@ -180,6 +180,15 @@ void cnn_model_free(cnn_model *m) {
 
 /* ---- shards of a batch (nn/shard.h) ----------------------------------------- */
 
+/* The first parameter of layer i or a later one (n_params if none): the
+ * gradients from there on are final once layer i's backward has run. */
+static size_t param_from(const cnn_model *m, int i) {
+    for (; i < m->n_layers; i++)
+        for (int k = 0; k < m->rt[i].np; k++)
+            if (m->rt[i].p[k].numel) return m->rt[i].p[k].off;
+    return m->n_params;
+}
+
 int cnn__model_clone(cnn_model **out, const cnn_model *m) {
     *out = NULL;
     cnn_model *c = cnn_malloc(sizeof *c);
@@ -187,7 +196,7 @@ int cnn__model_clone(cnn_model **out, const cnn_model *m) {
     *c = *m;
     c->borrowed = 1;
     c->arena = NULL, c->act = NULL, c->max_batch = 0, c->n_steps = 0, c->plan_batch = 0, c->batch = 0;
-    c->sync = NULL;
+    c->sync = NULL, c->grad_hook = NULL, c->grad_hook_ctx = NULL;
     c->rt = cnn_malloc((size_t)m->n_layers * sizeof *c->rt);
     c->steps = cnn_calloc((size_t)m->n_layers, sizeof *c->steps);
     c->grads = cnn_calloc(m->n_params ? m->n_params : 1, sizeof(float));
@@ -205,6 +214,10 @@ int cnn__model_clone(cnn_model **out, const cnn_model *m) {
 }
 
 void cnn__model_set_sync(cnn_model *m, const cnn__shard_sync *sync) { m->sync = sync; }
+
+void cnn__model_set_grad_hook(cnn_model *m, void (*hook)(void *ctx, size_t from), void *ctx) {
+    m->grad_hook = hook, m->grad_hook_ctx = ctx;
+}
 
 int cnn__model_has_batch_sums(const cnn_model *m) {
     for (int i = 0; i < m->n_layers; i++) {
@@ -448,7 +461,11 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
                                      "inference needs; run the forward with train=1 first");
     const cnn__run r = run_of(m, m->batch, m->train, NULL);
     const float *dy = dlogits;
-    for (int k = m->n_steps - 1; k >= 0 && dy; k--) dy = cnn__step_backward(m, &r, &m->steps[k], dy);
+    for (int k = m->n_steps - 1; k >= 0 && dy; k--) {
+        dy = cnn__step_backward(m, &r, &m->steps[k], dy);
+        if (m->grad_hook) m->grad_hook(m->grad_hook_ctx, param_from(m, m->steps[k].first));
+    }
+    if (m->grad_hook) m->grad_hook(m->grad_hook_ctx, 0);
     return CNN_OK;
 }
 

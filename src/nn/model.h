@@ -59,6 +59,10 @@ struct cnn_model {
     /* a shard of a batch (src/train/shard.c): batch-norm sums over the whole
      * batch; NULL for a model of its own */
     const cnn__shard_sync *sync;
+    /* told, after each step's backward, that the gradients from offset from
+     * on are final (data-parallel overlap, src/train/shard.c); may be NULL */
+    void (*grad_hook)(void *ctx, size_t from);
+    void *grad_hook_ctx;
     int borrowed;                   /* params, layers, tensors and binfo are another model's */
 };
 

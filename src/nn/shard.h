@@ -13,6 +13,9 @@
 int cnn__model_clone(cnn_model **out, const cnn_model *m);
 /* m's batch norms take their sums over the whole batch through sync (NULL: m's own batch). */
 void cnn__model_set_sync(cnn_model *m, const cnn__shard_sync *sync);
+/* hook(ctx, from) after each step of m's backward: m's gradients from
+ * parameter offset from on are final (0 at the end); NULL: none. */
+void cnn__model_set_grad_hook(cnn_model *m, void (*hook)(void *ctx, size_t from), void *ctx);
 /* 1 if a forward in training needs sums over the whole batch (a batch norm). */
 int cnn__model_has_batch_sums(const cnn_model *m);
 /* The doubles a cnn__shard_sync's buf needs for m (4c + 1, c the widest batch norm). */

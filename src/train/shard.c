@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-enum { BUCKET_FLOATS = 1 << 18 };      /* 1 MiB of gradient per message along the chain */
 #define FIBER_STACK ((size_t)8 << 20)  /* mapped lazily: only the pages a forward touches */
 
 static double now(void) {
@@ -161,49 +160,146 @@ static int run_local(cnn__shards *s) {
 
 /* ---- the gradient: a chain along the processes, then a broadcast ---------- */
 
-static int reduce_grads(cnn__shards *s, cnn_model *m) {
+/* Bucket b of the gradient: the sum so far from the process before, plus
+ * this process's shards in order, to the process after; then the last
+ * process's sum to all. ctx: the channel (the thread's own with overlap). */
+static int chain_bucket(cnn__shards *s, cnn_model *m, const cnn__bucket *b, void *ctx) {
+    const cnn_comm *c = s->comm;
+    float *go = cnn_model_grads(m) + b->start;
+    const size_t len = b->len;
+    if (s->nl > 0) {
+        if (s->prev >= 0) {
+            CNN_TRY(c->recv(ctx, s->bucket, len * sizeof(float), s->prev));
+            for (size_t i = 0; i < len; i++) go[i] = s->bucket[i] + go[i];
+        }
+        for (int j = 1; j < s->nl; j++) {
+            const float *gj = cnn_model_grads(s->sh[j].m) + b->start;
+            for (size_t i = 0; i < len; i++) go[i] += gj[i];
+        }
+        if (s->next >= 0) CNN_TRY(c->send(ctx, go, len * sizeof(float), s->next));
+    }
+    return c->bcast(ctx, go, len * sizeof(float), s->last);
+}
+
+/* The overlap thread: at each step, every bucket as soon as it is final. */
+static void *chain_thread(void *arg) {
+    cnn__shards *s = arg;
+    cnn_model *m = s->sh[0].m;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->go && !s->quit) pthread_cond_wait(&s->cond, &s->lock);
+        if (s->quit) break;
+        s->go = 0;
+        pthread_mutex_unlock(&s->lock);
+        int rc = CNN_OK;
+        for (int k = 0; k < s->n_buckets; k++) {
+            pthread_mutex_lock(&s->lock);
+            while (s->ready > s->buckets[k].start) pthread_cond_wait(&s->cond, &s->lock);
+            pthread_mutex_unlock(&s->lock);
+            if (rc == CNN_OK) rc = chain_bucket(s, m, &s->buckets[k], s->comm->grad_ctx);
+        }
+        pthread_mutex_lock(&s->lock);
+        s->chain_rc = rc, s->done = 1;
+        pthread_cond_broadcast(&s->cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* cnn_model's grad_hook with overlap: shard h's gradients from `from` on are final. */
+static void grad_hook(void *ctx, size_t from) {
+    cnn__shard *h = ctx;
+    cnn__shards *s = h->all;
+    pthread_mutex_lock(&s->lock);
+    h->done_from = from;
+    size_t ready = 0;
+    for (int j = 0; j < s->nl; j++)
+        if (s->sh[j].done_from > ready) ready = s->sh[j].done_from;
+    if (ready < s->ready) s->ready = ready, pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* This step's chain: the processes with shards, in rank order. */
+static void chain_roles(cnn__shards *s) {
+    const int P = s->procs, r = s->rank;
+    s->prev = s->next = -1, s->last = 0;
+    for (int q = 0; q < P; q++) {
+        if (first_of(q + 1, s->ns, P) == first_of(q, s->ns, P)) continue;
+        if (q < r) s->prev = q;
+        if (q > r && s->next < 0) s->next = q;
+        s->last = q;
+    }
+}
+
+/* Before the shards run: wake the overlap thread for this step. */
+static void chain_start(cnn__shards *s, cnn_model *m) {
+    if (!s->comm) return;
+    chain_roles(s);
+    if (!s->overlap) return;
+    const size_t np = cnn_model_num_params(m);
+    pthread_mutex_lock(&s->lock);
+    for (int j = 0; j < s->nl; j++) s->sh[j].done_from = np;
+    s->ready = s->nl > 0 ? np : 0;
+    s->done = 0, s->go = 1;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* After the shards ran: m's gradients <- the whole batch's. */
+static int chain_finish(cnn__shards *s, cnn_model *m) {
     float *g = cnn_model_grads(m); /* shard 0's: sh[0].m == m */
     const size_t np = cnn_model_num_params(m);
-    const cnn__shard *sh = s->sh;
-    const int nl = s->nl;
     if (!s->comm) {
-        for (int j = 1; j < nl; j++) {
-            const float *gj = cnn_model_grads(sh[j].m);
+        for (int j = 1; j < s->nl; j++) {
+            const float *gj = cnn_model_grads(s->sh[j].m);
             for (size_t i = 0; i < np; i++) g[i] += gj[i];
         }
         return CNN_OK;
     }
-    /* The processes with shards, in rank order, pass the running sum along. */
-    const int P = s->procs, r = s->rank;
-    int prev = -1, next = -1, last = 0;
-    for (int q = 0; q < P; q++) {
-        const int nq = first_of(q + 1, s->ns, P) - first_of(q, s->ns, P);
-        if (!nq) continue;
-        if (q < r) prev = q;
-        if (q > r && next < 0) next = q;
-        last = q;
-    }
     const double t0 = now();
     int rc = CNN_OK;
-    if (nl > 0)
-        for (size_t o = 0; o < np && rc == CNN_OK; o += BUCKET_FLOATS) {
-            const size_t len = np - o < BUCKET_FLOATS ? np - o : BUCKET_FLOATS;
-            float *go = g + o;
-            if (prev >= 0) {
-                rc = s->comm->recv(s->comm->ctx, s->bucket, len * sizeof(float), prev);
-                if (rc < 0) break;
-                for (size_t i = 0; i < len; i++) go[i] = s->bucket[i] + go[i];
-            }
-            for (int j = 1; j < nl; j++) {
-                const float *gj = cnn_model_grads(sh[j].m) + o;
-                for (size_t i = 0; i < len; i++) go[i] += gj[i];
-            }
-            if (next >= 0) rc = s->comm->send(s->comm->ctx, go, len * sizeof(float), next);
-        }
-    if (rc == CNN_OK) rc = s->comm->bcast(s->comm->ctx, g, np * sizeof(float), last);
+    if (s->overlap) { /* what is left of the thread's work: the exposed time */
+        pthread_mutex_lock(&s->lock);
+        s->ready = 0;
+        pthread_cond_broadcast(&s->cond);
+        while (!s->done) pthread_cond_wait(&s->cond, &s->lock);
+        rc = s->chain_rc;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        for (int k = 0; k < s->n_buckets && rc == CNN_OK; k++) rc = chain_bucket(s, m, &s->buckets[k], s->comm->ctx);
+    }
     const double dt = now() - t0;
     s->comm_seconds += dt, s->grad_seconds += dt;
     return rc < 0 ? comm_fail(rc, "gradients") : CNN_OK;
+}
+
+/* The buckets, last layers first: bytes each (0: one per tensor). */
+static int plan_buckets(cnn__shards *s, const cnn_model *m, size_t bytes) {
+    const size_t np = cnn_model_num_params(m), per = bytes / sizeof(float);
+    size_t *cut = cnn_malloc(((size_t)cnn_model_num_tensors(m) + 2 + (per ? np / per + 1 : 0)) * sizeof *cut);
+    if (!cut) return cnn__fail(CNN_ENOMEM, "out of memory for the gradient's buckets");
+    int n = 0; /* cuts from the end down: np > cut[1] > ... > 0 */
+    cut[n++] = np;
+    if (per) {
+        for (size_t e = np; e > per; e -= per) cut[n++] = e - per;
+    } else {
+        for (int t = cnn_model_num_tensors(m) - 1; t >= 0; t--) {
+            cnn_param_info info;
+            cnn_model_tensor_info(m, t, &info);
+            if (info.offset > 0 && info.offset < cut[n - 1]) cut[n++] = info.offset;
+        }
+    }
+    cut[n++] = 0;
+    s->buckets = cnn_malloc((size_t)n * sizeof *s->buckets);
+    size_t longest = 1;
+    for (int k = 0; s->buckets && k + 1 < n; k++) {
+        s->buckets[k] = (cnn__bucket){cut[k + 1], cut[k] - cut[k + 1]};
+        if (cut[k] - cut[k + 1] > longest) longest = cut[k] - cut[k + 1];
+    }
+    s->n_buckets = np ? n - 1 : 0;
+    cnn_free(cut);
+    s->bucket = cnn_malloc(longest * sizeof(float));
+    return s->buckets && s->bucket ? CNN_OK : cnn__fail(CNN_ENOMEM, "out of memory for the gradient's buckets");
 }
 
 /* Loss and correct count of the batch: the shards' added in shard order. */
@@ -240,8 +336,10 @@ int cnn__shards_agree(cnn__shards *s, int *v) {
 
 /* ---- set-up ------------------------------------------------------------------ */
 
-int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, int shard_size, const cnn_comm *comm, uint64_t seed) {
+int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, const cnn_train_config *cfg, const cnn_comm *comm) {
     memset(s, 0, sizeof *s);
+    const int shard_size = cfg->shard_size;
+    const uint64_t seed = cfg->seed;
     s->comm = comm && comm->size > 1 ? comm : NULL;
     s->rank = s->comm ? comm->rank : 0, s->procs = s->comm ? comm->size : 1;
     s->size = cnn__shards_effective(batch, shard_size);
@@ -260,10 +358,8 @@ int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, int shard_size, co
     s->sh = cnn_calloc((size_t)s->local_max, sizeof *s->sh);
     s->send = cnn_malloc(per * sizeof(double));
     s->gather = cnn_malloc(((size_t)s->procs * per + 2 * (size_t)s->procs) * sizeof(double));
-    s->bucket = s->comm ? cnn_malloc(BUCKET_FLOATS * sizeof(float)) : NULL;
-    int rc = s->sh && s->send && s->gather && (!s->comm || s->bucket)
-                 ? CNN_OK
-                 : cnn__fail(CNN_ENOMEM, "out of memory for %d shards", s->local_max);
+    int rc = s->sh && s->send && s->gather ? CNN_OK : cnn__fail(CNN_ENOMEM, "out of memory for %d shards", s->local_max);
+    if (rc == CNN_OK && s->comm) rc = plan_buckets(s, m, cfg->bucket_bytes);
     for (int j = 0; j < s->local_max && rc == CNN_OK; j++) {
         cnn__shard *h = &s->sh[j];
         h->all = s;
@@ -278,11 +374,27 @@ int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, int shard_size, co
         if (rc == CNN_OK && s->fibers) rc = cnn__fiber_init(&h->fiber, FIBER_STACK);
         h->sync = (cnn__shard_sync){sync_fn, h, h->sync_buf, 0};
     }
+    if (rc == CNN_OK && s->comm && cfg->overlap && comm->grad_ctx) {
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->cond, NULL);
+        s->overlap = pthread_create(&s->thread, NULL, chain_thread, s) == 0;
+        for (int j = 0; j < s->local_max && s->overlap; j++) cnn__model_set_grad_hook(s->sh[j].m, grad_hook, &s->sh[j]);
+        if (!s->overlap) pthread_mutex_destroy(&s->lock), pthread_cond_destroy(&s->cond);
+    }
     if (rc < 0) cnn__shards_free(s);
     return rc;
 }
 
 void cnn__shards_free(cnn__shards *s) {
+    if (s->overlap) {
+        pthread_mutex_lock(&s->lock);
+        s->quit = 1;
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_destroy(&s->lock), pthread_cond_destroy(&s->cond);
+        for (int j = 0; j < s->local_max; j++) cnn__model_set_grad_hook(s->sh[j].m, NULL, NULL);
+    }
     for (int j = 0; s->sh && j < s->local_max; j++) {
         cnn__shard *h = &s->sh[j];
         if (j > 0) cnn_model_free(h->m);
@@ -290,7 +402,7 @@ void cnn__shards_free(cnn__shards *s) {
         cnn_free(h->sync_buf), cnn_free(h->probs), cnn_free(h->dlogits);
         cnn__fiber_free(&h->fiber);
     }
-    cnn_free(s->sh), cnn_free(s->send), cnn_free(s->gather), cnn_free(s->bucket);
+    cnn_free(s->sh), cnn_free(s->send), cnn_free(s->gather), cnn_free(s->bucket), cnn_free(s->buckets);
     memset(s, 0, sizeof *s);
 }
 
@@ -321,10 +433,13 @@ int cnn__shards_step(cnn__shards *s, cnn_model *m, const float *x, const int32_t
         cnn_rng_seed(&h->rng, mix(mix(mix(s->seed) ^ (uint64_t)step) ^ (uint64_t)g));
         cnn__model_set_sync(h->m, s->batch_sums ? &h->sync : NULL);
     }
+    if (s->nl == 0) cnn_model_zero_grad(m);
+    chain_start(s, m);
     int rc = run_local(s);
     if (s->nl > 0) cnn__model_set_sync(s->sh[0].m, NULL);
-    if (rc == CNN_OK && s->nl == 0) cnn_model_zero_grad(m);
-    if (rc == CNN_OK) rc = reduce_grads(s, m);
+    /* with overlap, the thread is finished with this step before anything returns */
+    const int rc2 = chain_finish(s, m);
+    if (rc == CNN_OK) rc = rc2;
     if (rc == CNN_OK) rc = reduce_stats(s, loss_sum, correct);
     return rc;
 }

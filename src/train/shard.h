@@ -19,6 +19,8 @@
 #include "nn/shard.h"
 #include "train/fiber.h"
 
+#include <pthread.h>
+
 typedef struct cnn__shard {
     struct cnn__shards *all;
     cnn_model *m;              /* shard 0: the model itself; others: clones */
@@ -36,7 +38,12 @@ typedef struct cnn__shard {
     double loss_sum;
     int64_t correct;
     int rc;
+    size_t done_from;          /* its gradients from this offset on are final */
 } cnn__shard;
+
+typedef struct cnn__bucket {
+    size_t start, len;         /* floats of the gradient */
+} cnn__bucket;
 
 typedef struct cnn__shards {
     const cnn_comm *comm;      /* NULL: one process */
@@ -53,13 +60,24 @@ typedef struct cnn__shards {
     size_t sync_doubles;
     double *send, *gather;     /* a round's exchange: local_max * sync_doubles, procs times that */
     float *bucket;             /* the part of the gradient in flight */
+    cnn__bucket *buckets;      /* in the order they go: the last layers' first */
+    int n_buckets;
+    int prev, next, last;      /* this step's chain: the processes before and after, the last */
     int rc;                    /* the first failure of a round */
     double comm_seconds, grad_seconds;
+    /* overlap: a thread sends each bucket once every local shard's backward made it */
+    int overlap;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t ready;              /* the gradients from here on are final on every local shard */
+    int go, done, quit, chain_rc;
 } cnn__shards;
 
-/* Plan shards of shard_size (0: the whole batch) for batches of up to batch
- * examples of m on comm (NULL: this process alone). */
-int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, int shard_size, const cnn_comm *comm, uint64_t seed);
+/* Plan shards of cfg->shard_size (0: the whole batch) for batches of up to
+ * batch examples of m on comm (NULL: this process alone), with cfg's seed,
+ * buckets and overlap. */
+int cnn__shards_init(cnn__shards *s, cnn_model *m, int batch, const cnn_train_config *cfg, const cnn_comm *comm);
 void cnn__shards_free(cnn__shards *s);
 /* The shard size in effect: 0 when a batch is one shard. */
 int cnn__shards_effective(int batch, int shard_size);

@@ -30,6 +30,7 @@ void cnn_train_config_default(cnn_train_config *cfg) {
     cfg->step_size = 1;
     cfg->gamma = 0.1f;
     cfg->shard_size = 128;
+    cfg->bucket_bytes = (size_t)1 << 20;
 }
 
 /* torchvision's RandomHorizontalFlip(0.5) then RandomCrop(size, padding=pad)
@@ -409,7 +410,7 @@ int cnn_train(cnn_model *m, const cnn_dataset *train, const cnn_dataset *test,
         return rc;
     }
     cnn__shards sh;
-    if ((rc = cnn__shards_init(&sh, m, bs, cfg->shard_size, comm, cfg->seed)) < 0) {
+    if ((rc = cnn__shards_init(&sh, m, bs, cfg, comm)) < 0) {
         cnn_optim_free(&opt);
         cnn__bufs_free(&b);
         return rc;

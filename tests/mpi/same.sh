@@ -23,6 +23,14 @@ for model in lenet lenet-bn resnet-small vgg-small; do
         same "$OUT/$model-1.fig" "$OUT/$model-$n.fig" "$model: per-epoch figures of $n processes == 1 process"
     done
 done
+# the gradients in buckets of 4 KiB or one per tensor, sent during the backward: the same weights
+for opt in "--bucket-kb 0" "--bucket-kb 4 --overlap" "--bucket-kb 0 --overlap"; do
+    for model in lenet-bn resnet-small; do
+        mpirun -np 3 "$CNN" train --model $model $args $opt --save "$OUT/opt.st" >"$OUT/opt.txt" 2>&1 ||
+            fail "$model $opt: $(cat "$OUT/opt.txt")"
+        same "$OUT/$model-1.st" "$OUT/opt.st" "$model: 3 processes with $opt == 1 process"
+    done
+done
 "$CNN" train --model lenet-bn $args --shard-size 8 -j 1 --save "$OUT/bn-s8.st" >/dev/null 2>&1
 if cmp -s "$OUT/lenet-bn-1.st" "$OUT/bn-s8.st"; then fail "shard sizes 4 and 8 gave the same weights"; else pass "shard sizes 4 and 8 differ"; fi
 mpirun -np 5 "$CNN" train --model lenet-bn ${args% --quiet} --shard-size 12 --save "$OUT/bn-5.st" >"$OUT/bn-5.txt" 2>&1 || fail "5 processes: $(cat "$OUT/bn-5.txt")"
