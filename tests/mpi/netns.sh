@@ -69,11 +69,14 @@ run() {
     [ $# -gt 0 ] && shift
     set +e
     # the launcher's "ssh HOST CMD" is "ip netns exec HOST sh -c CMD"; every
-    # connection (launcher and processes) on the namespaces' subnet
+    # connection (launcher and processes) on the namespaces' subnet. The
+    # daemons of several "hosts" share one real host: their topology is not
+    # put in shared memory (rtc_hwloc_vmhole none), where two of them at the
+    # same address crash in hwloc_shmem_topology_write.
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PMIX_MCA_gds=hash \
         mpirun -np "$n" --hostfile "$hosts" --mca plm_rsh_agent "$here/netns-exec.sh" \
         --mca oob_tcp_if_include 10.77.0.0/24 --mca btl_tcp_if_include 10.77.0.0/24 --mca btl self,tcp \
-        --mca mpi_yield_when_idle 1 --bind-to none $opts "$@"
+        --mca mpi_yield_when_idle 1 --mca rtc_hwloc_vmhole none --bind-to none $opts "$@"
     rc=$?
     rm -f "$hosts"
     return $rc
