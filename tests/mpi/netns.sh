@@ -6,7 +6,9 @@
 #
 #   netns.sh up N [--rate R] [--delay D]  make hosts PREFIX1..N (10.77.0.1..N),
 #                                         links limited to rate R (tc tbf,
-#                                         e.g. 1gbit) and delay D (tc netem)
+#                                         e.g. 1gbit; bursts of 32 KiB at most,
+#                                         so a small gradient cannot pass at
+#                                         line rate) and delay D (tc netem)
 #   netns.sh run N [mpirun options] -- CMD...   one process per host
 #   netns.sh down N
 # PREFIX is $CNN_NETNS_PREFIX (default cnnh).
@@ -42,7 +44,7 @@ up() {
         if [ -n "$delay" ]; then
             tc -n "$ns" qdisc add dev eth0 root handle 1: netem delay "$delay" ${rate:+rate $rate}
         elif [ -n "$rate" ]; then
-            tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 256kb latency 50ms
+            tc -n "$ns" qdisc add dev eth0 root tbf rate "$rate" burst 32kb latency 50ms
         fi
         k=$((k + 1))
     done
