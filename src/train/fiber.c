@@ -20,6 +20,15 @@
 #endif
 #endif
 
+/* Valgrind follows the switches when told where the stacks are (no-ops
+ * outside it; only where its header is installed). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CNN__VALGRIND_STACKS 1
+#endif
+#endif
+
 #ifdef CNN__ASAN_FIBERS
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
@@ -38,10 +47,16 @@ int cnn__fiber_init(cnn__fiber *f, size_t size) {
     if (p == MAP_FAILED) return cnn__fail(CNN_ENOMEM, "out of memory for a stack of %zu bytes", size);
     mprotect(p, page, PROT_NONE); /* an overflow faults rather than writes past the stack */
     f->stack = p, f->size = size;
+#ifdef CNN__VALGRIND_STACKS
+    f->valgrind_id = VALGRIND_STACK_REGISTER((char *)p + page, (char *)p + size);
+#endif
     return CNN_OK;
 }
 
 void cnn__fiber_free(cnn__fiber *f) {
+#ifdef CNN__VALGRIND_STACKS
+    if (f->stack) VALGRIND_STACK_DEREGISTER(f->valgrind_id);
+#endif
     if (f->stack) munmap(f->stack, f->size);
     f->stack = NULL;
 }

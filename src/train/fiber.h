@@ -21,6 +21,7 @@ typedef struct cnn__fiber {
     void *fake_stack;          /* AddressSanitizer's bookkeeping of the switches */
     const void *caller_bottom;
     size_t caller_size;
+    unsigned valgrind_id;      /* the stack as Valgrind knows it */
 } cnn__fiber;
 
 /* Maps a stack of size bytes; CNN_OK or CNN_ENOMEM. */
