@@ -502,7 +502,7 @@ static int train_main(int argc, char **argv, int *shared) {
     if (rc == CNN_EINTR && ui.failed) goto done; /* the write error was printed */
     if (rc == CNN_EINTR) {
         if (ui.tty && !quiet) printf("\n");
-        status = lead ? cli_train_interrupted(argc, argv, &cfg) : 1;
+        status = lead ? cli_train_interrupted(argc, argv, &cfg, comm ? comm->size : 1) : 1;
         goto done;
     }
     if (rc < 0) {

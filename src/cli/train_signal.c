@@ -99,7 +99,7 @@ static void print_arg(FILE *f, const char *a) {
     fputc('\'', f);
 }
 
-int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg) {
+int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg, int procs) {
     int sig = stop_signal;
     const char *name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a stop request";
     if (have_event)
@@ -109,7 +109,11 @@ int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg) {
     else
         fprintf(stderr, "cnn train: stopped by %s before the first step\n", name);
     if (cfg->checkpoint) {
-        fprintf(stderr, "cnn train: checkpoint written to %s\ncnn train: resume with:\n  cnn", cfg->checkpoint);
+        fprintf(stderr, "cnn train: checkpoint written to %s\ncnn train: resume with", cfg->checkpoint);
+        if (procs > 1) fprintf(stderr, " (on any number of processes)");
+        fprintf(stderr, ":\n  ");
+        if (procs > 1) fprintf(stderr, "mpirun -np %d ", procs);
+        fprintf(stderr, "cnn");
         for (int i = 0; i < argc; i++) {
             if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
                 i++;

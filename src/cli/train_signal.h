@@ -33,8 +33,9 @@ int cli_train_check_checkpoint_options(const cnn_train_config *cfg);
  * that ended anyway (the last step done, the weights being saved) still
  * exits 128 + the signal. */
 int cli_train_stop_signal(void);
-/* After cnn_train returned CNN_EINTR: say where it stopped and how to resume;
+/* After cnn_train returned CNN_EINTR: say where it stopped and how to resume
+ * (under mpirun, procs > 1: with mpirun, on any number of processes);
  * returns the exit status (130 for SIGINT, 143 for SIGTERM, else 1). */
-int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg);
+int cli_train_interrupted(int argc, char **argv, const cnn_train_config *cfg, int procs);
 
 #endif /* CNN_CLI_TRAIN_SIGNAL_H */
