@@ -269,6 +269,32 @@ static void test_ref_vs_fast(void) {
         ref_vs_fast(&c, cin, &rng, 1e-3);
     }
 
+    /* Stride 2 in the lanes layout (input split into 2 x 2 phases): every
+     * kernel size 1 to 5, paddings 0 to 2, odd and even sizes (windows that
+     * leave the last row or column unread), a last block of fewer than 8
+     * samples, channels that leave partial tiles. 1 x 1 ones stay with
+     * im2col + GEMM (measured faster). */
+    static const int strided[][7] = {
+        /* n, c, h, w, oc, k, pad */
+        {8, 16, 28, 28, 32, 3, 1}, {19, 3, 9, 11, 13, 3, 1}, {11, 7, 14, 14, 16, 1, 0},
+        {9, 5, 10, 7, 6, 2, 0},    {12, 2, 13, 12, 7, 5, 2}, {8, 13, 8, 8, 20, 4, 1},
+        {17, 4, 7, 9, 5, 3, 0},    {10, 6, 6, 6, 12, 1, 1},  {16, 32, 14, 14, 64, 3, 1},
+    };
+    for (size_t i = 0; i < sizeof strided / sizeof strided[0]; i++) {
+        const int *t = strided[i];
+        cnn_conv2d_desc c = cnn_conv2d_desc_make(t[1], t[4], t[5], t[5]);
+        c.padding[0] = c.padding[1] = t[6];
+        c.stride[0] = c.stride[1] = 2;
+        int64_t cin[4] = {t[0], t[1], t[2], t[3]};
+        CHECK_OK(cnn__conv_geom_make(&g, &c, cin));
+        int want = cnn_get_isa() != CNN_ISA_GENERIC && t[5] > 1;
+        if (cnn__conv2d_direct_ok(&g) != want) {
+            fprintf(stderr, "stride-2 shape %zu: direct kernels %d, expected %d\n", i, cnn__conv2d_direct_ok(&g), want);
+            CHECK(0);
+        }
+        ref_vs_fast(&c, cin, &rng, 1e-3);
+    }
+
     /* The pointwise path needs no workspace. */
     cnn_conv2d_desc p = cnn_conv2d_desc_make(4, 2, 1, 1);
     int64_t pin[4] = {3, 4, 5, 5};

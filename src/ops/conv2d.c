@@ -9,7 +9,8 @@
  *   - descriptors and geometry: PyTorch's argument checks and shape rules
  *     (every size comes from cnn_out_size);
  *   - raw kernels: *_ref are plain loops. Stride-1 convolutions with one
- *     group go to conv2d_direct.c (AVX2 kernels without im2col). The others
+ *     group, and stride-2 ones larger than 1x1 on batches of 8 or more, go
+ *     to conv2d_direct.c (AVX2 / AVX-512 kernels without im2col). The others
  *     lower each sample to a matrix (im2col, (C*kh*kw, OH*OW)) and call
  *     cblas_sgemm per group, with a direct path for 1x1 stride-1 unpadded
  *     convolutions. Batches are processed in chunks whose size depends

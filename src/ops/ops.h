@@ -50,7 +50,7 @@ void cnn__conv2d_backward(float *dx, float *dw, float *db, const float *dy, cons
 void cnn__im2col(float *col, int64_t ld, const float *x, const cnn__conv_geom *g);
 void cnn__col2im(float *dx, const float *dcol, int64_t ld, const cnn__conv_geom *g);
 
-/* conv2d_direct.c: stride-1 convolutions without im2col (AVX2 + FMA), used by
+/* conv2d_direct.c: stride-1 and stride-2 convolutions without im2col, used by
  * cnn__conv2d_forward/backward when cnn__conv2d_direct_ok(g); dx is
  * overwritten, dw accumulated (either may be NULL); ws holds
  * cnn__conv2d_direct_workspace(g) floats. */

@@ -1,4 +1,5 @@
-/* conv2d_direct.c — stride-1 Conv2d without im2col (AVX2 + FMA).
+/* conv2d_direct.c — Conv2d without im2col (AVX2 + FMA, AVX-512): stride 1,
+ * and stride 2 in the lanes layout (the input split into phases, below).
  *
  * One sample's input is copied into a zero-padded stack of planes
  * xp (C, Hp, Wp), Hp = OH + (kh-1)*dh, Wp = OW + (kw-1)*dw. Read flat, the
@@ -154,6 +155,7 @@ static int64_t partials(const direct_plan *p, const cnn__conv_geom *g) {
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
 
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
+    memset(p, 0, sizeof *p);
     /* the lanes layout for batches of 8 or more without dilation, when a
      * chunk's scratch fits */
     if (g->n >= 8 && g->dh == 1 && g->dw == 1 && g->kh <= 64) {
@@ -162,6 +164,7 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
         if (p->slot <= CONV_DIRECT_MAX_SLOT && p->shared <= CONV_DIRECT_MAX_SLOT) return;
     }
     p->lanes = 0;
+    if (g->sh != 1) return; /* stride 2: the lanes layout only (cnn__conv2d_direct_ok says no) */
     int64_t ekh = (int64_t)(g->kh - 1) * g->dh, ekw = (int64_t)(g->kw - 1) * g->dw;
     p->hp = g->oh + ekh, p->wp = g->ow + ekw;
     p->np = round_up(g->oh * p->wp, CONV_DIRECT_NR);
@@ -182,8 +185,12 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
 }
 
 /* floats of the lanes layout's stage: 8 samples' outputs, room for their
- * pooled gradient (a quarter as many), and db's per-lane sums (8 per channel) */
-static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh * g->ow + 8 * g->oc + 8; }
+ * pooled gradient (a quarter as many), and db's per-lane sums (8 per channel);
+ * at least a row of the input in lanes */
+static int64_t lanes_stage(const cnn__conv_geom *g) {
+    int64_t st = 10 * g->oc * g->oh * g->ow + 8 * g->oc + 8;
+    return st > g->w * 8 ? st : g->w * 8; /* with phases, also a row of dx in lanes */
+}
 
 /* The lanes layout: 8 samples side by side, a pixel is one vector of 8
  * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
@@ -191,21 +198,45 @@ static int64_t lanes_stage(const cnn__conv_geom *g) { return 10 * g->oc * g->oh 
  * each side (kw - 1, and at least LANES_PIX - 1: a tile of the input
  * gradient reads that far past the taps of its first pixel), dX8 (C, H, Wx,
  * 8) the input gradient, LANES_PIX pixels a tile. */
+/* Stride s = 2 in the lanes layout: X8 holds the padded input split into
+ * s x s phases, plane (c, ph, pw) = xpad[c, s*u + ph, s*v + pw], so that
+ * output pixel (i, j) reads tap (c, a, e) at (i + a/s, j + e/s) of plane
+ * (c, a%s, e%s): consecutive output pixels read consecutive X8 pixels, as
+ * with stride 1, and the forward and the weight gradient run unchanged with
+ * these offsets (the same K = C*kh*kw taps, no zero ones). Seen so, the
+ * convolution is a stride-1 one over s*s*C phase planes of ceil(kh/s) x
+ * ceil(kw/s) taps (some of zero weight), the phase geometry below; the input
+ * gradient is that one's (lanes_dx), its planes put back in place after.
+ * With s = 1 the phase geometry is g itself. */
+static cnn__conv_geom phase_geom(const cnn__conv_geom *g) {
+    cnn__conv_geom q = *g;
+    int s = g->sh;
+    if (s == 1) return q;
+    q.c = (int64_t)s * s * g->c;
+    q.kh = (g->kh + s - 1) / s, q.kw = (g->kw + s - 1) / s;
+    q.sh = q.sw = 1, q.pad_top = q.pad_left = 0;
+    q.h = g->oh + q.kh - 1, q.w = g->ow + q.kw - 1;
+    return q;
+}
+
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
-    int64_t ekw = g->kw - 1, taps = (int64_t)g->kh * g->kw * g->oc;
+    const cnn__conv_geom q = phase_geom(g);
+    int64_t ekw = q.kw - 1, taps = (int64_t)q.kh * q.kw * g->oc;
     p->lanes = 1, p->cols = 0, p->np = 0, p->xp = 0;
-    p->hp = g->oh + g->kh - 1, p->wp = g->ow + ekw;
+    p->hp = g->oh + q.kh - 1, p->wp = g->ow + ekw;
     p->k = g->c * g->kh * g->kw;
     p->ly = ekw > LANES_PIX - 1 ? ekw : LANES_PIX - 1;
-    p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * p->ly, p->wx = round_up(g->w, LANES_PIX);
+    p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * p->ly, p->wx = round_up(q.w, LANES_PIX);
     /* a tile reads up to LANES_PIX pixels past a row's end: twice that of room */
-    p->x8 = round_up((g->c * p->hp * p->wp + 2 * LANES_PIX) * 8, CONV_DIRECT_NR);
+    p->x8 = round_up((q.c * p->hp * p->wp + 2 * LANES_PIX) * 8, CONV_DIRECT_NR);
     int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 2 * LANES_PIX) * 8;
     p->y8 = round_up(y8 > dy8 ? y8 : dy8, CONV_DIRECT_NR);
-    p->dx8 = round_up(g->c * g->h * p->wx * 8, CONV_DIRECT_NR);
+    /* dX8; with phases it also holds a row of the input on its way into X8 */
+    int64_t dx8 = q.c * q.h * p->wx * 8;
+    p->dx8 = round_up(dx8 > g->w * 8 ? dx8 : g->w * 8, CONV_DIRECT_NR);
     /* packed w for the forward (rows o, taps (c, a, e)) and for the input
-     * gradient (rows c, taps (a, e, o)); their offsets */
-    p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + round_up(g->c, CONV_DIRECT_MR) * taps +
+     * gradient (rows c, taps (a, e, o), of the phase geometry); their offsets */
+    p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + round_up(q.c, CONV_DIRECT_MR) * taps +
                              p->k + taps,
                          CONV_DIRECT_NR);
     /* X8, Y8 or dY8, dX8, the stage (8 samples' outputs or output gradients,
@@ -217,8 +248,11 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
 
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
     if (!CONV_DIRECT) return 0;
-    if (g->sh != 1 || g->sw != 1 || g->groups != 1 || g->n <= 0) return 0;
-    if (g->kh == 1 && g->kw == 1) return 0; /* 1x1: the GEMM path has no im2col either */
+    if (g->groups != 1 || g->n <= 0) return 0;
+    /* stride 2 (both ways, no dilation): in the lanes layout only */
+    int s2 = g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->kh * g->kw > 1; /* 1x1: GEMM measured faster */
+    if (!s2 && (g->sh != 1 || g->sw != 1)) return 0;
+    if (!s2 && g->kh == 1 && g->kw == 1) return 0; /* 1x1 stride 1: the GEMM path has no im2col either */
     if (g->c * g->kh * g->kw > CONV_DIRECT_MAX_K || g->oc * g->kh * g->kw > CONV_DIRECT_MAX_K)
         return 0;
     /* padded planes of at most 2^20 x 2^20, so that plan_make cannot overflow */
@@ -227,6 +261,7 @@ int cnn__conv2d_direct_ok(const cnn__conv_geom *g) {
         return 0;
     direct_plan p;
     plan_make(&p, g);
+    if (s2 && !p.lanes) return 0;
     return p.slot <= CONV_DIRECT_MAX_SLOT && p.shared <= CONV_DIRECT_MAX_SLOT;
 }
 
@@ -858,6 +893,10 @@ static void zero_borders(float *v8, int64_t rows, int64_t len, int64_t lo, int64
 
 /* X8's zero padding: rows above and below the input, columns beside it */
 static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
+    if (g->sh != 1) { /* phases: every pixel fill_x8 does not write stays 0 */
+        memset(x8, 0, sizeof(float) * (size_t)p->x8);
+        return;
+    }
     int64_t top = g->pad_top, bottom = p->hp - top - g->h;
     if (bottom < 0) bottom = 0;
     for (int64_t c = 0; c < g->c; c++) {
@@ -878,6 +917,27 @@ static void zero_x8(float *x8, const direct_plan *p, const cnn__conv_geom *g) {
 static const float *fill_x8(float *x8, const float *x, int xblk, int64_t n0, int nb, const direct_plan *p,
                             const cnn__conv_geom *g) {
     int64_t chw = g->c * g->h * g->w;
+    if (g->sh != 1) {
+        /* phases: a row of 8 samples in lanes (in dX8's room, lanes past nb
+         * 0), then each pixel to its plane; pixels past the last window
+         * (u >= hp, v >= wp) are read by no tap */
+        const int s = g->sh;
+        float *row = x8 + p->x8 + p->y8;
+        if (nb < 8) memset(row, 0, sizeof(float) * (size_t)(g->w * 8));
+        for (int64_t c = 0; c < g->c; c++)
+            for (int64_t i = 0; i < g->h; i++) {
+                int64_t r = i + g->pad_top, u = r / s;
+                if (u >= p->hp) continue;
+                to_lanes(row, x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
+                for (int64_t j = 0; j < g->w; j++) {
+                    int64_t col = j + g->pad_left, v = col / s;
+                    if (v >= p->wp) continue;
+                    float *dst = x8 + ((((c * s + r % s) * s + col % s) * p->hp + u) * p->wp + v) * 8;
+                    memcpy(dst, row + j * 8, 8 * sizeof(float));
+                }
+            }
+        return x8;
+    }
     if (xblk && nb == 8 && p->hp == g->h && p->wp == g->w && g->ow % LANES_PIX == 0) return x + n0 * chw;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t i = 0; i < g->h; i++) {
@@ -898,18 +958,23 @@ typedef struct {
 
 static lanes_shared lanes_shared_at(float *ws, const direct_plan *p, const cnn__conv_geom *g) {
     lanes_shared d;
-    int64_t taps = (int64_t)g->kh * g->kw * g->oc;
+    const cnn__conv_geom q = phase_geom(g);
+    int64_t taps = (int64_t)q.kh * q.kw * g->oc;
     d.wf = ws;
     d.wb = d.wf + round_up(g->oc, CONV_DIRECT_MR) * p->k;
-    d.xoff = (int *)(d.wb + round_up(g->c, CONV_DIRECT_MR) * taps);
+    d.xoff = (int *)(d.wb + round_up(q.c, CONV_DIRECT_MR) * taps);
     d.doff = d.xoff + p->k;
     return d;
 }
 
 /* xoff[k] = where tap k = (c, a, e) reads X8, from a pixel's position */
 static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g) {
-    make_offsets(xoff, g->c, g, p->hp, p->wp, 0);
-    for (int64_t k = 0; k < p->k; k++) xoff[k] *= 8;
+    const int s = g->sh;
+    int64_t k = 0;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int a = 0; a < g->kh; a++)
+            for (int e = 0; e < g->kw; e++)
+                xoff[k++] = (int)(((((c * s + a % s) * s + e % s) * p->hp + a / s) * p->wp + e / s) * 8);
 }
 
 /* Sigmoid or ReLU followed by 2 x 2, stride-2 average or max pooling that
@@ -1054,17 +1119,22 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
  * row h + pad_top - a, column q + pad_left - e + ly. */
 static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_plan *p,
                           const cnn__conv_geom *g) {
-    int64_t T = (int64_t)g->kh * g->kw * g->oc, khw = (int64_t)g->kh * g->kw;
-    for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR)
+    /* with phases, w[o, (c, ph, pw), a', e'] = w[o, c, s*a' + ph, s*e' + pw], 0 past the kernel */
+    const cnn__conv_geom q = phase_geom(g);
+    const int s = g->sh;
+    int64_t T = (int64_t)q.kh * q.kw * g->oc;
+    for (int64_t c0 = 0; c0 < q.c; c0 += CONV_DIRECT_MR)
         for (int64_t t = 0; t < T; t++) {
-            int64_t o = t % g->oc, ae = t / g->oc;
-            for (int i = 0; i < CONV_DIRECT_MR; i++)
+            int64_t o = t % g->oc, a = t / g->oc / q.kw * s, e = t / g->oc % q.kw * s;
+            for (int i = 0; i < CONV_DIRECT_MR; i++) {
+                int64_t cq = c0 + i, c = cq / (s * s), ai = a + cq / s % s, ei = e + cq % s;
                 d->wb[c0 * T + t * CONV_DIRECT_MR + i] =
-                    c0 + i < g->c ? w[(o * g->c + c0 + i) * khw + ae] : 0.0f;
+                    cq < q.c && ai < g->kh && ei < g->kw ? w[((o * g->c + c) * g->kh + ai) * g->kw + ei] : 0.0f;
+            }
         }
     for (int64_t t = 0; t < T; t++) {
-        int64_t o = t % g->oc, a = t / g->oc / g->kw, e = t / g->oc % g->kw;
-        d->doff[t] = (int)(((o * g->oh + g->pad_top - a) * p->wy + g->pad_left - e + p->ly) * 8);
+        int64_t o = t % g->oc, a = t / g->oc / q.kw, e = t / g->oc % q.kw;
+        d->doff[t] = (int)(((o * q.oh + q.pad_top - a) * p->wy + q.pad_left - e + p->ly) * 8);
     }
 }
 
@@ -1096,6 +1166,29 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
             }
         }
     }
+}
+
+/* dx (samples l < nb at l*ls) <- dX8 of the phase geometry, each phase
+ * plane's pixels put back at (s*u + ph - pad_top, s*v + pw - pad_left);
+ * input pixels past the last window get 0 */
+static void from_phases(float *dx, int64_t ls, const float *dx8, float *row, int nb, const direct_plan *p,
+                        const cnn__conv_geom *g) {
+    const int s = g->sh;
+    const int64_t hq = p->hp, wq = p->wp;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t i = 0; i < g->h; i++) {
+            /* the row's pixels gathered in lanes (row: W x 8), then out of lanes */
+            int64_t r = i + g->pad_top, u = r / s;
+            for (int64_t j = 0; j < g->w; j++) {
+                int64_t col = j + g->pad_left, v = col / s;
+                if (u >= hq || v >= wq)
+                    memset(row + j * 8, 0, 8 * sizeof(float));
+                else
+                    memcpy(row + j * 8, dx8 + ((((c * s + r % s) * s + col % s) * hq + u) * p->wx + v) * 8,
+                           8 * sizeof(float));
+            }
+            from_lanes(dx + (c * g->h + i) * g->w, ls, row, g->w, nb);
+        }
 }
 
 /* dw, db += the chunks' partials, in chunk order; (K, OC) partials are transposed */
@@ -1214,6 +1307,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                            const float *x, const float *w, const cnn__conv_geom *g, int blk,
                            const direct_plan *p, float *ws) {
     lanes_shared d = lanes_shared_at(ws, p, g);
+    const cnn__conv_geom pq = phase_geom(g); /* the input gradient's geometry */
     if (dw) lanes_xoff(d.xoff, p, g);
     if (dx) lanes_pack_dx(&d, w, p, g);
     cnn__pool_geom pg1;
@@ -1301,7 +1395,10 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
 #endif
                 }
                 if (db) lanes_db_out(dbp, acc8, g->oc);
-                if (dx) {
+                if (dx && g->sh != 1) {
+                    lanes_dx(dx8, dy8, &d, p, &pq);
+                    from_phases(dx + n0 * chw, chw, dx8, stage, nb, p, g); /* the stage is free by now */
+                } else if (dx) {
                     /* a full block in blocks of 8 with even rows is dX8's own layout: written in place */
                     int dxblk = (blk & CNN__BLK_DX) && nb == 8;
                     if (dxblk && p->wx == g->w) {
@@ -1396,7 +1493,7 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
 
 int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
                                  const cnn__pool_geom *pg) {
-    if (!pg || !cnn__conv2d_direct_ok(g)) return 0;
+    if (!pg || g->sh != 1 || !cnn__conv2d_direct_ok(g)) return 0;
     direct_plan p;
     plan_make(&p, g);
     float pool; /* lanes_tail_ok only asks whether there is one */
