@@ -30,25 +30,35 @@ static char *slurp(const char *path) {
     return buf;
 }
 
-/* Forward mult-adds per example: Conv2d and Linear only; *first those of
- * layer 0, whose input gradient training does not compute. */
+/* Forward mult-adds per example, as `cnn summary` counts them (its
+ * Mult-Adds column, residual blocks included); *first those of layer 0,
+ * whose input gradient training does not compute. */
 static double macs_per_example(const cnn_model *m, double *first) {
     double macs = 0;
     *first = 0;
-    for (int i = 0; i < cnn_model_num_layers(m); i++) {
-        const cnn_layer_desc *l = cnn_model_layer(m, i);
-        int ndim;
-        int64_t s[CNN_MAX_DIMS];
-        cnn_model_layer_shape(m, i, &ndim, s);
-        double out = 1;
-        for (int d = 1; d < ndim; d++) out *= (double)s[d];
-        if (l->kind == CNN_LAYER_CONV2D)
-            macs += out * (l->u.conv.in_channels / l->u.conv.groups) * l->u.conv.kernel_size[0] *
-                    l->u.conv.kernel_size[1];
-        else if (l->kind == CNN_LAYER_LINEAR)
-            macs += out * l->u.linear.in_features;
-        if (i == 0) *first = macs;
+    char *text = NULL, line[512];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return 0;
+    int ok = cnn_model_summary(f, m, 1) == CNN_OK;
+    fclose(f);
+    FILE *r = ok ? fmemopen(text, len, "r") : NULL;
+    for (int on = 0, seen = 0; r && fgets(line, sizeof line, r);) {
+        if (strstr(line, "Mult-Adds")) { on = 1; continue; }
+        if (strstr(line, "Total mult-adds")) break;
+        char *v = strrchr(line, ' ');
+        if (!on || !v) continue;
+        double x = 0;
+        int digits = 0;
+        for (v++; *v && *v != '\n'; v++)
+            if (*v >= '0' && *v <= '9') x = 10 * x + (*v - '0'), digits++;
+            else if (*v != ',') { digits = 0; break; }
+        if (!digits) continue;
+        macs += x;
+        if (!seen) *first = x, seen = 1;
     }
+    if (r) fclose(r);
+    free(text);
     return macs;
 }
 
