@@ -92,16 +92,16 @@ int main(int argc, char **argv) {
            reps);
     printf("forward\n");
     TIME("  conv1 + sigmoid + avgpool (fused)", c1,
-         cnn__conv2d_direct_forward_fused(NULL, a1, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, &g1, CNN__BLK_A | CNN__BLK_P, ws));
+         cnn__conv2d_direct_forward_fused(NULL, a1, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, NULL, &g1, CNN__BLK_A | CNN__BLK_P, ws));
     TIME("  conv1 fused, inference (a not kept)", c1,
-         cnn__conv2d_direct_forward_fused(NULL, NULL, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, &g1, CNN__BLK_P, ws));
+         cnn__conv2d_direct_forward_fused(NULL, NULL, CNN_ACT_SIGMOID, q1, &p1, x, w1, b1, NULL, &g1, CNN__BLK_P, ws));
     TIME("  conv1 alone", c1, cnn__conv2d_forward(z1, x, w1, b1, &g1, ws));
     TIME("  sigmoid (6x28x28)", 0, cnn__act_forward(a1, z1, N * 4704, CNN_ACT_SIGMOID));
     TIME("  avgpool 2x2 (6x28x28)", 0, cnn__pool2d_forward(q1, a1, &p1));
     TIME("  conv2 + sigmoid + avgpool (fused)", c2,
-         cnn__conv2d_direct_forward_fused(NULL, a2, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, &g2, CNN__BLK_X | CNN__BLK_A, ws));
+         cnn__conv2d_direct_forward_fused(NULL, a2, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, NULL, &g2, CNN__BLK_X | CNN__BLK_A, ws));
     TIME("  conv2 fused, inference (a not kept)", c2,
-         cnn__conv2d_direct_forward_fused(NULL, NULL, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, &g2, CNN__BLK_X, ws));
+         cnn__conv2d_direct_forward_fused(NULL, NULL, CNN_ACT_SIGMOID, q2, &p2, q1, w2, b2, NULL, &g2, CNN__BLK_X, ws));
     TIME("  conv2 alone", c2, cnn__conv2d_forward(z2, q1, w2, b2, &g2, ws));
     TIME("  linear 400->120", (double)n * 48000,
          cnn__linear_forward(h1, q2, l1, lb, n, 400, 120));

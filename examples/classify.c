@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
     const float *z;   /* (1, 10) logits */
     if (cnn_file_read(argv[1], 1 << 20, &text, NULL) < 0 ||
         cnn_model_create_from_text(&model, text, argv[1], chw) < 0 || cnn_model_load(model, argv[2]) < 0 ||
-        cnn_png_read_gray(x, argv[3], 28, 28) < 0 || cnn_model_forward(model, &z, x, 1, 0, NULL) < 0) {
+        cnn_png_read_gray(x, argv[3], 28, 28) < 0 || cnn_model_forward(model, &z, x, 1, CNN_EVAL, NULL) < 0) {
         fprintf(stderr, "classify: %s\n", cnn_last_error());
         cnn_free(text);
         cnn_model_free(model);

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
             cnn_tensor dlogits = CNN_TENSOR_EMPTY;                 /* allocated by the loss */
             cnn_dataset_batch(x, y, &train, NULL, start, BATCH);   /* X (16, 1, h, w), y (16) */
             cnn_model_zero_grad(net);                              /* optimizer.zero_grad() */
-            if (cnn_model_forward(net, &z, x, BATCH, 1, &rng) < 0) goto fail; /* z = net(X), training */
+            if (cnn_model_forward(net, &z, x, BATCH, CNN_TRAIN, &rng) < 0) goto fail; /* z = net(X), training */
             cnn_tensor logits = {2, {BATCH, classes, 0, 0}, (float *)z, 0};
             if (cnn_cross_entropy(&loss, &dlogits, &logits, y) < 0) goto fail; /* l = loss(z, y); dl/dz */
             cnn_count_correct(&right, &logits, y);

@@ -206,6 +206,62 @@ static void check_model(const char *name, const char *text, int batch) {
     check_model_ties(name, text, batch, 0);
 }
 
+/* Inference (CNN_EVAL) runs Conv2d -> BatchNorm2d -> activation (-> pooling)
+ * as one step, the batch norm applied with the running statistics before
+ * the activation: the same logits, bit for bit, as eval mode with every
+ * output kept (CNN_EVAL_GRAD, layer after layer), with 1, 2 and 3 threads;
+ * and no backward after it. */
+static void check_conv_bn_eval(const char *name, const char *text, int batch) {
+    cnn_model *m = NULL;
+    CHECK_OK(cnn_model_create_from_text(&m, text, name, (int64_t[]){1, 28, 28}));
+    if (!m) return;
+    cnn_rng rng;
+    cnn_rng_seed(&rng, 11);
+    CHECK_OK(cnn_model_init_params(m, CNN_INIT_XAVIER, &rng));
+    /* running statistics and affine parameters away from 0 and 1 */
+    float *p = cnn_model_params(m), *b = cnn_model_buffers(m);
+    for (size_t i = 0; i < cnn_model_num_params(m); i++) p[i] += 0.2f * (cnn_rng_uniform(&rng) - 0.5f);
+    for (int k = 0; k < cnn_model_num_buffers(m); k++) {
+        cnn_buffer_info info;
+        CHECK_OK(cnn_model_buffer_info(m, k, &info));
+        int var = strstr(info.name, "running_var") != NULL;
+        for (size_t i = 0; !info.is_counter && i < info.numel; i++)
+            b[info.offset + i] = var ? 0.5f + cnn_rng_uniform(&rng) : cnn_rng_uniform(&rng) - 0.5f;
+    }
+    size_t nx = (size_t)batch * 784, nl = (size_t)batch * (size_t)cnn_model_num_outputs(m);
+    float *x = malloc(nx * sizeof(float)), *want = malloc(nl * sizeof(float)), *dl = calloc(nl, sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = cnn_rng_uniform(&rng);
+    const float *logits = NULL;
+    cnn_set_threads(1);
+    CHECK_OK(cnn_model_forward(m, &logits, x, batch, CNN_EVAL_GRAD, NULL));
+    if (logits) memcpy(want, logits, nl * sizeof(float));
+    CHECK_OK(cnn_model_backward(m, dl)); /* eval mode with every output kept: a backward works */
+    cnn__conv_geom g1;
+    CHECK_OK(cnn__conv_geom_make(&g1, &cnn_model_layer(m, 0)->u.conv, (int64_t[]){batch, 1, 28, 28}));
+    for (int threads = 1; threads <= 3; threads++) {
+        cnn_set_threads(threads);
+        CHECK_OK(cnn_model_forward(m, &logits, x, batch, CNN_EVAL, NULL));
+        char what[128];
+        snprintf(what, sizeof what, "%s, batch %d, %d threads: inference logits", name, batch, threads);
+        if (logits) CHECK_CLOSE(what, logits, want, nl, 0, 0);
+        if (cnn__conv2d_direct_ok(&g1)) { /* fused: only the last output kept */
+            CHECK_STATUS(cnn_model_backward(m, dl), CNN_EINVAL);
+        }
+        int layer = 0;
+        CHECK_OK(cnn_model_first_nonfinite_layer(m, &layer));
+        CHECK_INT_EQ(layer, -1);
+    }
+    /* a training forward after it plans again and keeps everything (batch
+     * statistics need more than one value per channel) */
+    if (batch > 1) {
+        CHECK_OK(cnn_model_forward(m, &logits, x, batch, CNN_TRAIN, &rng));
+        CHECK_OK(cnn_model_backward(m, dl));
+    }
+    cnn_set_threads(0);
+    free(x), free(want), free(dl);
+    cnn_model_free(m);
+}
+
 int main(void) {
     check_model("lenet",
                 "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),\n"
@@ -258,5 +314,24 @@ int main(void) {
                 "    nn.MaxPool2d(kernel_size=2), nn.Flatten(),\n"
                 "    nn.Linear(150, 10))",
                 12);
+    static const char *const vgg =
+        "nn.Sequential(nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),\n"
+        "    nn.Conv2d(8, 12, kernel_size=3, padding=1), nn.BatchNorm2d(12, affine=False), nn.ReLU(),\n"
+        "    nn.MaxPool2d(kernel_size=2, stride=2),\n"
+        "    nn.Conv2d(12, 16, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),\n"
+        "    nn.Conv2d(16, 8, kernel_size=3), nn.BatchNorm2d(8, track_running_stats=False), nn.ReLU(),\n"
+        "    nn.Flatten(), nn.Linear(8 * 5 * 5, 10))";
+    static const char *const lenet_bn =
+        "nn.Sequential(nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.BatchNorm2d(6), nn.Sigmoid(),\n"
+        "    nn.AvgPool2d(kernel_size=2, stride=2),\n"
+        "    nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Tanh(),\n"
+        "    nn.MaxPool2d(kernel_size=2, stride=2), nn.Flatten(),\n"
+        "    nn.Linear(16 * 5 * 5, 120), nn.BatchNorm1d(120), nn.Sigmoid(), nn.Linear(120, 10))";
+    /* the lanes layout with a last block of 5, the grid layout, one sample */
+    for (int k = 0; k < 3; k++) {
+        static const int batches[3] = {37, 5, 1};
+        check_conv_bn_eval("vgg-like", vgg, batches[k]);
+        check_conv_bn_eval("lenet-bn-like", lenet_bn, batches[k]);
+    }
     return test_report();
 }

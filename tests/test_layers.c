@@ -89,7 +89,7 @@ static double loss_of(cnn_model *m, const float *x, const float *dy, int batch, 
  * there up to a fifth of the samples may disagree; elsewhere none may. */
 static void check_finite_differences(cnn_model *m, const fixture_case *c, const char *mode) {
     const cnn_tensor *x = fixture_tensor(c, "train:x"), *dy = fixture_tensor(c, "train:dy");
-    int batch = (int)fixture_int(c, "batch", 0), train = !strcmp(mode, "train");
+    int batch = (int)fixture_int(c, "batch", 0), train = !strcmp(mode, "train") ? CNN_TRAIN : CNN_EVAL_GRAD;
     const int kinks = strstr(c->name, "residual") || strstr(c->name, "max") || strstr(c->name, "options");
     const float *y;
     cnn_model_zero_grad(m);
@@ -154,7 +154,7 @@ static void run_case(const fixture_case *c) {
         cnn_rng rng;
         cnn_rng_seed(&rng, 0);
         cnn_model_zero_grad(m);
-        CHECK_OK(cnn_model_forward(m, &y, x->data, batch, k == 0, &rng));
+        CHECK_OK(cnn_model_forward(m, &y, x->data, batch, k == 0 ? CNN_TRAIN : CNN_EVAL_GRAD, &rng));
         snprintf(what, sizeof what, "%s %s:y", c->name, modes[k]);
         CHECK_CLOSE(what, y, want->data, (size_t)cnn_tensor_numel(want), 1e-4, 1e-5);
         CHECK_OK(cnn_model_backward(m, dy->data));

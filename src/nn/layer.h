@@ -190,9 +190,10 @@ typedef struct cnn__run {
     int64_t *counters;
     float *ws;          /* kernel scratch */
     float *bscratch;    /* backward scratch, (batch, largest bscratch) */
-    int batch, train;
+    int batch, train;   /* train: training mode (dropout, batch statistics) */
     cnn_rng *rng;       /* may be NULL */
     const cnn__shard_sync *sync; /* batch-norm sums over the whole batch when it is sharded; may be NULL */
+    int keep;           /* every layer's output kept for a backward */
 } cnn__run;
 
 static inline float *cnn__param(const cnn__run *r, const cnn__layer_rt *rt, int k) {
@@ -223,6 +224,12 @@ int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gam
  * y = act(bn(x)), and dx from the activation's dy, with bn's output never
  * stored. */
 int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act);
+/* 1 when the batch norm's inference forward uses its running statistics */
+int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt);
+/* The inference forward of such a batch norm, applied by the Conv2d before
+ * it (CONV_BN_ACT): region 0 gets the statistics the layer's own forward
+ * would use, e the coefficients' sources. */
+void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval *e);
 void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
                                  const float *x, const float *y, cnn_activation act);
 

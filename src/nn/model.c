@@ -416,8 +416,8 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
      * gradient buffers, which some models never use in full, are not. */
     memset(arena, 0, (size_t)((char *)m->grad_a - (char *)arena));
     memset(m->ws, 0, sz - (size_t)((char *)m->ws - (char *)arena));
-    m->n_steps = cnn__plan_steps(m, max_batch, m->steps);
-    m->plan_batch = max_batch;
+    m->n_steps = cnn__plan_steps(m, max_batch, 1, m->steps);
+    m->plan_batch = max_batch, m->plan_keep = 1;
     return CNN_OK;
 too_big:
     return cnn__fail(CNN_ERANGE, "cnn_model_reserve: workspace for batch %d overflows", max_batch);
@@ -425,8 +425,10 @@ too_big:
 
 /* ---- forward and backward ------------------------------------------------------ */
 
-static cnn__run run_of(cnn_model *m, int batch, int train, cnn_rng *rng) {
-    cnn__run r = {m->params, m->grads, m->bufs, m->counters, m->ws, m->bscratch, batch, train, rng, m->sync};
+/* mode: cnn_model_forward's train (CNN_EVAL, CNN_TRAIN or CNN_EVAL_GRAD; any other nonzero value trains) */
+static cnn__run run_of(cnn_model *m, int batch, int mode, cnn_rng *rng) {
+    const int train = mode != CNN_EVAL && mode != CNN_EVAL_GRAD, keep = mode != CNN_EVAL;
+    cnn__run r = {m->params, m->grads, m->bufs, m->counters, m->ws, m->bscratch, batch, train, rng, m->sync, keep};
     return r;
 }
 
@@ -436,12 +438,14 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
     if (batch <= 0) return cnn__fail(CNN_ERANGE, "cnn_model_forward: batch size %d, expected >= 1", batch);
     /* Workspace sizes and fusions depend on the kernels' instruction set. */
     if (batch > m->max_batch || m->isa != cnn_get_isa()) CNN_TRY(cnn_model_reserve(m, batch));
-    /* Which layers fuse depends on the batch size (the direct kernels' plan). */
-    if (batch != m->plan_batch) m->n_steps = cnn__plan_steps(m, batch, m->steps), m->plan_batch = batch;
+    /* Which layers fuse depends on the batch size (the direct kernels' plan)
+     * and on whether the outputs are kept for a backward. */
+    const cnn__run r = run_of(m, batch, train, rng);
+    if (batch != m->plan_batch || r.keep != m->plan_keep)
+        m->n_steps = cnn__plan_steps(m, batch, r.keep, m->steps), m->plan_batch = batch, m->plan_keep = r.keep;
     m->batch = 0; /* no valid forward until this one completes */
     m->dropped = 0;
     m->act[0] = x;
-    const cnn__run r = run_of(m, batch, train, rng);
     for (int k = 0; k < m->n_steps; k++) CNN_TRY(cnn__step_forward(m, &r, &m->steps[k]));
     m->batch = batch;
     m->train = train;

@@ -12,19 +12,33 @@
  *             pooling follows); with a pooling the backward is one pass too
  *   ACT_POOL  activation -> pooling: forward layer by layer, backward in
  *             one pass (cnn__pool_act_backward)
+ *   BN_ACT    BatchNorm2d -> activation, one pass each way
+ *   CONV_BN_ACT  inference only (CNN_EVAL, running statistics): Conv2d ->
+ *             BatchNorm2d -> activation (-> pooling) as CONV_ACT, the batch
+ *             norm applied to each output before its activation; nothing
+ *             before the last output is kept (no backward)
+ *
+ * The plan depends on the batch size and on whether outputs are kept for a
+ * backward (training, CNN_EVAL_GRAD) or not (CNN_EVAL).
  */
 #ifndef CNN_NN_MODEL_H
 #define CNN_NN_MODEL_H
 
 #include "nn/layer.h"
 
-typedef enum { CNN__STEP_LAYER = 0, CNN__STEP_CONV_ACT, CNN__STEP_ACT_POOL, CNN__STEP_BN_ACT } cnn__step_kind;
+typedef enum {
+    CNN__STEP_LAYER = 0,
+    CNN__STEP_CONV_ACT,
+    CNN__STEP_ACT_POOL,
+    CNN__STEP_BN_ACT,
+    CNN__STEP_CONV_BN_ACT
+} cnn__step_kind;
 
 typedef struct cnn__step {
     cnn__step_kind kind;
     int first, count;     /* the layers [first, first + count) */
     int blk;              /* CONV_ACT: CNN__BLK_X | _A | _P of a training forward */
-    cnn_activation act;   /* CONV_ACT, ACT_POOL: the activation layer's */
+    cnn_activation act;   /* CONV_ACT, ACT_POOL, BN_ACT, CONV_BN_ACT: the activation layer's */
 } cnn__step;
 
 struct cnn_model {
@@ -50,9 +64,10 @@ struct cnn_model {
     float *grad_a, *grad_b;         /* ping-pong activation gradients, (batch, largest) */
     float *ws;                      /* kernel scratch */
     float *bscratch;                /* backward scratch of the layers that ask for it */
-    /* the steps, planned for plan_batch examples (n_layers at most) */
+    /* the steps (n_layers at most), planned for plan_batch examples and
+     * whether the outputs are kept for a backward (plan_keep) */
     cnn__step *steps;
-    int n_steps, plan_batch;
+    int n_steps, plan_batch, plan_keep;
     int batch;                      /* batch of the last forward; 0 if none */
     int train;                      /* mode of the last forward */
     int dropped;                    /* the last forward kept no output of some layers */
@@ -67,8 +82,9 @@ struct cnn_model {
 };
 
 /* steps[] (room for m->n_layers) <- the steps for batches of batch
- * examples; returns their number. */
-int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps);
+ * examples whose outputs are kept for a backward (keep) or not (inference);
+ * returns their number. */
+int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps);
 /* Run step s forward: m->act[] of its layers' outputs. */
 int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s);
 /* Run step s backward from dy, the gradient of its last layer's output;

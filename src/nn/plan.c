@@ -10,11 +10,16 @@
  * not fused so (and is not the first layer, which needs no input gradient)
  * has a one-pass backward. A BatchNorm2d followed by such an activation
  * (and no pooling) is one step too: one pass forward, one backward, the
- * batch norm's output never stored. Between two fused steps, and between a fused
+ * batch norm's output never stored. In inference (running statistics), a
+ * Conv2d -> BatchNorm2d -> activation (-> pooling) is one step as well: the
+ * direct kernels apply the batch norm to each output before its activation,
+ * with the same operations as the layers, so the same bits (CONV_BN_ACT).
+ * Between two fused steps, and between a fused
  * step's forward and its backward, tensors stay in blocks of 8 samples
  * (CNN__BLK_*) where cnn__conv2d_direct_blocks_ok allows it.
  *
- * The plan depends on the batch size: the direct kernels take the lanes
+ * The plan depends on whether the outputs are kept for a backward and on
+ * the batch size: the direct kernels take the lanes
  * layout (and so blocks of 8) only for batches of 8 or more, and a
  * convolution that fits the direct path only in the lanes layout is direct
  * for such batches alone. So cnn_model_reserve plans for its max_batch,
@@ -47,6 +52,17 @@ static int fuses_conv(const cnn_model *m, int i, int batch) {
     return cnn__conv2d_direct_ok(&g);
 }
 
+/* Inference: layers i, i+1, i+2 are a Conv2d, a BatchNorm2d with running
+ * statistics and an activation that run as one step. */
+static int fuses_conv_bn(const cnn_model *m, int i, int batch, int keep) {
+    if (keep || !has_role(m, i, CNN__FUSE_CONV) || !has_role(m, i + 1, CNN__FUSE_BN) ||
+        !has_role(m, i + 2, CNN__FUSE_ACT) || !cnn__batchnorm_eval_fusable(&m->rt[i + 1]))
+        return 0;
+    cnn__conv_geom g = m->rt[i].st.conv.g;
+    g.n = batch;
+    return cnn__conv2d_direct_ok(&g);
+}
+
 /* Layers i, i+1, i+2 are a Conv2d, an activation and a pooling that the
  * direct path fuses with its tensors in blocks of 8. */
 static int fused_blocks(const cnn_model *m, int i, int batch) {
@@ -58,13 +74,16 @@ static int fused_blocks(const cnn_model *m, int i, int batch) {
     return cnn__conv2d_direct_blocks_ok(&g, ops_at(m, i + 1)->act, &pg);
 }
 
-int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps) {
+int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps) {
     int n = 0, in_blocks = 0; /* the next step's input is in blocks of 8 */
     for (int i = 0; i < m->n_layers; i += steps[n - 1].count) {
         cnn__step *s = &steps[n++];
         memset(s, 0, sizeof *s);
         s->kind = CNN__STEP_LAYER, s->first = i, s->count = 1;
-        if (fuses_conv(m, i, batch)) {
+        if (fuses_conv_bn(m, i, batch, keep)) {
+            s->kind = CNN__STEP_CONV_BN_ACT, s->act = ops_at(m, i + 2)->act;
+            s->count = has_role(m, i + 3, CNN__FUSE_POOL) ? 4 : 3;
+        } else if (fuses_conv(m, i, batch)) {
             s->kind = CNN__STEP_CONV_ACT, s->act = ops_at(m, i + 1)->act;
             s->count = has_role(m, i + 2, CNN__FUSE_POOL) ? 3 : 2;
             if (fused_blocks(m, i, batch))
@@ -87,7 +106,7 @@ int cnn__plan_steps(const cnn_model *m, int batch, cnn__step *steps) {
  * activation's gradient comes from its own output). Inference keeps only
  * the pooled output. */
 static void conv_act_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
-    const int f = s->first, pool = s->count == 3, keep = r->train || !pool;
+    const int f = s->first, pool = s->count == 3, keep = r->keep || !pool;
     cnn__layer_rt *crt = &m->rt[f];
     cnn__conv_geom g = crt->st.conv.g;
     cnn__pool_geom pg = pool ? m->rt[f + 2].st.pool : (cnn__pool_geom){0};
@@ -95,7 +114,7 @@ static void conv_act_forward(cnn_model *m, const cnn__run *r, const cnn__step *s
     float *aout = m->rt[f + 1].out, *pout = pool ? m->rt[f + 2].out : NULL;
     crt->st.conv.cols_valid = 0;
     cnn__conv2d_direct_forward_fused(NULL, keep ? aout : NULL, s->act, pout, pool ? &pg : NULL, m->act[f],
-                                     cnn__param(r, crt, 0), cnn__param(r, crt, 1), &g,
+                                     cnn__param(r, crt, 0), cnn__param(r, crt, 1), NULL, &g,
                                      keep ? s->blk : s->blk & ~CNN__BLK_A, r->ws);
     m->act[f + 1] = NULL;
     if (pool) m->act[f + 2] = keep ? aout : NULL;
@@ -103,9 +122,32 @@ static void conv_act_forward(cnn_model *m, const cnn__run *r, const cnn__step *s
     m->dropped |= !keep;
 }
 
+/* Inference: y = pool(act(bn(conv(x)))) (or act(bn(conv(x)))), only the
+ * last output kept. */
+static void conv_bn_act_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
+    const int f = s->first, pool = s->count == 4;
+    cnn__layer_rt *crt = &m->rt[f];
+    cnn__conv_geom g = crt->st.conv.g;
+    cnn__pool_geom pg = pool ? m->rt[f + 3].st.pool : (cnn__pool_geom){0};
+    g.n = pg.n = r->batch;
+    cnn__bn_eval bn;
+    cnn__batchnorm_eval_coef(r, &m->rt[f + 1], &bn);
+    float *aout = m->rt[f + 2].out, *pout = pool ? m->rt[f + 3].out : NULL;
+    crt->st.conv.cols_valid = 0;
+    cnn__conv2d_direct_forward_fused(NULL, pool ? NULL : aout, s->act, pout, pool ? &pg : NULL, m->act[f],
+                                     cnn__param(r, crt, 0), cnn__param(r, crt, 1), &bn, &g, 0, r->ws);
+    for (int i = f + 1; i < f + s->count; i++) m->act[i] = NULL;
+    m->act[f + s->count] = pool ? pout : aout;
+    m->dropped = 1;
+}
+
 int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
     if (s->kind == CNN__STEP_CONV_ACT) {
         conv_act_forward(m, r, s);
+        return CNN_OK;
+    }
+    if (s->kind == CNN__STEP_CONV_BN_ACT) {
+        conv_bn_act_forward(m, r, s);
         return CNN_OK;
     }
     if (s->kind == CNN__STEP_BN_ACT) { /* y = act(bn(x)); bn's output is not kept */
@@ -132,6 +174,7 @@ static float *other(cnn_model *m, const float *dy) { return dy == m->grad_a ? m-
 
 const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step *s, const float *dy) {
     const int f = s->first, last = f + s->count - 1;
+    CNN_ASSERT(s->kind != CNN__STEP_CONV_BN_ACT); /* inference only: the model refuses the backward */
     if (s->kind == CNN__STEP_CONV_ACT && s->count == 3) {
         /* dy = act'(z) * pool_backward(dp) made per sample, never stored;
          * dx in blocks of 8 where x was: the step before reads it so */
@@ -197,6 +240,10 @@ static void step_kernel(char *kernel, size_t kcap, char *layout, size_t lcap, co
     } else if (s->kind == CNN__STEP_BN_ACT) {
         snprintf(kernel, kcap, "batch norm + %s, one pass", s->act == CNN_ACT_SIGMOID ? "sigmoid"
                                                           : s->act == CNN_ACT_RELU ? "relu" : "tanh");
+    } else if (s->kind == CNN__STEP_CONV_BN_ACT) {
+        snprintf(kernel, kcap, "conv2d direct + bn + %s%s", s->act == CNN_ACT_SIGMOID ? "sigmoid"
+                                                            : s->act == CNN_ACT_RELU ? "relu" : "tanh",
+                 s->count == 4 ? " + pool" : "");
     } else if (ops->fuse == CNN__FUSE_CONV) {
         cnn__conv_geom g = m->rt[s->first].st.conv.g;
         g.n = batch;
@@ -213,7 +260,7 @@ int cnn_model_plan_print(FILE *f, const cnn_model *m, int batch) {
         return cnn__fail(CNN_EINVAL, "cnn_model_plan_print: batch is %d, expected 1..%d", batch, 1 << 24);
     cnn__step *steps = cnn_malloc((size_t)m->n_layers * sizeof *steps);
     if (!steps) return cnn__fail(CNN_ENOMEM, "cnn_model_plan_print: out of memory");
-    const int n = cnn__plan_steps(m, batch, steps);
+    const int n = cnn__plan_steps(m, batch, 1, steps);
     const size_t b = (size_t)batch;
     fprintf(f, "Plan for batch %d: %d steps for %d layers\n", batch, n, m->n_layers);
     fprintf(f, "%4s  %-36s %-32s %-18s %13s %13s\n", "Step", "Layers", "Kernel", "Layout", "Scratch (B)",

@@ -30,8 +30,9 @@
       (const cnn__conv_geom *g, cnn_activation act, const struct cnn__pool_geom *pg), (g, act, pg)) \
     V(void, conv2d_direct_forward_fused,                                                           \
       (float *y, float *a, cnn_activation act, float *p, const struct cnn__pool_geom *pg,          \
-       const float *x, const float *w, const float *b, const cnn__conv_geom *g, int blk, float *ws), \
-      (y, a, act, p, pg, x, w, b, g, blk, ws))                                                     \
+       const float *x, const float *w, const float *b, const struct cnn__bn_eval *bn,              \
+       const cnn__conv_geom *g, int blk, float *ws),                                               \
+      (y, a, act, p, pg, x, w, b, bn, g, blk, ws))                                                 \
     V(void, conv2d_direct_backward,                                                                \
       (float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,           \
        const cnn__conv_geom *g, float *ws),                                                        \

@@ -77,9 +77,18 @@ int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
  * (p and pg may be NULL; pg->n is ignored). Same results as the layers one
  * after another. With p given, y and a may be NULL: they are then not kept.
  * blk: which of x, a, p are in blocks of 8 (CNN__BLK_X | _A | _P). */
+/* An eval-mode BatchNorm2d (running statistics) between the convolution and
+ * its activation: z = y * scale + shift per channel, scale = invstd * gamma,
+ * shift = beta - mean * scale (gamma, beta may be NULL: 1 and 0), computed
+ * as cnn__batchnorm_apply computes them, so the same bits. */
+typedef struct cnn__bn_eval {
+    const float *mean, *invstd, *gamma, *beta;
+} cnn__bn_eval;
+/* bn (may be NULL): the batch norm above, applied before the activation. */
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const struct cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, int blk, float *ws);
+                                      const float *b, const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk,
+                                      float *ws);
 /* db (may be NULL) += sum of dy, per chunk of samples and the chunks in order */
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                                  const float *w, const cnn__conv_geom *g, float *ws);

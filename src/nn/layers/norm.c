@@ -96,6 +96,25 @@ int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, 
     return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL, sync);
 }
 
+/* mean, invstd <- the running statistics (inference) */
+static void running_stats(float *mean, float *invstd, const float *rm, const float *rv, const cnn__bn_state *bn) {
+    for (int64_t k = 0; k < bn->c; k++) {
+        mean[k] = rm[k];
+        invstd[k] = (float)(1.0 / sqrt((double)rv[k] + (double)bn->eps));
+    }
+}
+
+int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt) { return rt->st.bn.track; }
+
+void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval *e) {
+    cnn__bn_state *bn = &rt->st.bn;
+    float *mean = rt->region[0], *invstd = mean + bn->c;
+    CNN_ASSERT(bn->track && !r->train);
+    bn->used_batch_stats = 0;
+    running_stats(mean, invstd, cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), bn);
+    e->mean = mean, e->invstd = invstd, e->gamma = cnn__param(r, rt, 0), e->beta = cnn__param(r, rt, 1);
+}
+
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                         float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
                         const cnn_activation *act, const cnn__shard_sync *sync) {
@@ -119,10 +138,7 @@ int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gam
             }
         }
     } else {
-        for (int64_t k = 0; k < c; k++) {
-            mean[k] = rm[k];
-            invstd[k] = (float)(1.0 / sqrt((double)rv[k] + (double)bn->eps));
-        }
+        running_stats(mean, invstd, rm, rv, bn);
     }
     if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act);
     else cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s);

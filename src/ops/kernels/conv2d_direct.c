@@ -859,6 +859,21 @@ static void fuse_tail(float *a, cnn_activation act, float *pool, const cnn__pool
     if (pool) cnn__pool2d_forward_serial(pool + n * pooled, an, pg1);
 }
 
+/* An eval-mode batch norm's scale and shift for channel o (cnn__bn_eval) */
+static inline void bn_coef(const cnn__bn_eval *bn, int64_t o, float *sc, float *sh) {
+    *sc = bn->invstd[o] * (bn->gamma ? bn->gamma[o] : 1.0f);
+    *sh = (bn->beta ? bn->beta[o] : 0.0f) - bn->mean[o] * *sc;
+}
+
+/* y (oc planes of len) <- y * scale + shift per channel, when bn is given */
+static void bn_planes(float *y, const cnn__bn_eval *bn, int64_t oc, int64_t len) {
+    for (int64_t o = 0; bn && o < oc; o++) {
+        float sc, sh;
+        bn_coef(bn, o, &sc, &sh);
+        for (int64_t q = 0; q < len; q++) y[o * len + q] = y[o * len + q] * sc + sh;
+    }
+}
+
 /* ---- the lanes layout ------------------------------------------------------ */
 
 /* dst8[(p*8 + l] = src[l*ls + p] for p < count, lanes l < nb (others untouched) */
@@ -1002,7 +1017,7 @@ static inline __m256 lanes_act(__m256 v, cnn_activation act) {
  * written as it is; else pool goes to the stage p8 (moved out by
  * lanes_tail_out) and a row by row through a transpose of Y8, which then
  * keeps act(Y8 + b). */
-static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, float *pool,
+static void lanes_tail(float *y8, const float *b, const cnn__bn_eval *bn, cnn_activation act, float *a, float *pool,
                        float *p8, int blk, int64_t n0, int nb, int64_t i0, int64_t i1,
                        const direct_plan *p, const cnn__conv_geom *g, const cnn__pool_geom *pg) {
     const int64_t oh = g->oh, ow = g->ow, owp = p->owp, poh = pg->oh, pw = pg->ow;
@@ -1013,15 +1028,20 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
     if ((blk & CNN__BLK_P) && nb == 8) p8 = pool + n0 * pooled;
     for (int64_t o = 0; o < g->oc; o++) {
         const __m256 bo = _mm256_set1_ps(b ? b[o] : 0.0f);
+        float sc = 1.0f, sh = 0.0f;
+        if (bn) bn_coef(bn, o, &sc, &sh);
+        const __m256 bsc = _mm256_set1_ps(sc), bsh = _mm256_set1_ps(sh);
+/* (y + b), then y * scale + shift with a batch norm: as the layers round them */
+#define TAIL_IN(v) (bn ? _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(v, bo), bsc), bsh) : _mm256_add_ps(v, bo))
         for (int64_t i = i0 / 2; i < i1 / 2; i++) {
             float *r0 = y8 + (o * oh + 2 * i) * owp * 8, *r1 = r0 + owp * 8;
             float *a0 = ab ? ab + (o * oh + 2 * i) * ow * 8 : NULL, *a1 = a0 ? a0 + ow * 8 : NULL;
             float *pr = p8 + (o * poh + i) * pw * 8;
             for (int64_t j = 0; j < pw; j++) {
-                __m256 v00 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r0 + 2 * j * 8), bo), act);
-                __m256 v01 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r0 + (2 * j + 1) * 8), bo), act);
-                __m256 v10 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r1 + 2 * j * 8), bo), act);
-                __m256 v11 = lanes_act(_mm256_add_ps(_mm256_loadu_ps(r1 + (2 * j + 1) * 8), bo), act);
+                __m256 v00 = lanes_act(TAIL_IN(_mm256_loadu_ps(r0 + 2 * j * 8)), act);
+                __m256 v01 = lanes_act(TAIL_IN(_mm256_loadu_ps(r0 + (2 * j + 1) * 8)), act);
+                __m256 v10 = lanes_act(TAIL_IN(_mm256_loadu_ps(r1 + 2 * j * 8)), act);
+                __m256 v11 = lanes_act(TAIL_IN(_mm256_loadu_ps(r1 + (2 * j + 1) * 8)), act);
                 if (a0) {
                     _mm256_storeu_ps(a0 + 2 * j * 8, v00), _mm256_storeu_ps(a0 + (2 * j + 1) * 8, v01);
                     _mm256_storeu_ps(a1 + 2 * j * 8, v10), _mm256_storeu_ps(a1 + (2 * j + 1) * 8, v11);
@@ -1043,6 +1063,7 @@ static void lanes_tail(float *y8, const float *b, cnn_activation act, float *a, 
                 for (int64_t r = 0; r < 2; r++)
                     from_lanes(a + n0 * out + (o * oh + 2 * i + r) * ow, out, r0 + r * owp * 8, ow, nb);
         }
+#undef TAIL_IN
     }
 }
 
@@ -1059,7 +1080,8 @@ static void lanes_tail_out(float *pool, const float *p8, int blk, int64_t n0, in
  * layout. */
 static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                           const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
-                          const cnn__conv_geom *g, int blk, const direct_plan *p, float *ws) {
+                          const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk, const direct_plan *p,
+                          float *ws) {
     cnn__pool_geom pg1;
     if (pool) pg1 = *pg, pg1.n = 1;
     int64_t pooled = pool ? pg1.c * pg1.oh * pg1.ow : 0, ohw = g->oh * g->ow, out = g->oc * ohw;
@@ -1091,7 +1113,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                                 kern_rows_wide(mr, d.wf + o0 * p->k, xr + (i * p->wp + j) * 8, d.xoff, p->k,
                                                y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
                     }
-                    if (tail) lanes_tail(y8, b, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
+                    if (tail) lanes_tail(y8, b, bn, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
                 }
                 if (tail) {
                     lanes_tail_out(pool, stage, blk, n0, nb, g, &pg1);
@@ -1107,6 +1129,7 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                     float *yn = yb + l * out;
                     for (int64_t o = 0; b && o < g->oc; o++)
                         for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+                    bn_planes(yn, bn, g->oc, ohw);
                     fuse_tail(a, act, pool, &pg1, pooled, yn, n0 + l, out);
                 }
             }
@@ -1424,7 +1447,7 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
 
 static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                            const cnn__pool_geom *pg, const float *x, const float *w, const float *b,
-                           const cnn__conv_geom *g, int blk, float *ws) {
+                           const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk, float *ws) {
     direct_plan p;
     cnn__pool_geom pg1; /* the pooling of one sample */
     if (pool) pg1 = *pg, pg1.n = 1;
@@ -1432,7 +1455,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
     plan_make(&p, g);
     ws = align64(ws);
     if (p.lanes) {
-        lanes_forward(y, a, act, pool, pg, x, w, b, g, blk, &p, ws);
+        lanes_forward(y, a, act, pool, pg, x, w, b, bn, g, blk, &p, ws);
         return;
     }
     direct_shared d = shared_at(ws, &p, g);
@@ -1461,6 +1484,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                     transpose(yn, ohw, yp, g->oc, ohw, g->oc);
                     for (int64_t o = 0; b && o < g->oc; o++)
                         for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
+                    bn_planes(yn, bn, g->oc, ohw);
                     fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
                     continue;
                 }
@@ -1480,6 +1504,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                         for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
                     }
                 }
+                bn_planes(yn, bn, g->oc, ohw);
                 fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
             }
         }
@@ -1488,7 +1513,7 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
                                 const cnn__conv_geom *g, float *ws) {
-    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, g, 0, ws);
+    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, NULL, g, 0, ws);
 }
 
 int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
@@ -1502,9 +1527,11 @@ int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
 
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, int blk, float *ws) {
+                                      const float *b, const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk,
+                                      float *ws) {
     CNN_ASSERT(!blk || (!y && cnn__conv2d_direct_blocks_ok(g, act, pg)));
-    direct_forward(y, a, act, p, pg, x, w, b, g, blk, ws);
+    CNN_ASSERT(!bn || !y); /* with a batch norm, y would be the convolution's output: not kept */
+    direct_forward(y, a, act, p, pg, x, w, b, bn, g, blk, ws);
 }
 
 /* The backward of one chunk of samples after another. dy is given, or made
@@ -1624,8 +1651,9 @@ int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
 
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const cnn__pool_geom *pg, const float *x, const float *w,
-                                      const float *b, const cnn__conv_geom *g, int blk, float *ws) {
-    (void)y, (void)a, (void)act, (void)p, (void)pg, (void)x, (void)w, (void)b, (void)g, (void)blk,
+                                      const float *b, const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk,
+                                      float *ws) {
+    (void)y, (void)a, (void)act, (void)p, (void)pg, (void)x, (void)w, (void)b, (void)bn, (void)g, (void)blk,
         (void)ws;
 }
 
