@@ -164,7 +164,7 @@ static void model_case(const fixture_case *c) {
         CHECK(cnn_tensor_numel(want) == batch * cnn_model_num_outputs(m));
         const float *y;
         cnn_model_zero_grad(m);
-        CHECK_OK(cnn_model_forward(m, &y, x->data, batch, k == 0, NULL));
+        CHECK_OK(cnn_model_forward(m, &y, x->data, batch, k == 0 ? CNN_TRAIN : CNN_EVAL_GRAD, NULL));
         snprintf(what, sizeof what, "%s %s:y", c->name, modes[k]);
         CHECK_CLOSE(what, y, want->data, (size_t)cnn_tensor_numel(want), 1e-4, 1e-5);
         CHECK_OK(cnn_model_backward(m, dy->data));

@@ -230,6 +230,9 @@ int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt);
  * it (CONV_BN_ACT): region 0 gets the statistics the layer's own forward
  * would use, e the coefficients' sources. */
 void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval *e);
+/* The same from a batch norm's parts (stats: 2*C floats for mean, invstd) */
+void cnn__bn_eval_coef(cnn__bn_eval *e, float *stats, const float *gamma, const float *beta, const float *rm,
+                       const float *rv, cnn__bn_state *bn);
 void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
                                  const float *x, const float *y, cnn_activation act);
 

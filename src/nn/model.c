@@ -444,7 +444,7 @@ int cnn_model_forward(cnn_model *m, const float **logits, const float *x, int ba
     if (batch != m->plan_batch || r.keep != m->plan_keep)
         m->n_steps = cnn__plan_steps(m, batch, r.keep, m->steps), m->plan_batch = batch, m->plan_keep = r.keep;
     m->batch = 0; /* no valid forward until this one completes */
-    m->dropped = 0;
+    m->dropped = !r.keep; /* CNN_EVAL: steps and layers may keep only what inference needs */
     m->act[0] = x;
     for (int k = 0; k < m->n_steps; k++) CNN_TRY(cnn__step_forward(m, &r, &m->steps[k]));
     m->batch = batch;
@@ -461,8 +461,8 @@ int cnn_model_backward(cnn_model *m, const float *dlogits) {
                                      "(planned for %s); run the forward again",
                          cnn_isa_name(cnn_get_isa()), cnn_isa_name(m->isa));
     if (m->dropped)
-        return cnn__fail(CNN_EINVAL, "cnn_model_backward: the last forward (train=0) kept only the outputs "
-                                     "inference needs; run the forward with train=1 first");
+        return cnn__fail(CNN_EINVAL, "cnn_model_backward: the last forward (train=0, CNN_EVAL) kept only the outputs "
+                                     "inference needs; run the forward with train=1 (CNN_TRAIN) or CNN_EVAL_GRAD first");
     const cnn__run r = run_of(m, m->batch, m->train, NULL);
     const float *dy = dlogits;
     for (int k = m->n_steps - 1; k >= 0 && dy; k--) {

@@ -70,7 +70,7 @@ struct cnn_model {
     int n_steps, plan_batch, plan_keep;
     int batch;                      /* batch of the last forward; 0 if none */
     int train;                      /* mode of the last forward */
-    int dropped;                    /* the last forward kept no output of some layers */
+    int dropped;                    /* the last forward (CNN_EVAL) may have kept no output of some layers */
     /* a shard of a batch (src/train/shard.c): batch-norm sums over the whole
      * batch; NULL for a model of its own */
     const cnn__shard_sync *sync;

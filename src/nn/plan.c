@@ -138,7 +138,6 @@ static void conv_bn_act_forward(cnn_model *m, const cnn__run *r, const cnn__step
                                      cnn__param(r, crt, 0), cnn__param(r, crt, 1), &bn, &g, 0, r->ws);
     for (int i = f + 1; i < f + s->count; i++) m->act[i] = NULL;
     m->act[f + s->count] = pool ? pout : aout;
-    m->dropped = 1;
 }
 
 int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {

@@ -106,13 +106,18 @@ static void running_stats(float *mean, float *invstd, const float *rm, const flo
 
 int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt) { return rt->st.bn.track; }
 
-void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval *e) {
-    cnn__bn_state *bn = &rt->st.bn;
-    float *mean = rt->region[0], *invstd = mean + bn->c;
-    CNN_ASSERT(bn->track && !r->train);
+void cnn__bn_eval_coef(cnn__bn_eval *e, float *stats, const float *gamma, const float *beta, const float *rm,
+                       const float *rv, cnn__bn_state *bn) {
+    CNN_ASSERT(bn->track);
     bn->used_batch_stats = 0;
-    running_stats(mean, invstd, cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), bn);
-    e->mean = mean, e->invstd = invstd, e->gamma = cnn__param(r, rt, 0), e->beta = cnn__param(r, rt, 1);
+    running_stats(stats, stats + bn->c, rm, rv, bn);
+    e->mean = stats, e->invstd = stats + bn->c, e->gamma = gamma, e->beta = beta;
+}
+
+void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval *e) {
+    CNN_ASSERT(!r->train);
+    cnn__bn_eval_coef(e, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
+                      cnn__buffer(r, rt, 1), &rt->st.bn);
 }
 
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,

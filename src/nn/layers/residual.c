@@ -100,11 +100,22 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
     cnn__bn_state *bn = &rt->st.residual.bn;
     cnn__conv_geom g1 = rt->st.residual.g1, g2 = rt->st.residual.g2, g3 = rt->st.residual.g3;
     g1.n = g2.n = g3.n = r->batch;
-    cnn__conv2d_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, r->ws);
-    const cnn_activation relu = CNN_ACT_RELU; /* r1 = relu(bn1(c1)) in one pass */
-    CNN_TRY(cnn__bn_act_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
-                                cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn, r->batch,
-                                r->train, &relu, r->sync));
+    const cnn_activation relu = CNN_ACT_RELU;
+    if (!r->train && !r->keep && cnn__conv2d_direct_ok(&g1)) {
+        /* inference: r1 = relu(bn1(conv1(x))) in one pass of the direct
+         * kernels, the same bits; c1 is not kept */
+        cnn__bn_eval e;
+        cnn__bn_eval_coef(&e, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B), cnn__buffer(r, rt, 0),
+                          cnn__buffer(r, rt, 1), bn);
+        cnn__conv2d_direct_forward_fused(NULL, r1, relu, NULL, NULL, x, cnn__param(r, rt, RS_C1W),
+                                         cnn__param(r, rt, RS_C1B), &e, &g1, 0, r->ws);
+    } else {
+        cnn__conv2d_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, r->ws);
+        /* r1 = relu(bn1(c1)) in one pass */
+        CNN_TRY(cnn__bn_act_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
+                                    cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn,
+                                    r->batch, r->train, &relu, r->sync));
+    }
     cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
     CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
                             cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn, r->batch,
