@@ -21,6 +21,7 @@
     V(void, im2col, (float *col, int64_t ld, const float *x, const cnn__conv_geom *g), (col, ld, x, g)) \
     V(void, col2im, (float *dx, const float *dcol, int64_t ld, const cnn__conv_geom *g), (dx, dcol, ld, g)) \
     V(void, add_into, (float *y, const float *x, size_t n), (y, x, n))                             \
+    V(void, add_relu, (float *y, const float *x, size_t n), (y, x, n))                             \
     R(int, conv2d_direct_ok, (const cnn__conv_geom *g), (g))                                       \
     R(size_t, conv2d_direct_workspace, (const cnn__conv_geom *g), (g))                             \
     V(void, conv2d_direct_forward,                                                                 \

@@ -84,7 +84,8 @@ int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
 typedef struct cnn__bn_eval {
     const float *mean, *invstd, *gamma, *beta;
 } cnn__bn_eval;
-/* bn (may be NULL): the batch norm above, applied before the activation. */
+/* bn (may be NULL): the batch norm above, applied before the activation;
+ * with bn, a y given (then a and p are NULL) gets bn(conv(x) + b). */
 void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, float *p,
                                       const struct cnn__pool_geom *pg, const float *x, const float *w,
                                       const float *b, const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk,
@@ -160,6 +161,8 @@ void cnn__act_backward_serial(float *dx, const float *dy, const float *x, const 
                               cnn_activation act);
 /* y (n) += x (n), split across threads when long (a residual connection) */
 void cnn__add_into(float *y, const float *x, size_t n);
+/* y = relu(y + x) */
+void cnn__add_relu(float *y, const float *x, size_t n);
 /* The activations the fused kernels do not take, as PyTorch's CPU kernels
  * compute them (backward: dx = dy * f'(x), overwritten). */
 /* y = x > 0 ? x : slope * x;  dx = dy * (x > 0 ? 1 : slope) */

@@ -101,9 +101,11 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
     cnn__conv_geom g1 = rt->st.residual.g1, g2 = rt->st.residual.g2, g3 = rt->st.residual.g3;
     g1.n = g2.n = g3.n = r->batch;
     const cnn_activation relu = CNN_ACT_RELU;
-    if (!r->train && !r->keep && cnn__conv2d_direct_ok(&g1)) {
-        /* inference: r1 = relu(bn1(conv1(x))) in one pass of the direct
-         * kernels, the same bits; c1 is not kept */
+    /* inference on the direct kernels: r1 = relu(bn1(conv1(x))) and out =
+     * bn2(conv2(r1)), each in one pass, the same bits; c1, c2 not kept */
+    const int fuse1 = !r->train && !r->keep && cnn__conv2d_direct_ok(&g1);
+    const int fuse2 = !r->train && !r->keep && cnn__conv2d_direct_ok(&g2);
+    if (fuse1) {
         cnn__bn_eval e;
         cnn__bn_eval_coef(&e, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B), cnn__buffer(r, rt, 0),
                           cnn__buffer(r, rt, 1), bn);
@@ -116,17 +118,24 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
                                     cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn,
                                     r->batch, r->train, &relu, r->sync));
     }
-    cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
-    CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
-                            cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn, r->batch,
-                            r->train, r->sync));
+    if (fuse2) {
+        cnn__bn_eval e;
+        cnn__bn_eval_coef(&e, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
+                          cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), bn);
+        cnn__conv2d_direct_forward_fused(out, NULL, relu, NULL, NULL, r1, cnn__param(r, rt, RS_C2W),
+                                         cnn__param(r, rt, RS_C2B), &e, &g2, 0, r->ws);
+    } else {
+        cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
+        CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
+                                cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn,
+                                r->batch, r->train, r->sync));
+    }
     if (l->u.residual.use_1x1conv) {
         cnn__conv2d_forward(c3, x, cnn__param(r, rt, RS_C3W), cnn__param(r, rt, RS_C3B), &g3, r->ws);
-        cnn__add_into(out, c3, n);
+        cnn__add_relu(out, c3, n);
     } else {
-        cnn__add_into(out, x, n);
+        cnn__add_relu(out, x, n); /* out = relu(out + x) in one pass */
     }
-    cnn__act_forward(out, out, n, CNN_ACT_RELU);
     return CNN_OK;
 }
 

@@ -99,6 +99,19 @@ void cnn__act_backward(float *dx, const float *dy, const float *x, const float *
 }
 
 
+/* y = relu(y + x) in one pass: the residual block's sum and its ReLU (NaN stays NaN) */
+void cnn__add_relu(float *y, const float *x, size_t n) {
+    const int64_t len = (int64_t)n, blk = ACT_PARALLEL_MIN;
+    #pragma omp parallel for schedule(static) if (len >= 2 * ACT_PARALLEL_MIN)
+    for (int64_t i = 0; i < len; i += blk) {
+        int64_t end = len - i < blk ? len : i + blk;
+        for (int64_t k = i; k < end; k++) {
+            float v = y[k] + x[k];
+            y[k] = v <= 0.0f ? 0.0f : v;
+        }
+    }
+}
+
 void cnn__add_into(float *y, const float *x, size_t n) {
     const int64_t len = (int64_t)n, blk = ACT_PARALLEL_MIN;
     #pragma omp parallel for schedule(static) if (len >= 2 * ACT_PARALLEL_MIN)

@@ -1530,7 +1530,7 @@ void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, fl
                                       const float *b, const cnn__bn_eval *bn, const cnn__conv_geom *g, int blk,
                                       float *ws) {
     CNN_ASSERT(!blk || (!y && cnn__conv2d_direct_blocks_ok(g, act, pg)));
-    CNN_ASSERT(!bn || !y); /* with a batch norm, y would be the convolution's output: not kept */
+    CNN_ASSERT(!bn || !y || (!a && !p)); /* with a batch norm, y gets bn(conv(x)) and nothing follows */
     direct_forward(y, a, act, p, pg, x, w, b, bn, g, blk, ws);
 }
 

@@ -15,6 +15,7 @@
 #define cnn__im2col CNN__ISA_FN(cnn__im2col)
 #define cnn__col2im CNN__ISA_FN(cnn__col2im)
 #define cnn__add_into CNN__ISA_FN(cnn__add_into)
+#define cnn__add_relu CNN__ISA_FN(cnn__add_relu)
 #define cnn__conv2d_direct_ok CNN__ISA_FN(cnn__conv2d_direct_ok)
 #define cnn__conv2d_direct_workspace CNN__ISA_FN(cnn__conv2d_direct_workspace)
 #define cnn__conv2d_direct_forward CNN__ISA_FN(cnn__conv2d_direct_forward)
