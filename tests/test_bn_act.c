@@ -1,27 +1,32 @@
 /* test_bn_act.c — a BatchNorm and the activation after it run as one step
- * (nn/plan.c, CNN__STEP_BN_ACT): the same bits as the two layers in turn.
+ * (nn/plan.c, CNN__STEP_BN_ACT), with the pooling after them when there is
+ * one (CNN__STEP_BN_ACT_POOL): the same bits as the layers in turn.
  *
  * The unfused model is the same text with an nn.Identity() between each
  * batch norm and its activation (no parameters, so the same state). Both
  * models see the same input; logits, gradients and running statistics must
- * be equal bit for bit, in training and in eval, for ReLU, Tanh and Sigmoid
- * after BatchNorm2d, at 1 and 3 threads. The plan names the fused steps and
+ * be equal bit for bit, in training and in eval, for ReLU (+ MaxPool2d(2)),
+ * Tanh, Sigmoid and Sigmoid + AvgPool2d(2, ceil_mode) after BatchNorm2d,
+ * at 1 and 3 threads. The plan names the fused steps and
  * leaves BatchNorm1d (planes of one value) alone, and a non-finite
  * batch-norm output (never stored) is still reported at the batch norm. */
 #include "test_util.h"
 
 #define BODY(sep)                                                                                   \
     "nn.Sequential(nn.Conv2d(2, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.ReLU(),\n"  \
-    "    nn.Conv2d(8, 8, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(8)," sep "nn.Tanh(),\n"   \
+    "    nn.MaxPool2d(2), nn.Conv2d(8, 8, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(8),"     \
+    sep "nn.Tanh(),\n"                                                                              \
     "    nn.Conv2d(8, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.Sigmoid(),\n"         \
-    "    nn.Flatten(), nn.Linear(8 * 5 * 5, 32), nn.BatchNorm1d(32)," sep "nn.Sigmoid(),\n"            \
+    "    nn.Conv2d(8, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.Sigmoid(),\n"         \
+    "    nn.AvgPool2d(2, ceil_mode=True),\n"                                                          \
+    "    nn.Flatten(), nn.Linear(8 * 2 * 2, 32), nn.BatchNorm1d(32)," sep "nn.Sigmoid(),\n"            \
     "    nn.Linear(32, 10))"
 
 enum { BATCH = 13 };
 
 static cnn_model *make(const char *text) {
     cnn_model *m = NULL;
-    CHECK_OK(cnn_model_create_from_text(&m, text, "test", (int64_t[]){2, 10, 10}));
+    CHECK_OK(cnn_model_create_from_text(&m, text, "test", (int64_t[]){2, 14, 14}));
     return m;
 }
 
@@ -45,12 +50,13 @@ int main(void) {
     FILE *f = open_memstream(&plan, &plan_len);
     CHECK_OK(cnn_model_plan_print(f, fused, BATCH));
     fclose(f);
-    CHECK(plan && strstr(plan, "batch norm + relu, one pass") && strstr(plan, "batch norm + tanh, one pass") &&
-          strstr(plan, "batch norm + sigmoid, one pass") && strstr(plan, "BatchNorm1d   "));
+    CHECK(plan && strstr(plan, "batch norm + relu + pool") && strstr(plan, "batch norm + tanh, one pass") &&
+          strstr(plan, "batch norm + sigmoid, one pass") && strstr(plan, "batch norm + sigmoid + pool") &&
+          strstr(plan, "BatchNorm1d   "));
     if (plan && !strstr(plan, "batch norm + relu")) fprintf(stderr, "plan:\n%s", plan);
     free(plan);
 
-    size_t nx = (size_t)BATCH * 200, nl = (size_t)BATCH * 10;
+    size_t nx = (size_t)BATCH * 2 * 14 * 14, nl = (size_t)BATCH * 10;
     float *x = malloc(nx * sizeof(float)), *dl = malloc(nl * sizeof(float));
     float *want = malloc(nl * sizeof(float)), *want_g = malloc(np * sizeof(float));
     for (size_t i = 0; i < nx; i++) x[i] = 2.0f * cnn_rng_uniform(&rng) - 1.0f;
@@ -84,7 +90,7 @@ int main(void) {
         CHECK_OK(cnn_model_buffer_info(fused, i, &bi));
         if (!bi.is_counter && bi.offset + bi.numel > nb) nb = bi.offset + bi.numel;
     }
-    CHECK(nb == 2 * (8 + 8 + 8 + 32));
+    CHECK(nb == 2 * (8 + 8 + 8 + 8 + 32));
     same_bits("running statistics", cnn_model_buffers(fused), cnn_model_buffers(plain), nb);
 
     /* an infinite batch-norm weight: the first non-finite output is the

@@ -224,6 +224,9 @@ int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gam
  * y = act(bn(x)), and dx from the activation's dy, with bn's output never
  * stored. */
 int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act);
+/* The same, then pool <- the pooling pg of y, in the same pass (BN_ACT_POOL) */
+int cnn__batchnorm_act_pool_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
+                                    float *pool, const cnn__pool_geom *pg);
 /* 1 when the batch norm's inference forward uses its running statistics */
 int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt);
 /* The inference forward of such a batch norm, applied by the Conv2d before

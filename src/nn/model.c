@@ -481,19 +481,22 @@ int cnn_model_first_nonfinite_layer(const cnn_model *m, int *layer) {
     if (m->batch <= 0) return cnn__fail(CNN_EINVAL, "cnn_model_first_nonfinite_layer: no forward to inspect");
     for (int k = 0; k < m->n_steps; k++) {
         const cnn__step *s = &m->steps[k];
+        int kept = 0; /* an output of this step was kept before layer i */
         for (int i = s->first; i < s->first + s->count; i++) {
             const float *y = m->act[i + 1]; /* (batch, numel); NULL if not kept */
             size_t n = y ? (size_t)m->rt[i].numel * (size_t)m->batch : 0;
             for (size_t j = 0; j < n; j++)
                 if (!isfinite(y[j])) {
-                    /* Sigmoid, ReLU and Tanh map finite inputs to finite
-                     * outputs: in a fused step, whose Conv2d's or
-                     * BatchNorm's output was not kept, that output was
-                     * already non-finite. */
-                    *layer = (s->kind == CNN__STEP_CONV_ACT || s->kind == CNN__STEP_BN_ACT) && i == s->first + 1
-                                 ? s->first : i;
+                    /* Sigmoid, ReLU, Tanh and pooling map finite inputs to
+                     * finite outputs: in a fused step whose first outputs
+                     * (a Conv2d's, a BatchNorm's) were not kept, the first
+                     * one kept is non-finite because the step's first layer
+                     * made it so (with Conv2d > BatchNorm2d both unkept,
+                     * the Conv2d is named). */
+                    *layer = !kept && i > s->first ? s->first : i;
                     return CNN_OK;
                 }
+            kept |= y != NULL;
         }
     }
     return CNN_OK;

@@ -13,6 +13,9 @@
  *   ACT_POOL  activation -> pooling: forward layer by layer, backward in
  *             one pass (cnn__pool_act_backward)
  *   BN_ACT    BatchNorm2d -> activation, one pass each way
+ *   BN_ACT_POOL  BatchNorm2d -> activation -> pooling: after the statistics
+ *             one pass forward (the batch norm's output never stored);
+ *             backward as ACT_POOL's, then the batch norm's
  *   CONV_BN_ACT  inference only (CNN_EVAL, running statistics): Conv2d ->
  *             BatchNorm2d -> activation (-> pooling) as CONV_ACT, the batch
  *             norm applied to each output before its activation; nothing
@@ -31,6 +34,7 @@ typedef enum {
     CNN__STEP_CONV_ACT,
     CNN__STEP_ACT_POOL,
     CNN__STEP_BN_ACT,
+    CNN__STEP_BN_ACT_POOL,
     CNN__STEP_CONV_BN_ACT
 } cnn__step_kind;
 

@@ -9,8 +9,10 @@
  * geometry at the batch size; an activation followed by a pooling that is
  * not fused so (and is not the first layer, which needs no input gradient)
  * has a one-pass backward. A BatchNorm2d followed by such an activation
- * (and no pooling) is one step too: one pass forward, one backward, the
- * batch norm's output never stored. In inference (running statistics), a
+ * is one step too: one pass forward, one backward, the batch norm's output
+ * never stored; with a pooling after them, the pooling is in the forward's
+ * pass, and the backward is the activation and pooling's, then the batch
+ * norm's. In inference (running statistics), a
  * Conv2d -> BatchNorm2d -> activation (-> pooling) is one step as well: the
  * direct kernels apply the batch norm to each output before its activation,
  * with the same operations as the layers, so the same bits (CONV_BN_ACT).
@@ -91,8 +93,13 @@ int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps) {
         } else if (i >= 1 && has_role(m, i, CNN__FUSE_ACT) && has_role(m, i + 1, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_ACT_POOL, s->act = ops_at(m, i)->act, s->count = 2;
         } else if (has_role(m, i, CNN__FUSE_BN) && m->rt[i].st.bn.s >= BN_ACT_MIN_PLANE &&
-                   has_role(m, i + 1, CNN__FUSE_ACT) && !has_role(m, i + 2, CNN__FUSE_POOL)) {
+                   has_role(m, i + 1, CNN__FUSE_ACT)) {
             s->kind = CNN__STEP_BN_ACT, s->act = ops_at(m, i + 1)->act, s->count = 2;
+            if (has_role(m, i + 2, CNN__FUSE_POOL)) {
+                const cnn__pool_geom *pg = &m->rt[i + 2].st.pool;
+                if (pg->c != m->rt[i].st.bn.c || pg->h * pg->w != m->rt[i].st.bn.s) s->kind = CNN__STEP_LAYER, s->count = 1;
+                else s->kind = CNN__STEP_BN_ACT_POOL, s->count = 3;
+            }
         }
         in_blocks = (s->blk & CNN__BLK_P) != 0;
     }
@@ -149,6 +156,18 @@ int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
         conv_bn_act_forward(m, r, s);
         return CNN_OK;
     }
+    if (s->kind == CNN__STEP_BN_ACT_POOL) { /* a = act(bn(x)), p = pool(a); bn's output is not kept */
+        const int f = s->first;
+        float *a = m->rt[f + 1].out, *p = m->rt[f + 2].out;
+        cnn__pool_geom pg = m->rt[f + 2].st.pool;
+        pg.n = r->batch;
+        int rc = cnn__batchnorm_act_pool_forward(r, &m->rt[f], m->act[f], a, s->act, p, &pg);
+        if (rc < 0) return cnn__layer_fail(rc, &m->layers[f], f);
+        m->act[f + 1] = NULL;
+        m->act[f + 2] = a;
+        m->act[f + 3] = p;
+        return CNN_OK;
+    }
     if (s->kind == CNN__STEP_BN_ACT) { /* y = act(bn(x)); bn's output is not kept */
         const int f = s->first;
         float *y = m->rt[f + 1].out;
@@ -186,6 +205,14 @@ const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step
         cnn__conv2d_direct_backward_fused(dx, cnn__grad(r, crt, 0), cnn__grad(r, crt, 1), dy, m->act[f + 2], s->act,
                                           &pg, m->act[f], cnn__param(r, crt, 0), &g, blk, r->ws);
         return dx;
+    }
+    if (s->kind == CNN__STEP_BN_ACT_POOL) {
+        /* dz = act'(a) * pool_backward(dp) in one pass, then the batch norm's backward */
+        cnn__pool_geom pg = m->rt[last].st.pool;
+        pg.n = r->batch;
+        float *dz = other(m, dy), *dx = f == 0 ? NULL : other(m, dz);
+        cnn__pool_act_backward(dz, dy, m->act[f + 2], &pg, s->act);
+        return cnn__layer_ops_of(m->layers[f].kind)->backward(r, &m->rt[f], &m->layers[f], dx, dz, m->act[f], NULL);
     }
     if (s->kind == CNN__STEP_BN_ACT) {
         float *dx = f == 0 ? NULL : other(m, dy);
@@ -236,9 +263,10 @@ static void step_kernel(char *kernel, size_t kcap, char *layout, size_t lcap, co
                      s->blk & CNN__BLK_P ? " p" : "");
     } else if (s->kind == CNN__STEP_ACT_POOL) {
         snprintf(kernel, kcap, "act + pool, one-pass backward");
-    } else if (s->kind == CNN__STEP_BN_ACT) {
-        snprintf(kernel, kcap, "batch norm + %s, one pass", s->act == CNN_ACT_SIGMOID ? "sigmoid"
-                                                          : s->act == CNN_ACT_RELU ? "relu" : "tanh");
+    } else if (s->kind == CNN__STEP_BN_ACT || s->kind == CNN__STEP_BN_ACT_POOL) {
+        snprintf(kernel, kcap, "batch norm + %s%s", s->act == CNN_ACT_SIGMOID ? "sigmoid"
+                                                  : s->act == CNN_ACT_RELU ? "relu" : "tanh",
+                 s->kind == CNN__STEP_BN_ACT_POOL ? " + pool" : ", one pass");
     } else if (s->kind == CNN__STEP_CONV_BN_ACT) {
         snprintf(kernel, kcap, "conv2d direct + bn + %s%s", s->act == CNN_ACT_SIGMOID ? "sigmoid"
                                                             : s->act == CNN_ACT_RELU ? "relu" : "tanh",

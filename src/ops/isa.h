@@ -82,6 +82,11 @@
       (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
        const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act),                    \
       (y, x, mean, invstd, gamma, beta, n, c, s, act))                                             \
+    V(void, batchnorm_apply_act_pool,                                                              \
+      (float *y, float *pool, const float *x, const float *mean, const float *invstd,              \
+       const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act,  \
+       const struct cnn__pool_geom *pg),                                                           \
+      (y, pool, x, mean, invstd, gamma, beta, n, c, s, act, pg))                                   \
     V(void, batchnorm_backward_act,                                                                \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *y, cnn_activation act, \
        const float *x, const float *mean, const float *invstd, const float *gamma, int64_t n,      \

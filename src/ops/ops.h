@@ -236,6 +236,11 @@ void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float
 void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const float *invstd,
                               const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
                               cnn_activation act);
+/* The same, then pool <- the pooling pg (pg->n ignored) of each plane of y
+ * while it is in cache: batch norm, activation and pooling in one pass. */
+void cnn__batchnorm_apply_act_pool(float *y, float *pool, const float *x, const float *mean, const float *invstd,
+                                   const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
+                                   cnn_activation act, const struct cnn__pool_geom *pg);
 /* The backward of both: cnn__batchnorm_backward of act'(.) * dy, made from
  * the activation's output y as it is read, never stored. */
 void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,

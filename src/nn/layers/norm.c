@@ -120,9 +120,12 @@ void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval
                       cnn__buffer(r, rt, 1), &rt->st.bn);
 }
 
-int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
-                        float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
-                        const cnn_activation *act, const cnn__shard_sync *sync) {
+/* The statistics, then y = act(bn(x)) (act may be NULL), and with pg the
+ * pooling of y into pool, in one pass. */
+static int bn_forward_pass(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
+                           float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                           const cnn_activation *act, float *pool, const cnn__pool_geom *pg,
+                           const cnn__shard_sync *sync) {
     const int64_t c = bn->c, s = bn->s;
     float *mean = stats, *invstd = stats + c, *varu = stats + 2 * c;
     const int batch_stats = train || !bn->track;
@@ -145,9 +148,16 @@ int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gam
     } else {
         running_stats(mean, invstd, rm, rv, bn);
     }
-    if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act);
+    if (pg) cnn__batchnorm_apply_act_pool(y, pool, x, mean, invstd, gamma, beta, n, c, s, *act, pg);
+    else if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act);
     else cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s);
     return CNN_OK;
+}
+
+int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
+                        float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
+                        const cnn_activation *act, const cnn__shard_sync *sync) {
+    return bn_forward_pass(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, act, NULL, NULL, sync);
 }
 
 static int bn_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc *l, const float *x,
@@ -166,6 +176,13 @@ static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, cons
     cnn__batchnorm_backward(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, x, stats, stats + bn->c,
                             cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync);
     return dx;
+}
+
+int cnn__batchnorm_act_pool_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
+                                    float *pool, const cnn__pool_geom *pg) {
+    return bn_forward_pass(y, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
+                           cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act, pool,
+                           pg, r->sync);
 }
 
 int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act) {

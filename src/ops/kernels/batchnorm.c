@@ -162,9 +162,14 @@ void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const
 
 /* y = x * a + b per channel, a = invstd * gamma, b = beta - mean * a; then,
  * with act given, y = act(y) row by row while the row is in cache (the same
- * bits as the activation as a pass of its own). */
+ * bits as the activation as a pass of its own), and with a pooling pg given,
+ * pool <- the pooling of each plane of y, while it is in cache. */
 static void apply(float *y, const float *x, const float *mean, const float *invstd, const float *gamma,
-                  const float *beta, int64_t n, int64_t c, int64_t s, const cnn_activation *act) {
+                  const float *beta, int64_t n, int64_t c, int64_t s, const cnn_activation *act, float *pool,
+                  const cnn__pool_geom *pg) {
+    cnn__pool_geom plane;
+    if (pg) plane = *pg, plane.n = 1, plane.c = 1;
+    const int64_t ps = pg ? pg->oh * pg->ow : 0;
     #pragma omp parallel for schedule(static)
     for (int64_t ch = 0; ch < c; ch++) {
         const float a = invstd[ch] * (gamma ? gamma[ch] : 1.0f);
@@ -174,19 +179,27 @@ static void apply(float *y, const float *x, const float *mean, const float *invs
             float *q = y + (i * c + ch) * s;
             for (int64_t k = 0; k < s; k++) q[k] = p[k] * a + b;
             if (act) cnn__act_forward_serial(q, q, (size_t)s, *act);
+            if (pg) cnn__pool2d_forward_serial(pool + (i * c + ch) * ps, q, &plane);
         }
     }
 }
 
 void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
                           const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s) {
-    apply(y, x, mean, invstd, gamma, beta, n, c, s, NULL);
+    apply(y, x, mean, invstd, gamma, beta, n, c, s, NULL, NULL, NULL);
 }
 
 void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const float *invstd,
                               const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
                               cnn_activation act) {
-    apply(y, x, mean, invstd, gamma, beta, n, c, s, &act);
+    apply(y, x, mean, invstd, gamma, beta, n, c, s, &act, NULL, NULL);
+}
+
+void cnn__batchnorm_apply_act_pool(float *y, float *pool, const float *x, const float *mean, const float *invstd,
+                                   const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
+                                   cnn_activation act, const cnn__pool_geom *pg) {
+    CNN_ASSERT(pg->c == c && pg->h * pg->w == s);
+    apply(y, x, mean, invstd, gamma, beta, n, c, s, &act, pool, pg);
 }
 
 /* The gradient reaching the batch norm, a piece of a row at a time: dy

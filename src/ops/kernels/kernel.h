@@ -38,6 +38,7 @@
 #define cnn__batchnorm_apply CNN__ISA_FN(cnn__batchnorm_apply)
 #define cnn__batchnorm_backward CNN__ISA_FN(cnn__batchnorm_backward)
 #define cnn__batchnorm_apply_act CNN__ISA_FN(cnn__batchnorm_apply_act)
+#define cnn__batchnorm_apply_act_pool CNN__ISA_FN(cnn__batchnorm_apply_act_pool)
 #define cnn__batchnorm_backward_act CNN__ISA_FN(cnn__batchnorm_backward_act)
 
 #include "cnn_internal.h"
