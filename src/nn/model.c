@@ -369,7 +369,7 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
     for (int i = 0; i < m->n_layers; i++) {
         const cnn__layer_rt *rt = &m->rt[i];
         cnn__need need = layer_need(m, i, max_batch);
-        if (!ops_of(m, i)->passes_input &&
+        if (!ops_of(m, i)->passes_input && !cnn__plan_output_unused(m, i) &&
             (cnn__mul_overflow((size_t)rt->numel, b, &sz) || cnn__add_overflow(total, sz, &total)))
             goto too_big;
         for (int k = 0; k < need.n; k++)
@@ -400,7 +400,7 @@ int cnn_model_reserve(cnn_model *m, int max_batch) {
         cnn__need need = layer_need(m, i, max_batch);
         rt->out = NULL;
         memset(rt->region, 0, sizeof rt->region);
-        if (!ops_of(m, i)->passes_input) rt->out = p, p += (size_t)rt->numel * b;
+        if (!ops_of(m, i)->passes_input && !cnn__plan_output_unused(m, i)) rt->out = p, p += (size_t)rt->numel * b;
         for (int k = 0; k < need.n; k++) {
             size_t nk = 0;
             region_floats(&need, k, b, &nk);

@@ -89,6 +89,8 @@ struct cnn_model {
  * examples whose outputs are kept for a backward (keep) or not (inference);
  * returns their number. */
 int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps);
+/* 1 when no plan stores layer i's output (it then has no buffer) */
+int cnn__plan_output_unused(const cnn_model *m, int i);
 /* Run step s forward: m->act[] of its layers' outputs. */
 int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s);
 /* Run step s backward from dy, the gradient of its last layer's output;

@@ -76,6 +76,21 @@ static int fused_blocks(const cnn_model *m, int i, int batch) {
     return cnn__conv2d_direct_blocks_ok(&g, ops_at(m, i + 1)->act, &pg);
 }
 
+/* Layer i is a batch norm that runs with the activation after it (1:
+ * BN_ACT), and the pooling after that, over its planes (2: BN_ACT_POOL); 0: neither */
+static int bn_fuses(const cnn_model *m, int i) {
+    if (!has_role(m, i, CNN__FUSE_BN) || m->rt[i].st.bn.s < BN_ACT_MIN_PLANE || !has_role(m, i + 1, CNN__FUSE_ACT))
+        return 0;
+    if (!has_role(m, i + 2, CNN__FUSE_POOL)) return 1;
+    const cnn__pool_geom *pg = &m->rt[i + 2].st.pool;
+    return pg->c == m->rt[i].st.bn.c && pg->h * pg->w == m->rt[i].st.bn.s ? 2 : 0;
+}
+
+/* Layer i is a BatchNorm2d that every plan runs with the activation after
+ * it (BN_ACT, BN_ACT_POOL, or inference's CONV_BN_ACT), whatever the batch
+ * size: its output is never stored, and the model gives it no buffer. */
+int cnn__plan_output_unused(const cnn_model *m, int i) { return bn_fuses(m, i) != 0; }
+
 int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps) {
     int n = 0, in_blocks = 0; /* the next step's input is in blocks of 8 */
     for (int i = 0; i < m->n_layers; i += steps[n - 1].count) {
@@ -92,14 +107,10 @@ int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps) {
                 s->blk = (in_blocks ? CNN__BLK_X : 0) | CNN__BLK_A | (fused_blocks(m, i + 3, batch) ? CNN__BLK_P : 0);
         } else if (i >= 1 && has_role(m, i, CNN__FUSE_ACT) && has_role(m, i + 1, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_ACT_POOL, s->act = ops_at(m, i)->act, s->count = 2;
-        } else if (has_role(m, i, CNN__FUSE_BN) && m->rt[i].st.bn.s >= BN_ACT_MIN_PLANE &&
-                   has_role(m, i + 1, CNN__FUSE_ACT)) {
-            s->kind = CNN__STEP_BN_ACT, s->act = ops_at(m, i + 1)->act, s->count = 2;
-            if (has_role(m, i + 2, CNN__FUSE_POOL)) {
-                const cnn__pool_geom *pg = &m->rt[i + 2].st.pool;
-                if (pg->c != m->rt[i].st.bn.c || pg->h * pg->w != m->rt[i].st.bn.s) s->kind = CNN__STEP_LAYER, s->count = 1;
-                else s->kind = CNN__STEP_BN_ACT_POOL, s->count = 3;
-            }
+        } else if (bn_fuses(m, i)) {
+            s->act = ops_at(m, i + 1)->act;
+            if (bn_fuses(m, i) == 2) s->kind = CNN__STEP_BN_ACT_POOL, s->count = 3;
+            else s->kind = CNN__STEP_BN_ACT, s->count = 2;
         }
         in_blocks = (s->blk & CNN__BLK_P) != 0;
     }
@@ -306,7 +317,7 @@ int cnn_model_plan_print(FILE *f, const cnn_model *m, int batch) {
             cnn__need need;
             memset(&need, 0, sizeof need);
             if (ops->reserve) ops->reserve(&m->rt[i], &m->layers[i], batch, &need);
-            if (!ops->passes_input) own += (size_t)m->rt[i].numel * b;
+            if (!ops->passes_input && !cnn__plan_output_unused(m, i)) own += (size_t)m->rt[i].numel * b;
             for (int r = 0; r < need.n; r++) own += need.per_example[r] * b + need.fixed[r];
             size_t sc = need.ws + need.bscratch * b;
             if (sc > ws) ws = sc;

@@ -163,6 +163,7 @@ int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gam
 static int bn_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc *l, const float *x,
                       const float **y) {
     (void)l;
+    CNN_ASSERT(rt->out); /* a batch norm without a buffer always runs fused (cnn__plan_output_unused) */
     return cnn__bn_forward(rt->out, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1),
                            cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch,
                            r->train, r->sync);
