@@ -79,6 +79,7 @@
  * F(mr) for the row count mr, a constant inside F (F ends with break). */
 #if defined(__AVX512F__)
 #define LANES_PIX 4
+#define WIDE_PIX 8 /* pixels of a tile of at most 6 rows (a last, partial one) */
 #define CONV_DIRECT_MR 12
 #define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define MR_SWITCH(F)                                                                      \
@@ -88,6 +89,7 @@
     }
 #else
 #define LANES_PIX 2
+#define WIDE_PIX LANES_PIX
 #define CONV_DIRECT_MR 6
 #define TILE_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define MR_SWITCH(F)                                                                      \
@@ -225,11 +227,11 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     p->lanes = 1, p->cols = 0, p->np = 0, p->xp = 0;
     p->hp = g->oh + q.kh - 1, p->wp = g->ow + ekw;
     p->k = g->c * g->kh * g->kw;
-    p->ly = ekw > LANES_PIX - 1 ? ekw : LANES_PIX - 1;
+    p->ly = ekw > WIDE_PIX - 1 ? ekw : WIDE_PIX - 1;
     p->owp = round_up(g->ow, LANES_PIX), p->wy = g->ow + 2 * p->ly, p->wx = round_up(q.w, LANES_PIX);
     /* a tile reads up to LANES_PIX pixels past a row's end: twice that of room */
     p->x8 = round_up((q.c * p->hp * p->wp + 2 * LANES_PIX) * 8, CONV_DIRECT_NR);
-    int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 2 * LANES_PIX) * 8;
+    int64_t y8 = g->oc * g->oh * p->owp * 8, dy8 = (g->oc * g->oh * p->wy + 2 * WIDE_PIX) * 8;
     p->y8 = round_up(y8 > dy8 ? y8 : dy8, CONV_DIRECT_NR);
     /* dX8; with phases it also holds a row of the input on its way into X8 */
     int64_t dx8 = q.c * q.h * p->wx * 8;
@@ -338,26 +340,35 @@ static direct_shared shared_at(float *ws, const direct_plan *p, const cnn__conv_
  * vector, with 8 lanes two. Each lane sums over k in the same order either
  * way, so both give the same bits. */
 #if defined(__AVX512F__)
-/* nv = 2 (kern_rows_wide): 32 floats a row, two vectors */
-#define ROW_ZERO(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0;
+/* nv = 2 (kern_rows_wide): 32 floats a row, two vectors; nv = 4 (the _x4
+ * kernels, at most 6 rows): 64 floats, four */
+#define ROW_ZERO(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
 #define ROW_LOAD(xk)                                                      \
     __m512 b0 = _mm512_loadu_ps(xk);                                      \
-    __m512 b1 = nv > 1 ? _mm512_loadu_ps((xk) + 16) : b0;
+    __m512 b1 = nv > 1 ? _mm512_loadu_ps((xk) + 16) : b0;                 \
+    __m512 b2 = nv > 2 ? _mm512_loadu_ps((xk) + 32) : b0;                 \
+    __m512 b3 = nv > 2 ? _mm512_loadu_ps((xk) + 48) : b0;
 #define ROW_FMA(i)                                                        \
     if (mr > i) {                                                         \
         __m512 ai = _mm512_set1_ps(ak[i]);                                \
         c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                       \
         if (nv > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);           \
+        if (nv > 2) c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);           \
+        if (nv > 2) c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);           \
     }
+#define ROW_ADD_AT(ci, v) _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), v))
 #define ROW_STORE(i)                                                      \
     if (mr > i) {                                                         \
         if (add) {                                                        \
             float *ci = c + coff[i];                                      \
-            _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), c##i##0)); \
-            if (nv > 1) _mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), c##i##1)); \
+            ROW_ADD_AT(ci, c##i##0);                                      \
+            if (nv > 1) ROW_ADD_AT(ci + 16, c##i##1);                     \
+            if (nv > 2) ROW_ADD_AT(ci + 32, c##i##2), ROW_ADD_AT(ci + 48, c##i##3); \
         } else {                                                          \
             _mm512_storeu_ps(c + i * ldc, c##i##0);                       \
             if (nv > 1) _mm512_storeu_ps(c + i * ldc + 16, c##i##1);      \
+            if (nv > 2) _mm512_storeu_ps(c + i * ldc + 32, c##i##2);      \
+            if (nv > 2) _mm512_storeu_ps(c + i * ldc + 48, c##i##3);      \
         }                                                                 \
     }
 #else
@@ -413,6 +424,7 @@ kern_segs_mr(int mr, int nv, const float *a, const float *x, const int *off, con
 #undef ROW_LOAD
 #undef ROW_FMA
 #undef ROW_STORE
+#undef ROW_ADD_AT
 
 static void kern_segs(int mr, const float *a, const float *x, const int *off, const int *lo,
                       const int *hi, int nseg, float *c, int64_t ldc) {
@@ -442,6 +454,25 @@ static void kern_rows_wide(int mr, const float *a, const float *x, const int *of
 #define ROWS(m) kern_rows_mr(m, 2, 0, a, x, off, K, c, ldc, NULL); break;
     MR_SWITCH(ROWS)
 #undef ROWS
+}
+/* A tile of at most 6 rows (a last, partial one) takes twice the pixels,
+ * 64 floats a row (8 pixels x 8 lanes): 24 accumulators again. The same
+ * sums in the same order: the same bits. */
+#define MR6_SWITCH(F)                                                                     \
+    switch (mr) {                                                                         \
+    case 6: F(6) case 5: F(5) case 4: F(4) case 3: F(3) case 2: F(2) default: F(1)        \
+    }
+static void kern_rows_x4(int mr, const float *a, const float *x, const int *off, int64_t K, float *c,
+                         int64_t ldc) {
+#define ROWS(m) kern_rows_mr(m, 4, 0, a, x, off, K, c, ldc, NULL); break;
+    MR6_SWITCH(ROWS)
+#undef ROWS
+}
+static void kern_segs_x4(int mr, const float *a, const float *x, const int *off, const int *lo,
+                         const int *hi, int nseg, float *c, int64_t ldc) {
+#define SEGS(m) kern_segs_mr(m, 4, a, x, off, lo, hi, nseg, c, ldc); break;
+    MR6_SWITCH(SEGS)
+#undef SEGS
 }
 #else
 #define kern_rows_wide kern_rows
@@ -1109,9 +1140,18 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                     for (int64_t o0 = 0; o0 < g->oc; o0 += CONV_DIRECT_MR) {
                         int mr = (int)(g->oc - o0 < CONV_DIRECT_MR ? g->oc - o0 : CONV_DIRECT_MR);
                         for (int64_t i = i0; i < i1; i++)
-                            for (int64_t j = 0; j < g->ow; j += LANES_PIX)
-                                kern_rows_wide(mr, d.wf + o0 * p->k, xr + (i * p->wp + j) * 8, d.xoff, p->k,
-                                               y8 + ((o0 * g->oh + i) * p->owp + j) * 8, ldc);
+                            for (int64_t j = 0; j < g->ow; j += LANES_PIX) {
+                                const float *xt = xr + (i * p->wp + j) * 8;
+                                float *yt = y8 + ((o0 * g->oh + i) * p->owp + j) * 8;
+#if defined(__AVX512F__)
+                                if (mr <= 6 && j + WIDE_PIX <= p->owp) { /* 8 pixels */
+                                    kern_rows_x4(mr, d.wf + o0 * p->k, xt, d.xoff, p->k, yt, ldc);
+                                    j += WIDE_PIX - LANES_PIX;
+                                    continue;
+                                }
+#endif
+                                kern_rows_wide(mr, d.wf + o0 * p->k, xt, d.xoff, p->k, yt, ldc);
+                            }
                     }
                     if (tail) lanes_tail(y8, b, bn, act, a, pool, stage, blk, n0, nb, i0, i1, p, g, &pg1);
                 }
@@ -1161,9 +1201,9 @@ static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_pl
     }
 }
 
-/* dX8[c, h, q and q+1] = sum over the taps (a, e, o) that reach dy of
+/* dX8[c, h, q .. q+np-1] = sum over the taps (a, e, o) that reach dy of
  * w[o, c, a, e] * dY8[o, h + pt - a, q + pl - e + ly]: rows a exactly,
- * columns e for either pixel (the other reads the zero border). */
+ * columns e for any pixel of the tile (the others read the zero border). */
 static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const direct_plan *p,
                      const cnn__conv_geom *g) {
     int64_t T = (int64_t)g->kh * g->kw * g->oc, ldc = g->h * p->wx * 8;
@@ -1172,20 +1212,29 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
         int64_t alo = h + g->pad_top - g->oh + 1, ahi = h + g->pad_top; /* inclusive */
         if (alo < 0) alo = 0;
         if (ahi > g->kh - 1) ahi = g->kh - 1;
-        for (int64_t q = 0; q < g->w; q += LANES_PIX) {
-            int64_t last = q + LANES_PIX - 1 < g->w ? q + LANES_PIX - 1 : g->w - 1;
-            int64_t elo = q + g->pad_left - g->ow + 1, ehi = last + g->pad_left;
-            if (elo < 0) elo = 0;
-            if (ehi > g->kw - 1) ehi = g->kw - 1;
-            int nseg = 0;
-            for (int64_t a = alo; a <= ahi && elo <= ehi; a++, nseg++) {
-                lo[nseg] = (int)((a * g->kw + elo) * g->oc);
-                hi[nseg] = (int)((a * g->kw + ehi + 1) * g->oc);
-            }
-            for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR) {
-                int mr = (int)(g->c - c0 < CONV_DIRECT_MR ? g->c - c0 : CONV_DIRECT_MR);
-                kern_segs(mr, d->wb + c0 * T, dy8 + (h * p->wy + q) * 8, d->doff, lo, hi, nseg,
-                          dx8 + ((c0 * g->h + h) * p->wx + q) * 8, ldc);
+        for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR) {
+            int mr = (int)(g->c - c0 < CONV_DIRECT_MR ? g->c - c0 : CONV_DIRECT_MR);
+            for (int64_t q = 0, np; q < g->w; q += np) {
+                /* a tile of at most 6 rows takes WIDE_PIX pixels where they fit */
+                np = mr <= 6 && q + WIDE_PIX <= p->wx ? WIDE_PIX : LANES_PIX;
+                int64_t last = q + np - 1 < g->w ? q + np - 1 : g->w - 1;
+                int64_t elo = q + g->pad_left - g->ow + 1, ehi = last + g->pad_left;
+                if (elo < 0) elo = 0;
+                if (ehi > g->kw - 1) ehi = g->kw - 1;
+                int nseg = 0;
+                for (int64_t a = alo; a <= ahi && elo <= ehi; a++, nseg++) {
+                    lo[nseg] = (int)((a * g->kw + elo) * g->oc);
+                    hi[nseg] = (int)((a * g->kw + ehi + 1) * g->oc);
+                }
+                const float *yt = dy8 + (h * p->wy + q) * 8;
+                float *xt = dx8 + ((c0 * g->h + h) * p->wx + q) * 8;
+#if defined(__AVX512F__)
+                if (np == WIDE_PIX) {
+                    kern_segs_x4(mr, d->wb + c0 * T, yt, d->doff, lo, hi, nseg, xt, ldc);
+                    continue;
+                }
+#endif
+                kern_segs(mr, d->wb + c0 * T, yt, d->doff, lo, hi, nseg, xt, ldc);
             }
         }
     }
