@@ -201,14 +201,15 @@ static int64_t lanes_stage(const cnn__conv_geom *g) {
  * gradient reads that far past the taps of its first pixel), dX8 (C, H, Wx,
  * 8) the input gradient, LANES_PIX pixels a tile. */
 /* Stride s = 2 in the lanes layout: X8 holds the padded input split into
- * s x s phases, plane (c, ph, pw) = xpad[c, s*u + ph, s*v + pw], so that
+ * s x s phases, plane (ph, pw, c) = xpad[c, s*u + ph, s*v + pw], so that
  * output pixel (i, j) reads tap (c, a, e) at (i + a/s, j + e/s) of plane
- * (c, a%s, e%s): consecutive output pixels read consecutive X8 pixels, as
+ * (a%s, e%s, c): consecutive output pixels read consecutive X8 pixels, as
  * with stride 1, and the forward and the weight gradient run unchanged with
  * these offsets (the same K = C*kh*kw taps, no zero ones). Seen so, the
  * convolution is a stride-1 one over s*s*C phase planes of ceil(kh/s) x
  * ceil(kw/s) taps (some of zero weight), the phase geometry below; the input
- * gradient is that one's (lanes_dx), its planes put back in place after.
+ * gradient is that one's (lanes_dx, which skips the taps of zero weight: a
+ * tile's rows are planes of one phase), its planes put back in place after.
  * With s = 1 the phase geometry is g itself. */
 static cnn__conv_geom phase_geom(const cnn__conv_geom *g) {
     cnn__conv_geom q = *g;
@@ -219,6 +220,12 @@ static cnn__conv_geom phase_geom(const cnn__conv_geom *g) {
     q.sh = q.sw = 1, q.pad_top = q.pad_left = 0;
     q.h = g->oh + q.kh - 1, q.w = g->ow + q.kw - 1;
     return q;
+}
+
+/* Rows of the input gradient's packed weights: tiles of CONV_DIRECT_MR rows
+ * within each phase (the last one of a phase may have fewer), MR each */
+static int64_t dx_rows(const cnn__conv_geom *g) {
+    return (int64_t)g->sh * g->sh * round_up(g->c, CONV_DIRECT_MR);
 }
 
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
@@ -238,7 +245,7 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     p->dx8 = round_up(dx8 > g->w * 8 ? dx8 : g->w * 8, CONV_DIRECT_NR);
     /* packed w for the forward (rows o, taps (c, a, e)) and for the input
      * gradient (rows c, taps (a, e, o), of the phase geometry); their offsets */
-    p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + round_up(q.c, CONV_DIRECT_MR) * taps +
+    p->shared = round_up(round_up(g->oc, CONV_DIRECT_MR) * p->k + dx_rows(g) * taps +
                              p->k + taps,
                          CONV_DIRECT_NR);
     /* X8, Y8 or dY8, dX8, the stage (8 samples' outputs or output gradients,
@@ -978,7 +985,7 @@ static const float *fill_x8(float *x8, const float *x, int xblk, int64_t n0, int
                 for (int64_t j = 0; j < g->w; j++) {
                     int64_t col = j + g->pad_left, v = col / s;
                     if (v >= p->wp) continue;
-                    float *dst = x8 + ((((c * s + r % s) * s + col % s) * p->hp + u) * p->wp + v) * 8;
+                    float *dst = x8 + ((((r % s) * s + col % s) * g->c + c) * p->hp * p->wp + u * p->wp + v) * 8;
                     memcpy(dst, row + j * 8, 8 * sizeof(float));
                 }
             }
@@ -1008,7 +1015,7 @@ static lanes_shared lanes_shared_at(float *ws, const direct_plan *p, const cnn__
     int64_t taps = (int64_t)q.kh * q.kw * g->oc;
     d.wf = ws;
     d.wb = d.wf + round_up(g->oc, CONV_DIRECT_MR) * p->k;
-    d.xoff = (int *)(d.wb + round_up(q.c, CONV_DIRECT_MR) * taps);
+    d.xoff = (int *)(d.wb + dx_rows(g) * taps);
     d.doff = d.xoff + p->k;
     return d;
 }
@@ -1020,7 +1027,7 @@ static void lanes_xoff(int *xoff, const direct_plan *p, const cnn__conv_geom *g)
     for (int64_t c = 0; c < g->c; c++)
         for (int a = 0; a < g->kh; a++)
             for (int e = 0; e < g->kw; e++)
-                xoff[k++] = (int)(((((c * s + a % s) * s + e % s) * p->hp + a / s) * p->wp + e / s) * 8);
+                xoff[k++] = (int)(((((a % s) * s + e % s) * g->c + c) * p->hp * p->wp + a / s * p->wp + e / s) * 8);
 }
 
 /* Sigmoid or ReLU followed by 2 x 2, stride-2 average or max pooling that
@@ -1183,18 +1190,22 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
 static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_plan *p,
                           const cnn__conv_geom *g) {
     /* with phases, w[o, (c, ph, pw), a', e'] = w[o, c, s*a' + ph, s*e' + pw], 0 past the kernel */
+    /* tile j of rows c0 .. c0+MR-1 (within a phase) at wb + j*MR*T, as lanes_dx takes them */
     const cnn__conv_geom q = phase_geom(g);
     const int s = g->sh;
     int64_t T = (int64_t)q.kh * q.kw * g->oc;
-    for (int64_t c0 = 0; c0 < q.c; c0 += CONV_DIRECT_MR)
+    for (int64_t c0 = 0, j = 0; c0 < q.c; j++) {
+        const int64_t end = (c0 / g->c + 1) * g->c, mr = end - c0 < CONV_DIRECT_MR ? end - c0 : CONV_DIRECT_MR;
         for (int64_t t = 0; t < T; t++) {
             int64_t o = t % g->oc, a = t / g->oc / q.kw * s, e = t / g->oc % q.kw * s;
             for (int i = 0; i < CONV_DIRECT_MR; i++) {
-                int64_t cq = c0 + i, c = cq / (s * s), ai = a + cq / s % s, ei = e + cq % s;
-                d->wb[c0 * T + t * CONV_DIRECT_MR + i] =
-                    cq < q.c && ai < g->kh && ei < g->kw ? w[((o * g->c + c) * g->kh + ai) * g->kw + ei] : 0.0f;
+                int64_t cq = c0 + i, c = cq % g->c, ai = a + cq / g->c / s, ei = e + cq / g->c % s;
+                d->wb[j * CONV_DIRECT_MR * T + t * CONV_DIRECT_MR + i] =
+                    i < mr && ai < g->kh && ei < g->kw ? w[((o * g->c + c) * g->kh + ai) * g->kw + ei] : 0.0f;
             }
         }
+        c0 += mr;
+    }
     for (int64_t t = 0; t < T; t++) {
         int64_t o = t % g->oc, a = t / g->oc / q.kw, e = t / g->oc % q.kw;
         d->doff[t] = (int)(((o * q.oh + q.pad_top - a) * p->wy + q.pad_left - e + p->ly) * 8);
@@ -1205,24 +1216,31 @@ static void lanes_pack_dx(const lanes_shared *d, const float *w, const direct_pl
  * w[o, c, a, e] * dY8[o, h + pt - a, q + pl - e + ly]: rows a exactly,
  * columns e for any pixel of the tile (the others read the zero border). */
 static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const direct_plan *p,
-                     const cnn__conv_geom *g) {
+                     const cnn__conv_geom *g, const cnn__conv_geom *orig) {
     int64_t T = (int64_t)g->kh * g->kw * g->oc, ldc = g->h * p->wx * 8;
+    /* tiles of rows within one phase, whose taps past the kernel (a' with
+     * s*a' + ph >= kh, e' with s*e' + pw >= kw) have zero weight: skipped */
+    const int s = orig->sh;
+    const int64_t per = orig->c; /* planes a phase */
     int lo[64], hi[64];
     for (int64_t h = 0; h < g->h; h++) {
         int64_t alo = h + g->pad_top - g->oh + 1, ahi = h + g->pad_top; /* inclusive */
         if (alo < 0) alo = 0;
         if (ahi > g->kh - 1) ahi = g->kh - 1;
-        for (int64_t c0 = 0; c0 < g->c; c0 += CONV_DIRECT_MR) {
-            int mr = (int)(g->c - c0 < CONV_DIRECT_MR ? g->c - c0 : CONV_DIRECT_MR);
+        for (int64_t c0 = 0, j = 0; c0 < g->c; j++) {
+            const int64_t ph = c0 / per / s, pw = c0 / per % s, end = (c0 / per + 1) * per;
+            const float *wt = d->wb + j * CONV_DIRECT_MR * T; /* tile j, packed by lanes_pack_dx */
+            const int64_t amax = (orig->kh - 1 - ph) / s, emax = (orig->kw - 1 - pw) / s;
+            int mr = (int)(end - c0 < CONV_DIRECT_MR ? end - c0 : CONV_DIRECT_MR);
             for (int64_t q = 0, np; q < g->w; q += np) {
                 /* a tile of at most 6 rows takes WIDE_PIX pixels where they fit */
                 np = mr <= 6 && q + WIDE_PIX <= p->wx ? WIDE_PIX : LANES_PIX;
                 int64_t last = q + np - 1 < g->w ? q + np - 1 : g->w - 1;
                 int64_t elo = q + g->pad_left - g->ow + 1, ehi = last + g->pad_left;
                 if (elo < 0) elo = 0;
-                if (ehi > g->kw - 1) ehi = g->kw - 1;
+                if (ehi > emax) ehi = emax;
                 int nseg = 0;
-                for (int64_t a = alo; a <= ahi && elo <= ehi; a++, nseg++) {
+                for (int64_t a = alo; a <= ahi && a <= amax && elo <= ehi; a++, nseg++) {
                     lo[nseg] = (int)((a * g->kw + elo) * g->oc);
                     hi[nseg] = (int)((a * g->kw + ehi + 1) * g->oc);
                 }
@@ -1230,12 +1248,13 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
                 float *xt = dx8 + ((c0 * g->h + h) * p->wx + q) * 8;
 #if defined(__AVX512F__)
                 if (np == WIDE_PIX) {
-                    kern_segs_x4(mr, d->wb + c0 * T, yt, d->doff, lo, hi, nseg, xt, ldc);
+                    kern_segs_x4(mr, wt, yt, d->doff, lo, hi, nseg, xt, ldc);
                     continue;
                 }
 #endif
-                kern_segs(mr, d->wb + c0 * T, yt, d->doff, lo, hi, nseg, xt, ldc);
+                kern_segs(mr, wt, yt, d->doff, lo, hi, nseg, xt, ldc);
             }
+            c0 += mr;
         }
     }
 }
@@ -1256,7 +1275,7 @@ static void from_phases(float *dx, int64_t ls, const float *dx8, float *row, int
                 if (u >= hq || v >= wq)
                     memset(row + j * 8, 0, 8 * sizeof(float));
                 else
-                    memcpy(row + j * 8, dx8 + ((((c * s + r % s) * s + col % s) * hq + u) * p->wx + v) * 8,
+                    memcpy(row + j * 8, dx8 + ((((r % s) * s + col % s) * g->c + c) * hq * p->wx + u * p->wx + v) * 8,
                            8 * sizeof(float));
             }
             from_lanes(dx + (c * g->h + i) * g->w, ls, row, g->w, nb);
@@ -1468,16 +1487,16 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                 }
                 if (db) lanes_db_out(dbp, acc8, g->oc);
                 if (dx && g->sh != 1) {
-                    lanes_dx(dx8, dy8, &d, p, &pq);
+                    lanes_dx(dx8, dy8, &d, p, &pq, g);
                     from_phases(dx + n0 * chw, chw, dx8, stage, nb, p, g); /* the stage is free by now */
                 } else if (dx) {
                     /* a full block in blocks of 8 with even rows is dX8's own layout: written in place */
                     int dxblk = (blk & CNN__BLK_DX) && nb == 8;
                     if (dxblk && p->wx == g->w) {
-                        lanes_dx(dx + n0 * chw, dy8, &d, p, g);
+                        lanes_dx(dx + n0 * chw, dy8, &d, p, g, g);
                         continue;
                     }
-                    lanes_dx(dx8, dy8, &d, p, g);
+                    lanes_dx(dx8, dy8, &d, p, g, g);
                     for (int64_t c = 0; c < g->c; c++)
                         for (int64_t h = 0; h < g->h; h++) {
                             const float *row = dx8 + (c * g->h + h) * p->wx * 8;
