@@ -524,8 +524,19 @@ kern_dots_mr(int mr, int kr, const float *a, int64_t lda, const float *x, int64_
     TILE_ROWS(DOT_ZERO)
     for (int64_t r = 0; r < rows; r++) {
         const float *ar = a + r * ars, *x0p = x + off0 + r * xrs, *x1p = x + off1 + r * xrs;
-        for (int64_t n = 0; n < np; n += 16) {
-            const __mmask16 m = np - n >= 16 ? 0xFFFF : 0x00FF;
+        /* whole vectors, then a last 8 under a mask (as kern_dots4_mr) */
+        const int64_t nfull = np & ~(int64_t)15;
+        for (int64_t n = 0; n < nfull; n += 16) {
+            const __mmask16 m = 0xFFFF;
+            __m512 x0 = _mm512_loadu_ps(x0p + n);
+            __m512 x1 = kr > 1 ? _mm512_loadu_ps(x1p + n) : x0;
+            IN_REGISTER(x0);
+            IN_REGISTER(x1);
+            TILE_ROWS(DOT_FMA)
+        }
+        if (nfull < np) {
+            const int64_t n = nfull;
+            const __mmask16 m = 0x00FF;
             __m512 x0 = _mm512_maskz_loadu_ps(m, x0p + n);
             __m512 x1 = kr > 1 ? _mm512_maskz_loadu_ps(m, x1p + n) : x0;
             IN_REGISTER(x0);
@@ -614,8 +625,20 @@ kern_dots4_mr(int mr, int kr, const float *a, int64_t lda, const float *x, const
         const float *ar = a + r * ars, *xr = x + r * xrs;
         const float *x0p = xr + off[0], *x1p = xr + off[kr > 1], *x2p = xr + off[kr > 2 ? 2 : 0],
                     *x3p = xr + off[kr > 3 ? 3 : 0];
-        for (int64_t n = 0; n < np; n += 16) {
-            const __mmask16 m = np - n >= 16 ? 0xFFFF : 0x00FF;
+        /* whole vectors, then a last 8 under a mask: each lane adds the same
+         * products in the same order */
+        const int64_t nfull = np & ~(int64_t)15;
+        for (int64_t n = 0; n < nfull; n += 16) {
+            const __mmask16 m = 0xFFFF;
+            __m512 x0 = _mm512_loadu_ps(x0p + n);
+            __m512 x1 = kr > 1 ? _mm512_loadu_ps(x1p + n) : x0;
+            __m512 x2 = kr > 2 ? _mm512_loadu_ps(x2p + n) : x0;
+            __m512 x3 = kr > 3 ? _mm512_loadu_ps(x3p + n) : x0;
+            DOT4_ROWS(DOT4_FMA)
+        }
+        if (nfull < np) {
+            const int64_t n = nfull;
+            const __mmask16 m = 0x00FF;
             __m512 x0 = _mm512_maskz_loadu_ps(m, x0p + n);
             __m512 x1 = kr > 1 ? _mm512_maskz_loadu_ps(m, x1p + n) : x0;
             __m512 x2 = kr > 2 ? _mm512_maskz_loadu_ps(m, x2p + n) : x0;
