@@ -113,6 +113,7 @@ typedef struct {
     int64_t shared, slot;    /* floats: packed weights + offsets; one thread's scratch */
     int64_t pslot;           /* floats: one chunk's partials (dw, then db in doubles) */
     int64_t nslots;          /* scratch slots (below) */
+    int64_t parts;           /* grid forward: parts a sample's output channels are cut into */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -143,8 +144,15 @@ static int64_t direct_procs(void) {
 /* Scratch slots: one per thread of a call's team, as many as there are
  * processors (a count that does not depend on the thread count, so the
  * workspace does not either; a call runs at most that many threads). */
+/* The grid forward's work items: (sample, part of its output channels) */
+static int64_t fwd_chunks(const direct_plan *p, const cnn__conv_geom *g) {
+    int64_t items = p->lanes ? n_items(p, g) : g->n * p->parts;
+    return items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS;
+}
+
 static int64_t slots_for(const direct_plan *p, const cnn__conv_geom *g) {
     int64_t chunks = n_chunks(p, g), procs = direct_procs();
+    if (fwd_chunks(p, g) > chunks) chunks = fwd_chunks(p, g);
     int64_t team = procs < CONV_DIRECT_TEAM ? procs : CONV_DIRECT_TEAM;
     return chunks < team ? chunks : team;
 }
@@ -155,6 +163,10 @@ static int64_t partials(const direct_plan *p, const cnn__conv_geom *g) {
 }
 
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
+
+/* Output channels a part of the grid forward holds a multiple of: kern_cols'
+ * 8, or the packed weights' tiles of CONV_DIRECT_MR rows */
+static int64_t part_rows(const direct_plan *p) { return p->cols ? 8 : CONV_DIRECT_MR; }
 
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     memset(p, 0, sizeof *p);
@@ -183,6 +195,11 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * makes it (dz) */
     p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow, CONV_DIRECT_NR);
     p->pslot = partials(p, g);
+    /* a batch smaller than the processors: each sample's output channels
+     * are cut into parts (of whole register tiles) that threads take apart */
+    int64_t procs = direct_procs(), groups = (g->oc + part_rows(p) - 1) / part_rows(p);
+    p->parts = g->n < procs ? (procs + g->n - 1) / g->n : 1;
+    if (p->parts > groups) p->parts = groups;
     p->nslots = slots_for(p, g);
 }
 
@@ -898,16 +915,21 @@ static void transpose_weights(float *wt, const float *w, int64_t oc, int64_t K) 
 
 /* kern_cols over the tiles of a (rows, OC) product: row r's input at
  * base(r) = rbase + rofs[r], out (rows, OC) pixel-major. */
-static void cols_product(float *out, int64_t rows, const float *rbase, const int *rofs,
-                         const int *idx, int64_t T, const float *v, int64_t oc, int add) {
+static void cols_product_part(float *out, int64_t rows, const float *rbase, const int *rofs, const int *idx,
+                              int64_t T, const float *v, int64_t oc, int add, int64_t c0, int64_t c1) {
     for (int64_t r0 = 0; r0 < rows; r0 += CONV_DIRECT_MR) {
         int mr = (int)(rows - r0 < CONV_DIRECT_MR ? rows - r0 : CONV_DIRECT_MR);
         const float *base[CONV_DIRECT_MR];
         for (int i = 0; i < CONV_DIRECT_MR; i++) base[i] = rbase + rofs[r0 + (i < mr ? i : 0)];
-        for (int64_t o0 = 0; o0 < oc; o0 += COL_CHANNELS)
-            kern_cols(mr, (int)(oc - o0 < COL_CHANNELS ? oc - o0 : COL_CHANNELS), add, base, idx, T, v + o0, oc,
+        for (int64_t o0 = c0; o0 < c1; o0 += COL_CHANNELS)
+            kern_cols(mr, (int)(c1 - o0 < COL_CHANNELS ? c1 - o0 : COL_CHANNELS), add, base, idx, T, v + o0, oc,
                       out + r0 * oc + o0, oc);
     }
+}
+/* channels [c0, c1) of the product (c0, c1 multiples of 8, or c1 = oc) */
+static void cols_product(float *out, int64_t rows, const float *rbase, const int *rofs,
+                         const int *idx, int64_t T, const float *v, int64_t oc, int add) {
+    cols_product_part(out, rows, rbase, rofs, idx, T, v, oc, add, 0, oc);
 }
 
 /* Sample n's activation a = act(yn) (len floats) and pooling of it, when
@@ -920,19 +942,36 @@ static void fuse_tail(float *a, cnn_activation act, float *pool, const cnn__pool
     if (pool) cnn__pool2d_forward_serial(pool + n * pooled, an, pg1);
 }
 
+/* The same for output channels [o0, o1) of planes of ohw floats */
+static void fuse_tail_part(float *a, cnn_activation act, float *pool, const cnn__pool_geom *pg1, int64_t pooled,
+                           float *yn, int64_t n, int64_t len, int64_t ohw, int64_t o0, int64_t o1) {
+    if (!a && !pool) return;
+    float *an = (a ? a + n * len : yn) + o0 * ohw;
+    cnn__act_forward_serial(an, yn + o0 * ohw, (size_t)((o1 - o0) * ohw), act);
+    if (!pool) return;
+    cnn__pool_geom part = *pg1;
+    part.c = o1 - o0;
+    cnn__pool2d_forward_serial(pool + n * pooled + o0 * pg1->oh * pg1->ow, an, &part);
+}
+
 /* An eval-mode batch norm's scale and shift for channel o (cnn__bn_eval) */
 static inline void bn_coef(const cnn__bn_eval *bn, int64_t o, float *sc, float *sh) {
     *sc = bn->invstd[o] * (bn->gamma ? bn->gamma[o] : 1.0f);
     *sh = (bn->beta ? bn->beta[o] : 0.0f) - bn->mean[o] * *sc;
 }
 
-/* y (oc planes of len) <- y * scale + shift per channel, when bn is given */
-static void bn_planes(float *y, const cnn__bn_eval *bn, int64_t oc, int64_t len) {
-    for (int64_t o = 0; bn && o < oc; o++) {
+/* y (planes of len) <- y * scale + shift for channels [o0, o1), when bn is given */
+static void bn_planes_part(float *y, const cnn__bn_eval *bn, int64_t o0, int64_t o1, int64_t len) {
+    for (int64_t o = o0; bn && o < o1; o++) {
         float sc, sh;
         bn_coef(bn, o, &sc, &sh);
         for (int64_t q = 0; q < len; q++) y[o * len + q] = y[o * len + q] * sc + sh;
     }
+}
+
+/* y (oc planes of len) <- y * scale + shift per channel, when bn is given */
+static void bn_planes(float *y, const cnn__bn_eval *bn, int64_t oc, int64_t len) {
+    bn_planes_part(y, bn, 0, oc, len);
 }
 
 /* ---- the lanes layout ------------------------------------------------------ */
@@ -1557,7 +1596,11 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
         pack_rows(d.apack, w, g->oc, p.k);
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
-    int64_t chunks = n_chunks(&p, g), hw = g->h * g->w, ohw = g->oh * g->ow;
+    /* work items: (sample, part of its output channels); each output
+     * element is made the same way whatever the part, so the same bits */
+    const int64_t parts = p.parts, items = g->n * parts, chunks = fwd_chunks(&p, g), pr = part_rows(&p);
+    const int64_t groups = (g->oc + pr - 1) / pr;
+    int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     int team = team_size(&p);
     #pragma omp parallel num_threads(team)
     {
@@ -1565,29 +1608,32 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
         float *xp = slot_of(ws, &p), *yp = xp + p.xp, *ys = yp + g->oc * p.np;
         #pragma omp for schedule(dynamic, 1)
         for (int64_t q = 0; q < chunks; q++) {
-            for (int64_t n = q * g->n / chunks; n < (q + 1) * g->n / chunks; n++) {
+            for (int64_t it = q * items / chunks; it < (q + 1) * items / chunks; it++) {
+                const int64_t n = it / parts, part = it % parts;
+                int64_t o0 = groups * part / parts * pr, o1 = groups * (part + 1) / parts * pr;
+                if (o1 > g->oc) o1 = g->oc;
                 float *yn = y ? y + n * g->oc * ohw : ys;
                 pad_planes(xp, p.xp, x + n * g->c * hw, g->c, g->h, g->w, p.hp, p.wp, g->pad_top,
                            g->pad_left);
                 if (p.cols) {
                     /* yp (OH*OW, OC) = the pixels' patches @ wt; y[n, o, p] = yp[p, o] + b[o] */
-                    cols_product(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0);
-                    transpose(yn, ohw, yp, g->oc, ohw, g->oc);
-                    for (int64_t o = 0; b && o < g->oc; o++)
+                    cols_product_part(yp, ohw, xp, d.pix, d.off, p.k, d.wt, g->oc, 0, o0, o1);
+                    transpose(yn + o0 * ohw, ohw, yp + o0, g->oc, ohw, o1 - o0);
+                    for (int64_t o = o0; b && o < o1; o++)
                         for (int64_t q2 = 0; q2 < ohw; q2++) yn[o * ohw + q2] += b[o];
-                    bn_planes(yn, bn, g->oc, ohw);
-                    fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
+                    bn_planes_part(yn, bn, o0, o1, ohw);
+                    fuse_tail_part(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw, ohw, o0, o1);
                     continue;
                 }
                 /* yp (OC, np) = A @ the flat product of xp, tile by tile */
                 for (int64_t n0 = 0; n0 < p.np; n0 += CONV_DIRECT_NR)
-                    for (int64_t m0 = 0; m0 < g->oc; m0 += CONV_DIRECT_MR) {
-                        int mr = (int)(g->oc - m0 < CONV_DIRECT_MR ? g->oc - m0 : CONV_DIRECT_MR);
+                    for (int64_t m0 = o0; m0 < o1; m0 += CONV_DIRECT_MR) {
+                        int mr = (int)(o1 - m0 < CONV_DIRECT_MR ? o1 - m0 : CONV_DIRECT_MR);
                         kern_rows(mr, d.apack + m0 * p.k, xp + n0, d.off, p.k, yp + m0 * p.np + n0,
                                   p.np);
                     }
                 /* y[n, o, i, j] = yp[o, i*Wp + j] + b[o] */
-                for (int64_t o = 0; o < g->oc; o++) {
+                for (int64_t o = o0; o < o1; o++) {
                     float bo = b ? b[o] : 0.0f;
                     for (int64_t i = 0; i < g->oh; i++) {
                         const float *src = yp + o * p.np + i * p.wp;
@@ -1595,8 +1641,8 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
                         for (int64_t j = 0; j < g->ow; j++) dst[j] = src[j] + bo;
                     }
                 }
-                bn_planes(yn, bn, g->oc, ohw);
-                fuse_tail(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw);
+                bn_planes_part(yn, bn, o0, o1, ohw);
+                fuse_tail_part(a, act, pool, &pg1, pooled, yn, n, g->oc * ohw, ohw, o0, o1);
             }
         }
     }
