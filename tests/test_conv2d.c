@@ -259,6 +259,9 @@ static void test_ref_vs_fast(void) {
         {2, 13, 6, 5, 7, 3, 2, 2},   {2, 3, 8, 8, 40, 3, 1, 1},   {33, 2, 5, 5, 3, 2, 1, 1},
         {19, 6, 14, 14, 16, 5, 0, 1}, {11, 7, 9, 7, 13, 5, 1, 1}, {9, 3, 6, 5, 5, 3, 2, 1},
         {8, 2, 4, 4, 2, 3, 0, 1},     {40, 1, 7, 7, 6, 5, 2, 1},
+        /* one sample large enough that 2 threads cut its output channels
+         * into parts: kern_cols (OC % 8 == 0) and kern_rows */
+        {1, 32, 28, 28, 32, 3, 1, 1}, {1, 24, 20, 20, 30, 3, 1, 1},
     };
     for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) {
         const int *t = direct[i];

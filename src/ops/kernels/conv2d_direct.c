@@ -113,7 +113,7 @@ typedef struct {
     int64_t shared, slot;    /* floats: packed weights + offsets; one thread's scratch */
     int64_t pslot;           /* floats: one chunk's partials (dw, then db in doubles) */
     int64_t nslots;          /* scratch slots (below) */
-    int64_t parts;           /* grid forward: parts a sample's output channels are cut into */
+    int64_t parts;           /* grid forward: most parts a sample's output channels are cut into */
 } direct_plan;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -168,6 +168,19 @@ static void plan_lanes(direct_plan *p, const cnn__conv_geom *g);
  * 8, or the packed weights' tiles of CONV_DIRECT_MR rows */
 static int64_t part_rows(const direct_plan *p) { return p->cols ? 8 : CONV_DIRECT_MR; }
 
+/* A batch smaller than the threads: each sample's output channels are cut
+ * into parts (of whole register tiles) that the threads take apart, when a
+ * sample's convolution is large enough (2M mult-adds) to pay for the
+ * parts' own padded copies of the input. Each output is made the same way
+ * in any part: the bits do not depend on the parts. */
+#define GRID_PART_MACS ((int64_t)1 << 21)
+static int64_t grid_parts(const direct_plan *p, const cnn__conv_geom *g, int64_t threads) {
+    int64_t groups = (g->oc + part_rows(p) - 1) / part_rows(p), parts;
+    if (g->n >= threads || g->oc * p->k * g->oh * g->ow < GRID_PART_MACS) return 1;
+    parts = (threads + g->n - 1) / g->n;
+    return parts < groups ? parts : groups;
+}
+
 static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
     memset(p, 0, sizeof *p);
     /* the lanes layout for batches of 8 or more without dilation, when a
@@ -195,11 +208,7 @@ static void plan_make(direct_plan *p, const cnn__conv_geom *g) {
      * makes it (dz) */
     p->slot = round_up(2 * p->xp + g->oc * p->np + 2 * g->oc * g->oh * g->ow, CONV_DIRECT_NR);
     p->pslot = partials(p, g);
-    /* a batch smaller than the processors: each sample's output channels
-     * are cut into parts (of whole register tiles) that threads take apart */
-    int64_t procs = direct_procs(), groups = (g->oc + part_rows(p) - 1) / part_rows(p);
-    p->parts = g->n < procs ? (procs + g->n - 1) / g->n : 1;
-    if (p->parts > groups) p->parts = groups;
+    p->parts = grid_parts(p, g, direct_procs());
     p->nslots = slots_for(p, g);
 }
 
@@ -1596,12 +1605,12 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
         pack_rows(d.apack, w, g->oc, p.k);
     }
     make_offsets(d.off, g->c, g, p.hp, p.wp, 0);
-    /* work items: (sample, part of its output channels); each output
-     * element is made the same way whatever the part, so the same bits */
-    const int64_t parts = p.parts, items = g->n * parts, chunks = fwd_chunks(&p, g), pr = part_rows(&p);
-    const int64_t groups = (g->oc + pr - 1) / pr;
-    int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
+    /* work items: (sample, part of its output channels), as many parts as
+     * the threads in use ask (at most the plan's); the same bits whatever */
     int team = team_size(&p);
+    const int64_t parts = grid_parts(&p, g, team), items = g->n * parts, pr = part_rows(&p);
+    const int64_t chunks = items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS, groups = (g->oc + pr - 1) / pr;
+    int64_t hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel num_threads(team)
     {
         /* ys: a sample's output when y is not kept (inside the slot's room for dyt) */
