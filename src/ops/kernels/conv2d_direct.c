@@ -141,15 +141,16 @@ static int64_t direct_procs(void) {
     return n;
 }
 
-/* Scratch slots: one per thread of a call's team, as many as there are
- * processors (a count that does not depend on the thread count, so the
- * workspace does not either; a call runs at most that many threads). */
-/* The grid forward's work items: (sample, part of its output channels) */
+/* The forward's chunks: of blocks of 8 (lanes), or of work items (sample,
+ * part of its output channels) with the plan's most parts (grid) */
 static int64_t fwd_chunks(const direct_plan *p, const cnn__conv_geom *g) {
     int64_t items = p->lanes ? n_items(p, g) : g->n * p->parts;
     return items < CONV_DIRECT_CHUNKS ? items : CONV_DIRECT_CHUNKS;
 }
 
+/* Scratch slots: one per thread of a call's team, as many as there are
+ * processors (a count that does not depend on the thread count, so the
+ * workspace does not either; a call runs at most that many threads). */
 static int64_t slots_for(const direct_plan *p, const cnn__conv_geom *g) {
     int64_t chunks = n_chunks(p, g), procs = direct_procs();
     if (fwd_chunks(p, g) > chunks) chunks = fwd_chunks(p, g);
@@ -220,12 +221,6 @@ static int64_t lanes_stage(const cnn__conv_geom *g) {
     return st > g->w * 8 ? st : g->w * 8; /* with phases, also a row of dx in lanes */
 }
 
-/* The lanes layout: 8 samples side by side, a pixel is one vector of 8
- * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
- * output, dY8 (OC, OH, Wy, 8) the output gradient with ly zero columns on
- * each side (kw - 1, and at least LANES_PIX - 1: a tile of the input
- * gradient reads that far past the taps of its first pixel), dX8 (C, H, Wx,
- * 8) the input gradient, LANES_PIX pixels a tile. */
 /* Stride s = 2 in the lanes layout: X8 holds the padded input split into
  * s x s phases, plane (ph, pw, c) = xpad[c, s*u + ph, s*v + pw], so that
  * output pixel (i, j) reads tap (c, a, e) at (i + a/s, j + e/s) of plane
@@ -254,6 +249,13 @@ static int64_t dx_rows(const cnn__conv_geom *g) {
     return (int64_t)g->sh * g->sh * round_up(g->c, CONV_DIRECT_MR);
 }
 
+/* The lanes layout: 8 samples side by side, a pixel is one vector of 8
+ * lanes. X8 (C, Hp, Wp, 8) holds the padded input; Y8 (OC, OH, OWp, 8) the
+ * output, dY8 (OC, OH, Wy, 8) the output gradient with ly zero columns on
+ * each side (kw - 1, and at least WIDE_PIX - 1: a tile of the input
+ * gradient reads that far past the taps of its first pixel), dX8 (C, H, Wx,
+ * 8) the input gradient, LANES_PIX pixels a tile (WIDE_PIX for a tile of at
+ * most 6 rows). With stride 2 the sizes are those of the phase geometry. */
 static void plan_lanes(direct_plan *p, const cnn__conv_geom *g) {
     const cnn__conv_geom q = phase_geom(g);
     int64_t ekw = q.kw - 1, taps = (int64_t)q.kh * q.kw * g->oc;
