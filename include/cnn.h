@@ -447,12 +447,13 @@ CNN_API void cnn_model_zero_grad(cnn_model *m);
  * backward then allocate nothing. */
 CNN_API int cnn_model_reserve(cnn_model *m, int max_batch);
 /* x (batch, C, H, W) -> *logits (batch, num_outputs), owned by the model and
- * valid until the next forward. train != 0 enables Dropout (drawn from rng),
- * batch statistics in batch norms, and keeps every layer's output for
- * cnn_model_backward; with train == 0 (CNN_EVAL: model.eval() under
- * torch.no_grad()) the model may keep only what inference needs (backward
- * then fails) and fuses more layers. train == CNN_EVAL_GRAD is eval mode with
- * every output kept: model.eval() with gradients. */
+ * valid until the next forward. train is the mode:
+ *   CNN_TRAIN (1; any value but 0 and 2): model.train(): Dropout (drawn from
+ *     rng), batch statistics in batch norms, every layer's output kept for
+ *     cnn_model_backward;
+ *   CNN_EVAL (0): model.eval() under torch.no_grad(): the model may keep only
+ *     what inference needs (backward then fails) and fuses more layers;
+ *   CNN_EVAL_GRAD (2): model.eval() with gradients: every output kept. */
 #define CNN_EVAL 0
 #define CNN_TRAIN 1
 #define CNN_EVAL_GRAD 2
