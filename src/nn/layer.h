@@ -216,17 +216,20 @@ static inline int64_t *cnn__counter(const cnn__run *r, const cnn__layer_rt *rt, 
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                     float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
                     const cnn__shard_sync *sync);
-/* The same followed by act in the same pass (act NULL: none). */
+/* The same followed by act in the same pass (act NULL: none); blk: x and y
+ * in blocks of 8 (ops.h). */
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                         float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
-                        const cnn_activation *act, const cnn__shard_sync *sync);
+                        const cnn_activation *act, const cnn__shard_sync *sync, int blk);
 /* A BatchNorm layer and the activation after it as one step (nn/plan.c):
  * y = act(bn(x)), and dx from the activation's dy, with bn's output never
  * stored. */
-int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act);
-/* The same, then pool <- the pooling pg of y, in the same pass (BN_ACT_POOL) */
+int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
+                               int blk);
+/* The same, then pool <- the pooling pg of y, in the same pass (BN_ACT_POOL).
+ * blk: every tensor in blocks of 8 (then pg's windows are 2 x 2 tiles). */
 int cnn__batchnorm_act_pool_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
-                                    float *pool, const cnn__pool_geom *pg);
+                                    float *pool, const cnn__pool_geom *pg, int blk);
 /* 1 when the batch norm's inference forward uses its running statistics */
 int cnn__batchnorm_eval_fusable(const cnn__layer_rt *rt);
 /* The inference forward of such a batch norm, applied by the Conv2d before
@@ -237,7 +240,10 @@ void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval
 void cnn__bn_eval_coef(cnn__bn_eval *e, float *stats, const float *gamma, const float *beta, const float *rm,
                        const float *rv, cnn__bn_state *bn);
 void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
-                                 const float *x, const float *y, cnn_activation act);
+                                 const float *x, const float *y, cnn_activation act, int blk);
+/* The batch norm layer's backward, its tensors in blocks of 8 with blk (BN_ACT_POOL's). */
+void cnn__batchnorm_layer_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
+                                   const float *x, int blk);
 
 /* ---- summary ---------------------------------------------------------------- */
 

@@ -20,6 +20,9 @@
  *             BatchNorm2d -> activation (-> pooling) as CONV_ACT, the batch
  *             norm applied to each output before its activation; nothing
  *             before the last output is kept (no backward)
+ *   CONV      a Conv2d alone on the direct kernels with its input (X) or
+ *             output (Y) in blocks of 8, the layout of the BN_ACT or
+ *             BN_ACT_POOL step next to it (whose tensors then all are)
  *
  * The plan depends on the batch size and on whether outputs are kept for a
  * backward (training, CNN_EVAL_GRAD) or not (CNN_EVAL).
@@ -35,13 +38,15 @@ typedef enum {
     CNN__STEP_ACT_POOL,
     CNN__STEP_BN_ACT,
     CNN__STEP_BN_ACT_POOL,
-    CNN__STEP_CONV_BN_ACT
+    CNN__STEP_CONV_BN_ACT,
+    CNN__STEP_CONV
 } cnn__step_kind;
 
 typedef struct cnn__step {
     cnn__step_kind kind;
     int first, count;     /* the layers [first, first + count) */
-    int blk;              /* CONV_ACT: CNN__BLK_X | _A | _P of a training forward */
+    int blk;              /* CONV_ACT: CNN__BLK_X | _A | _P of a training forward; CONV: _X | _Y;
+                             BN_ACT, BN_ACT_POOL: _X, every tensor in blocks of 8 */
     cnn_activation act;   /* CONV_ACT, ACT_POOL, BN_ACT, CONV_BN_ACT: the activation layer's */
 } cnn__step;
 

@@ -18,7 +18,11 @@
  * with the same operations as the layers, so the same bits (CONV_BN_ACT).
  * Between two fused steps, and between a fused
  * step's forward and its backward, tensors stay in blocks of 8 samples
- * (CNN__BLK_*) where cnn__conv2d_direct_blocks_ok allows it.
+ * (CNN__BLK_*) where cnn__conv2d_direct_blocks_ok allows it. So do those of
+ * a Conv2d -> BatchNorm2d -> activation (-> 2 x 2 pooling) -> Conv2d chain
+ * on the direct kernels' lanes layout (CONV steps, cnn__conv2d_direct_blocks):
+ * the batch norm's kernels read and write blocks as they are, with the same
+ * bits as NCHW (ops/kernels/batchnorm.c).
  *
  * The plan depends on whether the outputs are kept for a backward and on
  * the batch size: the direct kernels take the lanes
@@ -76,6 +80,32 @@ static int fused_blocks(const cnn_model *m, int i, int batch) {
     return cnn__conv2d_direct_blocks_ok(&g, ops_at(m, i + 1)->act, &pg);
 }
 
+/* Layer i is a Conv2d that runs alone (neither CONV_ACT nor CONV_BN_ACT):
+ * the CNN__BLK_* flags the direct kernels take for it at this batch size. */
+static int conv_alone_blocks(const cnn_model *m, int i, int batch, int keep) {
+    if (!has_role(m, i, CNN__FUSE_CONV) || fuses_conv(m, i, batch) || fuses_conv_bn(m, i, batch, keep)) return 0;
+    cnn__conv_geom g = m->rt[i].st.conv.g;
+    g.n = batch;
+    return cnn__conv2d_direct_blocks(&g);
+}
+
+static int bn_fuses(const cnn_model *m, int i);
+
+/* The step that starts at layer j takes its input in blocks of 8. */
+static int takes_blocks(const cnn_model *m, int j, int batch, int keep) {
+    if (fuses_conv(m, j, batch) && !fuses_conv_bn(m, j, batch, keep)) return fused_blocks(m, j, batch);
+    return (conv_alone_blocks(m, j, batch, keep) & CNN__BLK_X) != 0;
+}
+
+/* Layer i is a Conv2d alone whose output goes in blocks of 8 to a BN_ACT or
+ * BN_ACT_POOL step (2 x 2 tiles) whose output the next step takes so. */
+static int conv_out_blocks(const cnn_model *m, int i, int batch, int keep) {
+    if (!(conv_alone_blocks(m, i, batch, keep) & CNN__BLK_Y)) return 0;
+    const int k = bn_fuses(m, i + 1);
+    if (k == 0 || (k == 2 && !cnn__pool_2x2_tiles(&m->rt[i + 3].st.pool))) return 0;
+    return takes_blocks(m, i + 1 + (k == 2 ? 3 : 2), batch, keep);
+}
+
 /* Layer i is a batch norm that runs with the activation after it (1:
  * BN_ACT), and the pooling after that, over its planes (2: BN_ACT_POOL); 0: neither */
 static int bn_fuses(const cnn_model *m, int i) {
@@ -105,14 +135,22 @@ int cnn__plan_steps(const cnn_model *m, int batch, int keep, cnn__step *steps) {
             s->count = has_role(m, i + 2, CNN__FUSE_POOL) ? 3 : 2;
             if (fused_blocks(m, i, batch))
                 s->blk = (in_blocks ? CNN__BLK_X : 0) | CNN__BLK_A | (fused_blocks(m, i + 3, batch) ? CNN__BLK_P : 0);
+        } else if (has_role(m, i, CNN__FUSE_CONV) && (in_blocks || conv_out_blocks(m, i, batch, keep))) {
+            s->kind = CNN__STEP_CONV;
+            s->blk = (in_blocks ? CNN__BLK_X : 0) | (conv_out_blocks(m, i, batch, keep) ? CNN__BLK_Y : 0);
         } else if (i >= 1 && has_role(m, i, CNN__FUSE_ACT) && has_role(m, i + 1, CNN__FUSE_POOL)) {
             s->kind = CNN__STEP_ACT_POOL, s->act = ops_at(m, i)->act, s->count = 2;
         } else if (bn_fuses(m, i)) {
             s->act = ops_at(m, i + 1)->act;
             if (bn_fuses(m, i) == 2) s->kind = CNN__STEP_BN_ACT_POOL, s->count = 3;
             else s->kind = CNN__STEP_BN_ACT, s->count = 2;
+            s->blk = in_blocks ? CNN__BLK_X : 0;
         }
-        in_blocks = (s->blk & CNN__BLK_P) != 0;
+        /* the next step's input in blocks: a fused step's pooled output, a
+         * CONV step's output, a batch norm step's (as its input) */
+        in_blocks = s->kind == CNN__STEP_CONV_ACT ? (s->blk & CNN__BLK_P) != 0
+                    : s->kind == CNN__STEP_CONV   ? (s->blk & CNN__BLK_Y) != 0
+                                                  : (s->blk & CNN__BLK_X) != 0;
     }
     return n;
 }
@@ -158,7 +196,24 @@ static void conv_bn_act_forward(cnn_model *m, const cnn__run *r, const cnn__step
     m->act[f + s->count] = pool ? pout : aout;
 }
 
+/* The direct kernels' geometry of the Conv2d at layer f, at the run's batch. */
+static cnn__conv_geom conv_at(cnn_model *m, const cnn__run *r, int f) {
+    cnn__conv_geom g = m->rt[f].st.conv.g;
+    g.n = r->batch;
+    return g;
+}
+
 int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
+    if (s->kind == CNN__STEP_CONV) { /* y = conv(x), x or y in blocks of 8 */
+        const int f = s->first;
+        cnn__layer_rt *crt = &m->rt[f];
+        const cnn__conv_geom g = conv_at(m, r, f);
+        crt->st.conv.cols_valid = 0;
+        cnn__conv2d_direct_forward(crt->out, m->act[f], cnn__param(r, crt, 0), cnn__param(r, crt, 1), &g, s->blk,
+                                   r->ws);
+        m->act[f + 1] = crt->out;
+        return CNN_OK;
+    }
     if (s->kind == CNN__STEP_CONV_ACT) {
         conv_act_forward(m, r, s);
         return CNN_OK;
@@ -172,7 +227,7 @@ int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
         float *a = m->rt[f + 1].out, *p = m->rt[f + 2].out;
         cnn__pool_geom pg = m->rt[f + 2].st.pool;
         pg.n = r->batch;
-        int rc = cnn__batchnorm_act_pool_forward(r, &m->rt[f], m->act[f], a, s->act, p, &pg);
+        int rc = cnn__batchnorm_act_pool_forward(r, &m->rt[f], m->act[f], a, s->act, p, &pg, s->blk != 0);
         if (rc < 0) return cnn__layer_fail(rc, &m->layers[f], f);
         m->act[f + 1] = NULL;
         m->act[f + 2] = a;
@@ -182,7 +237,7 @@ int cnn__step_forward(cnn_model *m, const cnn__run *r, const cnn__step *s) {
     if (s->kind == CNN__STEP_BN_ACT) { /* y = act(bn(x)); bn's output is not kept */
         const int f = s->first;
         float *y = m->rt[f + 1].out;
-        int rc = cnn__batchnorm_act_forward(r, &m->rt[f], m->act[f], y, s->act);
+        int rc = cnn__batchnorm_act_forward(r, &m->rt[f], m->act[f], y, s->act, s->blk != 0);
         if (rc < 0) return cnn__layer_fail(rc, &m->layers[f], f);
         m->act[f + 1] = NULL;
         m->act[f + 2] = y;
@@ -204,6 +259,15 @@ static float *other(cnn_model *m, const float *dy) { return dy == m->grad_a ? m-
 const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step *s, const float *dy) {
     const int f = s->first, last = f + s->count - 1;
     CNN_ASSERT(s->kind != CNN__STEP_CONV_BN_ACT); /* inference only: the model refuses the backward */
+    if (s->kind == CNN__STEP_CONV) { /* dx and x in blocks where x was, dy where y was */
+        const cnn__layer_rt *crt = &m->rt[f];
+        const cnn__conv_geom g = conv_at(m, r, f);
+        float *dx = f == 0 ? NULL : other(m, dy);
+        const int blk = (s->blk & CNN__BLK_X ? CNN__BLK_X | CNN__BLK_DX : 0) | (s->blk & CNN__BLK_Y ? CNN__BLK_DY : 0);
+        cnn__conv2d_direct_backward(dx, cnn__grad(r, crt, 0), cnn__grad(r, crt, 1), dy, m->act[f],
+                                    cnn__param(r, crt, 0), &g, blk, r->ws);
+        return dx;
+    }
     if (s->kind == CNN__STEP_CONV_ACT && s->count == 3) {
         /* dy = act'(z) * pool_backward(dp) made per sample, never stored;
          * dx in blocks of 8 where x was: the step before reads it so */
@@ -222,19 +286,20 @@ const float *cnn__step_backward(cnn_model *m, const cnn__run *r, const cnn__step
         cnn__pool_geom pg = m->rt[last].st.pool;
         pg.n = r->batch;
         float *dz = other(m, dy), *dx = f == 0 ? NULL : other(m, dz);
-        cnn__pool_act_backward(dz, dy, m->act[f + 2], &pg, s->act);
-        return cnn__layer_ops_of(m->layers[f].kind)->backward(r, &m->rt[f], &m->layers[f], dx, dz, m->act[f], NULL);
+        cnn__pool_act_backward(dz, dy, m->act[f + 2], &pg, s->act, s->blk != 0);
+        cnn__batchnorm_layer_backward(r, &m->rt[f], dx, dz, m->act[f], s->blk != 0);
+        return dx;
     }
     if (s->kind == CNN__STEP_BN_ACT) {
         float *dx = f == 0 ? NULL : other(m, dy);
-        cnn__batchnorm_act_backward(r, &m->rt[f], dx, dy, m->act[f], m->act[f + 2], s->act);
+        cnn__batchnorm_act_backward(r, &m->rt[f], dx, dy, m->act[f], m->act[f + 2], s->act, s->blk != 0);
         return dx;
     }
     if (s->kind == CNN__STEP_ACT_POOL) { /* dx = act'(z) * pool_backward(dy) in one pass per sample */
         cnn__pool_geom pg = m->rt[last].st.pool;
         pg.n = r->batch;
         float *dx = other(m, dy);
-        cnn__pool_act_backward(dx, dy, m->act[f + 1], &pg, s->act);
+        cnn__pool_act_backward(dx, dy, m->act[f + 1], &pg, s->act, 0);
         return dx;
     }
     for (int i = last; i >= f && dy; i--) {
@@ -278,6 +343,10 @@ static void step_kernel(char *kernel, size_t kcap, char *layout, size_t lcap, co
         snprintf(kernel, kcap, "batch norm + %s%s", s->act == CNN_ACT_SIGMOID ? "sigmoid"
                                                   : s->act == CNN_ACT_RELU ? "relu" : "tanh",
                  s->kind == CNN__STEP_BN_ACT_POOL ? " + pool" : ", one pass");
+        if (s->blk) snprintf(layout, lcap, "blocks of 8");
+    } else if (s->kind == CNN__STEP_CONV) {
+        snprintf(kernel, kcap, "conv2d direct");
+        snprintf(layout, lcap, "blocks of 8:%s%s", s->blk & CNN__BLK_X ? " x" : "", s->blk & CNN__BLK_Y ? " y" : "");
     } else if (s->kind == CNN__STEP_CONV_BN_ACT) {
         snprintf(kernel, kcap, "conv2d direct + bn + %s%s", s->act == CNN_ACT_SIGMOID ? "sigmoid"
                                                             : s->act == CNN_ACT_RELU ? "relu" : "tanh",

@@ -290,7 +290,7 @@ size_t cnn__conv2d_cols_size(const cnn__conv_geom *g) {
 static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                            const cnn__conv_geom *g, float *buf, int keep) {
     if (cnn__conv2d_direct_ok(g)) {
-        cnn__conv2d_direct_forward(y, x, w, b, g, buf);
+        cnn__conv2d_direct_forward(y, x, w, b, g, 0, buf);
         return;
     }
     int64_t groups = g->groups, cg = g->c / groups, ocg = g->oc / groups;
@@ -342,7 +342,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
     int64_t chunk = pointwise ? g->n : chunk_samples(g);
 
     if (cnn__conv2d_direct_ok(g)) { /* db too */
-        cnn__conv2d_direct_backward(dx, dw, db, dy, x, w, g, ws);
+        cnn__conv2d_direct_backward(dx, dw, db, dy, x, w, g, 0, ws);
         return;
     }
     /* db[o] += sum over n, i, j of dy[n, o, i, j], in a fixed order per o:

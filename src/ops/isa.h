@@ -25,8 +25,10 @@
     R(int, conv2d_direct_ok, (const cnn__conv_geom *g), (g))                                       \
     R(size_t, conv2d_direct_workspace, (const cnn__conv_geom *g), (g))                             \
     V(void, conv2d_direct_forward,                                                                 \
-      (float *y, const float *x, const float *w, const float *b, const cnn__conv_geom *g, float *ws), \
-      (y, x, w, b, g, ws))                                                                         \
+      (float *y, const float *x, const float *w, const float *b, const cnn__conv_geom *g, int blk, \
+       float *ws),                                                                                 \
+      (y, x, w, b, g, blk, ws))                                                                    \
+    R(int, conv2d_direct_blocks, (const cnn__conv_geom *g), (g))                                   \
     R(int, conv2d_direct_blocks_ok,                                                                \
       (const cnn__conv_geom *g, cnn_activation act, const struct cnn__pool_geom *pg), (g, act, pg)) \
     V(void, conv2d_direct_forward_fused,                                                           \
@@ -36,8 +38,8 @@
       (y, a, act, p, pg, x, w, b, bn, g, blk, ws))                                                 \
     V(void, conv2d_direct_backward,                                                                \
       (float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,           \
-       const cnn__conv_geom *g, float *ws),                                                        \
-      (dx, dw, db, dy, x, w, g, ws))                                                               \
+       const cnn__conv_geom *g, int blk, float *ws),                                               \
+      (dx, dw, db, dy, x, w, g, blk, ws))                                                          \
     V(void, conv2d_direct_backward_fused,                                                          \
       (float *dx, float *dw, float *db, const float *dp, const float *a, cnn_activation act,       \
        const struct cnn__pool_geom *pg, const float *x, const float *w, const cnn__conv_geom *g,   \
@@ -51,8 +53,9 @@
     V(void, pool2d_backward_serial,                                                                \
       (float *dx, const float *dy, const float *x, const cnn__pool_geom *g), (dx, dy, x, g))       \
     V(void, pool_act_backward,                                                                     \
-      (float *dz, const float *dp, const float *a, const cnn__pool_geom *g, cnn_activation act),   \
-      (dz, dp, a, g, act))                                                                         \
+      (float *dz, const float *dp, const float *a, const cnn__pool_geom *g, cnn_activation act,    \
+       int blk),                                                                                   \
+      (dz, dp, a, g, act, blk))                                                                    \
     V(void, pool_act_backward_serial,                                                              \
       (float *dz, const float *dp, const float *a, const cnn__pool_geom *g, cnn_activation act),   \
       (dz, dp, a, g, act))                                                                         \
@@ -67,31 +70,31 @@
       (dx, dy, x, y, n, act))                                                                      \
     V(void, batchnorm_stats,                                                                       \
       (float *mean, float *invstd, float *var_unbiased, const float *x, int64_t n, int64_t c,     \
-       int64_t s, float eps, const cnn__shard_sync *sync),                                         \
-      (mean, invstd, var_unbiased, x, n, c, s, eps, sync))                                               \
+       int64_t s, float eps, const cnn__shard_sync *sync, int blk),                                \
+      (mean, invstd, var_unbiased, x, n, c, s, eps, sync, blk))                                               \
     V(void, batchnorm_apply,                                                                       \
       (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
-       const float *beta, int64_t n, int64_t c, int64_t s),                                        \
-      (y, x, mean, invstd, gamma, beta, n, c, s))                                                  \
+       const float *beta, int64_t n, int64_t c, int64_t s, int blk),                               \
+      (y, x, mean, invstd, gamma, beta, n, c, s, blk))                                                  \
     V(void, batchnorm_backward,                                                                    \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean, \
        const float *invstd, const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,  \
-       const cnn__shard_sync *sync),                                                               \
-      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats, sync))                       \
+       const cnn__shard_sync *sync, int blk),                                                      \
+      (dx, dgamma, dbeta, dy, x, mean, invstd, gamma, n, c, s, batch_stats, sync, blk))                       \
     V(void, batchnorm_apply_act,                                                                   \
       (float *y, const float *x, const float *mean, const float *invstd, const float *gamma,       \
-       const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act),                    \
-      (y, x, mean, invstd, gamma, beta, n, c, s, act))                                             \
+       const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act, int blk),           \
+      (y, x, mean, invstd, gamma, beta, n, c, s, act, blk))                                             \
     V(void, batchnorm_apply_act_pool,                                                              \
       (float *y, float *pool, const float *x, const float *mean, const float *invstd,              \
        const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s, cnn_activation act,  \
-       const struct cnn__pool_geom *pg),                                                           \
-      (y, pool, x, mean, invstd, gamma, beta, n, c, s, act, pg))                                   \
+       const struct cnn__pool_geom *pg, int blk),                                                  \
+      (y, pool, x, mean, invstd, gamma, beta, n, c, s, act, pg, blk))                                   \
     V(void, batchnorm_backward_act,                                                                \
       (float *dx, float *dgamma, float *dbeta, const float *dy, const float *y, cnn_activation act, \
        const float *x, const float *mean, const float *invstd, const float *gamma, int64_t n,      \
-       int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync),                        \
-      (dx, dgamma, dbeta, dy, y, act, x, mean, invstd, gamma, n, c, s, batch_stats, sync))
+       int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync, int blk),               \
+      (dx, dgamma, dbeta, dy, y, act, x, mean, invstd, gamma, n, c, s, batch_stats, sync, blk))
 
 /* One instruction set's kernels. */
 typedef struct cnn__kernels {

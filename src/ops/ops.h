@@ -58,7 +58,7 @@ struct cnn__pool_geom;
 int cnn__conv2d_direct_ok(const cnn__conv_geom *g);
 size_t cnn__conv2d_direct_workspace(const cnn__conv_geom *g);
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
-                                const cnn__conv_geom *g, float *ws);
+                                const cnn__conv_geom *g, int blk, float *ws);
 /* Tensors "in blocks of 8": each full block of 8 samples n0 .. n0+7 holds
  * (C, H, W, 8) at n0*C*H*W, the sample the fastest index; a last block of
  * fewer than 8 samples stays NCHW. The lanes layout of the fused direct
@@ -67,7 +67,12 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
  * between its forward and its backward, and between two such fused layers:
  * x the input, a the activation's output, p the pooled output (forward) or
  * its gradient (backward), dx the input gradient. */
-enum { CNN__BLK_X = 1, CNN__BLK_A = 2, CNN__BLK_P = 4, CNN__BLK_DX = 8 };
+enum { CNN__BLK_X = 1, CNN__BLK_A = 2, CNN__BLK_P = 4, CNN__BLK_DX = 8, CNN__BLK_Y = 16, CNN__BLK_DY = 32 };
+/* The CNN__BLK_* flags cnn__conv2d_direct_forward (x: _X, y: _Y) and
+ * cnn__conv2d_direct_backward (x: _X, dy: _DY, dx: _DX) honor for this
+ * convolution (a Conv2d alone, the lanes layout); 0: none. A Conv2d
+ * between batch norms keeps its tensors in blocks of 8 so (nn/plan.c). */
+int cnn__conv2d_direct_blocks(const cnn__conv_geom *g);
 /* 1 when the fused forward and backward below honor CNN__BLK_* flags for
  * this convolution, activation and pooling (else the flags must be 0). */
 int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
@@ -92,7 +97,7 @@ void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, fl
                                       float *ws);
 /* db (may be NULL) += sum of dy, per chunk of samples and the chunks in order */
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                 const float *w, const cnn__conv_geom *g, float *ws);
+                                 const float *w, const cnn__conv_geom *g, int blk, float *ws);
 /* The same with dy = act'(z) * pool_backward(dp) made sample by sample and
  * never stored (a = act(z), the pooling's input; pg->n is ignored): the
  * backward of Conv2d -> activation -> pooling, same results as
@@ -143,9 +148,10 @@ void cnn__pool2d_forward_serial(float *y, const float *x, const cnn__pool_geom *
 void cnn__pool2d_backward_serial(float *dx, const float *dy, const float *x, const cnn__pool_geom *g);
 /* dz = act'(z) * pool_backward(dp): the input gradient of an activation that
  * is followed by pooling, one sample at a time (a = act(z), the pooling's
- * input; g->n samples). Same results as the two backward passes in turn. */
+ * input; g->n samples). Same results as the two backward passes in turn.
+ * blk: dz, dp and a in blocks of 8, the windows 2 x 2 tiles. */
 void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
-                            cnn_activation act);
+                            cnn_activation act, int blk);
 /* The same on the calling thread only (for fused kernels). */
 void cnn__pool_act_backward_serial(float *dz, const float *dp, const float *a,
                                    const cnn__pool_geom *g, cnn_activation act);
@@ -214,14 +220,16 @@ typedef struct cnn__shard_sync {
     int64_t total;
 } cnn__shard_sync;
 
-/* x is (n, c, s): s = H*W for BatchNorm2d, 1 or L for BatchNorm1d. Per channel,
+/* x is (n, c, s): s = H*W for BatchNorm2d, 1 or L for BatchNorm1d; with blk,
+ * every tensor of the call is in blocks of 8 (CNN__BLK_* above; BatchNorm2d
+ * only), and a pooling's windows are 2 x 2 tiles. Per channel,
  * over the n*s values: mean[c]; invstd[c] = 1/sqrt(var_biased + eps);
  * var_unbiased[c] = var_biased * m/(m-1) (may be NULL; m = n*s >= 2). */
 void cnn__batchnorm_stats(float *mean, float *invstd, float *var_unbiased, const float *x,
-                          int64_t n, int64_t c, int64_t s, float eps, const cnn__shard_sync *sync);
+                          int64_t n, int64_t c, int64_t s, float eps, const cnn__shard_sync *sync, int blk);
 /* y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]; gamma, beta NULL mean 1, 0. */
 void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const float *invstd,
-                          const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s);
+                          const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s, int blk);
 /* xhat = (x - mean) * invstd. dgamma += sum dy*xhat, dbeta += sum dy (either may be NULL).
  * dx (may be NULL) with batch statistics:
  *   dx = gamma * invstd / m * (m * dy - sum dy - xhat * sum(dy * xhat))
@@ -229,24 +237,24 @@ void cnn__batchnorm_apply(float *y, const float *x, const float *mean, const flo
  * with fixed (running) statistics: dx = gamma * invstd * dy. */
 void cnn__batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                              const float *mean, const float *invstd, const float *gamma, int64_t n,
-                             int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync);
+                             int64_t c, int64_t s, int batch_stats, const cnn__shard_sync *sync, int blk);
 
 /* The same, then y = act(y): a batch norm and the activation after it in one
  * pass, the same bits as the two in turn. */
 void cnn__batchnorm_apply_act(float *y, const float *x, const float *mean, const float *invstd,
                               const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
-                              cnn_activation act);
+                              cnn_activation act, int blk);
 /* The same, then pool <- the pooling pg (pg->n ignored) of each plane of y
  * while it is in cache: batch norm, activation and pooling in one pass. */
 void cnn__batchnorm_apply_act_pool(float *y, float *pool, const float *x, const float *mean, const float *invstd,
                                    const float *gamma, const float *beta, int64_t n, int64_t c, int64_t s,
-                                   cnn_activation act, const struct cnn__pool_geom *pg);
+                                   cnn_activation act, const struct cnn__pool_geom *pg, int blk);
 /* The backward of both: cnn__batchnorm_backward of act'(.) * dy, made from
  * the activation's output y as it is read, never stored. */
 void cnn__batchnorm_backward_act(float *dx, float *dgamma, float *dbeta, const float *dy, const float *y,
                                  cnn_activation act, const float *x, const float *mean, const float *invstd,
                                  const float *gamma, int64_t n, int64_t c, int64_t s, int batch_stats,
-                                 const cnn__shard_sync *sync);
+                                 const cnn__shard_sync *sync, int blk);
 
 /* ---- adaptive pooling (adaptive_pool.c) ------------------------------------ */
 /* planes of h x w -> oh x ow; window i covers [floor(i*h/oh), ceil((i+1)*h/oh)).

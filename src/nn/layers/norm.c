@@ -93,7 +93,7 @@ static void bn_reserve(const cnn__layer_rt *rt, const cnn_layer_desc *l, int max
 int cnn__bn_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                     float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
                     const cnn__shard_sync *sync) {
-    return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL, sync);
+    return cnn__bn_act_forward(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, NULL, sync, 0);
 }
 
 /* mean, invstd <- the running statistics (inference) */
@@ -125,7 +125,7 @@ void cnn__batchnorm_eval_coef(const cnn__run *r, cnn__layer_rt *rt, cnn__bn_eval
 static int bn_forward_pass(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                            float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
                            const cnn_activation *act, float *pool, const cnn__pool_geom *pg,
-                           const cnn__shard_sync *sync) {
+                           const cnn__shard_sync *sync, int blk) {
     const int64_t c = bn->c, s = bn->s;
     float *mean = stats, *invstd = stats + c, *varu = stats + 2 * c;
     const int batch_stats = train || !bn->track;
@@ -135,7 +135,7 @@ static int bn_forward_pass(float *y, const float *x, float *stats, const float *
         if (total * s <= 1)
             return cnn__fail(CNN_ESHAPE, "expected more than 1 value per channel when training, got input size "
                                          "[%lld, %lld%s]", (long long)total, (long long)c, s > 1 ? ", ..." : "");
-        cnn__batchnorm_stats(mean, invstd, varu, x, n, c, s, bn->eps, sync);
+        cnn__batchnorm_stats(mean, invstd, varu, x, n, c, s, bn->eps, sync, blk);
         if (train && bn->track) {
             (*count)++;
             /* exponential_average_factor: momentum, or 1/num_batches_tracked for momentum=None */
@@ -148,16 +148,16 @@ static int bn_forward_pass(float *y, const float *x, float *stats, const float *
     } else {
         running_stats(mean, invstd, rm, rv, bn);
     }
-    if (pg) cnn__batchnorm_apply_act_pool(y, pool, x, mean, invstd, gamma, beta, n, c, s, *act, pg);
-    else if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act);
-    else cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s);
+    if (pg) cnn__batchnorm_apply_act_pool(y, pool, x, mean, invstd, gamma, beta, n, c, s, *act, pg, blk);
+    else if (act) cnn__batchnorm_apply_act(y, x, mean, invstd, gamma, beta, n, c, s, *act, blk);
+    else cnn__batchnorm_apply(y, x, mean, invstd, gamma, beta, n, c, s, blk);
     return CNN_OK;
 }
 
 int cnn__bn_act_forward(float *y, const float *x, float *stats, const float *gamma, const float *beta, float *rm,
                         float *rv, int64_t *count, cnn__bn_state *bn, int64_t n, int train,
-                        const cnn_activation *act, const cnn__shard_sync *sync) {
-    return bn_forward_pass(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, act, NULL, NULL, sync);
+                        const cnn_activation *act, const cnn__shard_sync *sync, int blk) {
+    return bn_forward_pass(y, x, stats, gamma, beta, rm, rv, count, bn, n, train, act, NULL, NULL, sync, blk);
 }
 
 static int bn_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc *l, const float *x,
@@ -169,35 +169,41 @@ static int bn_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc
                            r->train, r->sync);
 }
 
-static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, const cnn_layer_desc *l, float *dx,
-                                const float *dy, const float *x, const float *y) {
-    (void)l, (void)y;
+void cnn__batchnorm_layer_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
+                                   const float *x, int blk) {
     const cnn__bn_state *bn = &rt->st.bn;
     const float *stats = rt->region[0];
     cnn__batchnorm_backward(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, x, stats, stats + bn->c,
-                            cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync);
+                            cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync, blk);
+}
+
+static const float *bn_backward(const cnn__run *r, const cnn__layer_rt *rt, const cnn_layer_desc *l, float *dx,
+                                const float *dy, const float *x, const float *y) {
+    (void)l, (void)y;
+    cnn__batchnorm_layer_backward(r, rt, dx, dy, x, 0);
     return dx;
 }
 
 int cnn__batchnorm_act_pool_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
-                                    float *pool, const cnn__pool_geom *pg) {
+                                    float *pool, const cnn__pool_geom *pg, int blk) {
     return bn_forward_pass(y, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
                            cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act, pool,
-                           pg, r->sync);
+                           pg, r->sync, blk);
 }
 
-int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act) {
+int cnn__batchnorm_act_forward(const cnn__run *r, cnn__layer_rt *rt, const float *x, float *y, cnn_activation act,
+                               int blk) {
     return cnn__bn_act_forward(y, x, rt->region[0], cnn__param(r, rt, 0), cnn__param(r, rt, 1), cnn__buffer(r, rt, 0),
                                cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), &rt->st.bn, r->batch, r->train, &act,
-                               r->sync);
+                               r->sync, blk);
 }
 
 void cnn__batchnorm_act_backward(const cnn__run *r, const cnn__layer_rt *rt, float *dx, const float *dy,
-                                 const float *x, const float *y, cnn_activation act) {
+                                 const float *x, const float *y, cnn_activation act, int blk) {
     const cnn__bn_state *bn = &rt->st.bn;
     const float *stats = rt->region[0];
     cnn__batchnorm_backward_act(dx, cnn__grad(r, rt, 0), cnn__grad(r, rt, 1), dy, y, act, x, stats, stats + bn->c,
-                                cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync);
+                                cnn__param(r, rt, 0), r->batch, bn->c, bn->s, bn->used_batch_stats, r->sync, blk);
 }
 
 /* torchinfo: (weight + bias elements) x N. */

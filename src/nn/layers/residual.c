@@ -8,6 +8,9 @@
  * stride strides. Regions 0-3 keep conv1's output, relu(bn1), conv2's and
  * conv3's outputs for the backward, region 4 both BatchNorms' statistics;
  * the backward's scratch (bscratch) holds three outputs and one input.
+ * When conv1 and conv2 run on the direct kernels' lanes layout (batches of
+ * 8 or more), conv1's output, relu(bn1(.)) and their gradients stay in
+ * blocks of 8 (ops.h) between conv1 and conv2: no transposes there.
  */
 #include "nn/describe.h"
 #include "nn/layer.h"
@@ -92,6 +95,12 @@ static void residual_reserve(const cnn__layer_rt *rt, const cnn_layer_desc *l, i
     }
 }
 
+/* 1 when conv1 -> bn1 -> relu -> conv2 keep their tensors in blocks of 8 */
+static int inner_blocks(const cnn__conv_geom *g1, const cnn__conv_geom *g2) {
+    return (cnn__conv2d_direct_blocks(g1) & (CNN__BLK_Y | CNN__BLK_DY)) == (CNN__BLK_Y | CNN__BLK_DY) &&
+           (cnn__conv2d_direct_blocks(g2) & (CNN__BLK_X | CNN__BLK_DX)) == (CNN__BLK_X | CNN__BLK_DX);
+}
+
 static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_layer_desc *l, const float *x,
                             const float **y) {
     const size_t n = (size_t)rt->numel * (size_t)r->batch;
@@ -105,6 +114,7 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
      * bn2(conv2(r1)), each in one pass, the same bits; c1, c2 not kept */
     const int fuse1 = !r->train && !r->keep && cnn__conv2d_direct_ok(&g1);
     const int fuse2 = !r->train && !r->keep && cnn__conv2d_direct_ok(&g2);
+    const int blk = !fuse1 && !fuse2 && inner_blocks(&g1, &g2); /* c1, r1 in blocks of 8 */
     if (fuse1) {
         cnn__bn_eval e;
         cnn__bn_eval_coef(&e, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B), cnn__buffer(r, rt, 0),
@@ -112,11 +122,15 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
         cnn__conv2d_direct_forward_fused(NULL, r1, relu, NULL, NULL, x, cnn__param(r, rt, RS_C1W),
                                          cnn__param(r, rt, RS_C1B), &e, &g1, 0, r->ws);
     } else {
-        cnn__conv2d_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, r->ws);
+        if (blk)
+            cnn__conv2d_direct_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, CNN__BLK_Y,
+                                       r->ws);
+        else
+            cnn__conv2d_forward(c1, x, cnn__param(r, rt, RS_C1W), cnn__param(r, rt, RS_C1B), &g1, r->ws);
         /* r1 = relu(bn1(c1)) in one pass */
         CNN_TRY(cnn__bn_act_forward(r1, c1, stats, cnn__param(r, rt, RS_BN1W), cnn__param(r, rt, RS_BN1B),
                                     cnn__buffer(r, rt, 0), cnn__buffer(r, rt, 1), cnn__counter(r, rt, 2), bn,
-                                    r->batch, r->train, &relu, r->sync));
+                                    r->batch, r->train, &relu, r->sync, blk));
     }
     if (fuse2) {
         cnn__bn_eval e;
@@ -125,7 +139,11 @@ static int residual_forward(const cnn__run *r, cnn__layer_rt *rt, const cnn_laye
         cnn__conv2d_direct_forward_fused(out, NULL, relu, NULL, NULL, r1, cnn__param(r, rt, RS_C2W),
                                          cnn__param(r, rt, RS_C2B), &e, &g2, 0, r->ws);
     } else {
-        cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
+        if (blk)
+            cnn__conv2d_direct_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, CNN__BLK_X,
+                                       r->ws);
+        else
+            cnn__conv2d_forward(c2, r1, cnn__param(r, rt, RS_C2W), cnn__param(r, rt, RS_C2B), &g2, r->ws);
         CNN_TRY(cnn__bn_forward(out, c2, stats + 3 * bn->c, cnn__param(r, rt, RS_BN2W), cnn__param(r, rt, RS_BN2B),
                                 cnn__buffer(r, rt, 3), cnn__buffer(r, rt, 4), cnn__counter(r, rt, 5), bn,
                                 r->batch, r->train, r->sync));
@@ -149,17 +167,25 @@ static const float *residual_backward(const cnn__run *r, const cnn__layer_rt *rt
     float *g1 = r->bscratch, *g2 = g1 + n, *g3 = g2 + n, *g4 = g3 + n; /* g4: (batch, input) */
     cnn__conv_geom cg1 = rt->st.residual.g1, cg2 = rt->st.residual.g2, cg3 = rt->st.residual.g3;
     cg1.n = cg2.n = cg3.n = r->batch;
-    const int bs = bn->used_batch_stats;
+    const int bs = bn->used_batch_stats, blk = inner_blocks(&cg1, &cg2); /* as the forward kept them */
     cnn__act_backward(g1, dy, NULL, out, n, CNN_ACT_RELU); /* through the final relu */
     cnn__batchnorm_backward(g2, cnn__grad(r, rt, RS_BN2W), cnn__grad(r, rt, RS_BN2B), g1, c2, stats + 3 * c,
-                            stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs, r->sync);
-    cnn__conv2d_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1, cnn__param(r, rt, RS_C2W),
-                         &cg2, r->ws);
+                            stats + 4 * c, cnn__param(r, rt, RS_BN2W), r->batch, c, s, bs, r->sync, 0);
+    if (blk)
+        cnn__conv2d_direct_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1,
+                                    cnn__param(r, rt, RS_C2W), &cg2, CNN__BLK_X | CNN__BLK_DX, r->ws);
+    else
+        cnn__conv2d_backward(g3, cnn__grad(r, rt, RS_C2W), cnn__grad(r, rt, RS_C2B), g2, r1, cnn__param(r, rt, RS_C2W),
+                             &cg2, r->ws);
     /* through relu(bn1(.)): relu's gradient made as bn1's backward reads it */
     cnn__batchnorm_backward_act(g2, cnn__grad(r, rt, RS_BN1W), cnn__grad(r, rt, RS_BN1B), g3, r1, CNN_ACT_RELU, c1,
-                                stats, stats + c, cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs, r->sync);
-    cnn__conv2d_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x, cnn__param(r, rt, RS_C1W),
-                         &cg1, r->ws);
+                                stats, stats + c, cnn__param(r, rt, RS_BN1W), r->batch, c, s, bs, r->sync, blk);
+    if (blk)
+        cnn__conv2d_direct_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x,
+                                    cnn__param(r, rt, RS_C1W), &cg1, CNN__BLK_DY, r->ws);
+    else
+        cnn__conv2d_backward(dx, cnn__grad(r, rt, RS_C1W), cnn__grad(r, rt, RS_C1B), g2, x, cnn__param(r, rt, RS_C1W),
+                             &cg1, r->ws);
     const size_t nin = (size_t)rt->in_numel * (size_t)r->batch;
     if (l->u.residual.use_1x1conv) {
         cnn__conv2d_backward(dx ? g4 : NULL, cnn__grad(r, rt, RS_C3W), cnn__grad(r, rt, RS_C3B), g1, x,

@@ -1239,6 +1239,18 @@ static void lanes_forward(float *y, float *a, cnn_activation act, float *pool,
                     lanes_tail_out(pool, stage, blk, n0, nb, g, &pg1);
                     continue;
                 }
+                if ((blk & CNN__BLK_Y) && nb == 8) { /* y in blocks: Y8's rows without their padding (+ b) */
+                    for (int64_t o = 0; o < g->oc; o++)
+                        for (int64_t i = 0; i < g->oh; i++) {
+                            const float *src = y8 + (o * g->oh + i) * p->owp * 8;
+                            float *dst = y + n0 * out + (o * g->oh + i) * g->ow * 8;
+                            if (b)
+                                for (int64_t q2 = 0; q2 < g->ow * 8; q2++) dst[q2] = src[q2] + b[o];
+                            else
+                                memcpy(dst, src, sizeof(float) * (size_t)(g->ow * 8));
+                        }
+                    continue;
+                }
                 /* y[n, o, i, j] = Y8[o, i, j, n - n0] + b[o]; then the tail, sample by sample */
                 float *yb = y ? y + n0 * out : stage;
                 for (int64_t o = 0; o < g->oc; o++)
@@ -1516,10 +1528,15 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                     for (int l = 0; dp && l < nb; l++)
                         cnn__pool_act_backward_serial(stage + l * out, dp + (n0 + l) * pooled,
                                                       a + (n0 + l) * out, &pg1, act);
+                    const int dyblk = dy && (blk & CNN__BLK_DY) && nb == 8; /* dy's rows copied as they are */
                     for (int64_t o = 0; o < g->oc; o++)
-                        for (int64_t i = 0; i < g->oh; i++)
-                            to_lanes(dy8 + ((o * g->oh + i) * p->wy + p->ly) * 8,
-                                     dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
+                        for (int64_t i = 0; i < g->oh; i++) {
+                            float *row = dy8 + ((o * g->oh + i) * p->wy + p->ly) * 8;
+                            if (dyblk)
+                                memcpy(row, dyb + (o * g->oh + i) * g->ow * 8, sizeof(float) * (size_t)(g->ow * 8));
+                            else
+                                to_lanes(row, dyb + (o * g->oh + i) * g->ow, out, g->ow, nb);
+                        }
                 }
                 const float *xr = dw ? fill_x8(x8, x, blk & CNN__BLK_X, n0, nb, p, g) : x8;
                 if (db) memset(acc8, 0, sizeof(float) * (size_t)(8 * g->oc));
@@ -1660,8 +1677,18 @@ static void direct_forward(float *y, float *a, cnn_activation act, float *pool,
 }
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
-                                const cnn__conv_geom *g, float *ws) {
-    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, NULL, g, 0, ws);
+                                const cnn__conv_geom *g, int blk, float *ws) {
+    CNN_ASSERT((blk & cnn__conv2d_direct_blocks(g)) == blk);
+    direct_forward(y, NULL, CNN_ACT_SIGMOID, NULL, NULL, x, w, b, NULL, g, blk, ws);
+}
+
+int cnn__conv2d_direct_blocks(const cnn__conv_geom *g) {
+    if (g->n < 8 || !cnn__conv2d_direct_ok(g)) return 0;
+    direct_plan p;
+    plan_make(&p, g);
+    if (!p.lanes) return 0;
+    /* the phases of a stride-2 input are made from NCHW rows (fill_x8, from_phases) */
+    return CNN__BLK_Y | CNN__BLK_DY | (g->sh == 1 ? CNN__BLK_X | CNN__BLK_DX : 0);
 }
 
 int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
@@ -1777,8 +1804,9 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
 }
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                 const float *w, const cnn__conv_geom *g, float *ws) {
-    direct_backward(dx, dw, db, dy, NULL, NULL, CNN_ACT_SIGMOID, NULL, x, w, g, 0, ws);
+                                 const float *w, const cnn__conv_geom *g, int blk, float *ws) {
+    CNN_ASSERT((blk & cnn__conv2d_direct_blocks(g)) == blk);
+    direct_backward(dx, dw, db, dy, NULL, NULL, CNN_ACT_SIGMOID, NULL, x, w, g, blk, ws);
 }
 
 void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,
@@ -1806,13 +1834,18 @@ void cnn__conv2d_direct_forward_fused(float *y, float *a, cnn_activation act, fl
 }
 
 void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const float *b,
-                                const cnn__conv_geom *g, float *ws) {
-    (void)y, (void)x, (void)w, (void)b, (void)g, (void)ws;
+                                const cnn__conv_geom *g, int blk, float *ws) {
+    (void)y, (void)x, (void)w, (void)b, (void)g, (void)blk, (void)ws;
+}
+
+int cnn__conv2d_direct_blocks(const cnn__conv_geom *g) {
+    (void)g;
+    return 0;
 }
 
 void cnn__conv2d_direct_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                 const float *w, const cnn__conv_geom *g, float *ws) {
-    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)g, (void)ws;
+                                 const float *w, const cnn__conv_geom *g, int blk, float *ws) {
+    (void)dx, (void)dw, (void)db, (void)dy, (void)x, (void)w, (void)g, (void)blk, (void)ws;
 }
 
 void cnn__conv2d_direct_backward_fused(float *dx, float *dw, float *db, const float *dp,

@@ -20,6 +20,7 @@
 #define cnn__conv2d_direct_workspace CNN__ISA_FN(cnn__conv2d_direct_workspace)
 #define cnn__conv2d_direct_forward CNN__ISA_FN(cnn__conv2d_direct_forward)
 #define cnn__conv2d_direct_blocks_ok CNN__ISA_FN(cnn__conv2d_direct_blocks_ok)
+#define cnn__conv2d_direct_blocks CNN__ISA_FN(cnn__conv2d_direct_blocks)
 #define cnn__conv2d_direct_forward_fused CNN__ISA_FN(cnn__conv2d_direct_forward_fused)
 #define cnn__conv2d_direct_backward CNN__ISA_FN(cnn__conv2d_direct_backward)
 #define cnn__conv2d_direct_backward_fused CNN__ISA_FN(cnn__conv2d_direct_backward_fused)
@@ -30,6 +31,7 @@
 #define cnn__pool2d_backward_serial CNN__ISA_FN(cnn__pool2d_backward_serial)
 #define cnn__pool_act_backward CNN__ISA_FN(cnn__pool_act_backward)
 #define cnn__pool_act_backward_serial CNN__ISA_FN(cnn__pool_act_backward_serial)
+#define cnn__pool2d_forward_lanes CNN__ISA_FN(cnn__pool2d_forward_lanes)
 #define cnn__act_forward CNN__ISA_FN(cnn__act_forward)
 #define cnn__act_forward_serial CNN__ISA_FN(cnn__act_forward_serial)
 #define cnn__act_backward CNN__ISA_FN(cnn__act_backward)
@@ -44,5 +46,10 @@
 #include "cnn_internal.h"
 #include "ops/isa.h"
 #include "ops/ops.h"
+
+/* Between the kernels of one set: the 2 x 2 pooling (tiles) of one plane in
+ * blocks of 8, x (h, w, 8) -> y (oh, ow, 8), as cnn__pool2d_forward computes
+ * each lane (pool2d.c). */
+void cnn__pool2d_forward_lanes(float *y, const float *x, const cnn__pool_geom *g);
 
 #endif /* CNN_OPS_KERNEL_H */

@@ -338,14 +338,114 @@ void cnn__pool_act_backward_serial(float *dz, const float *dp, const float *a,
     }
 }
 
+/* 2 x 2 tiles of one plane in blocks of 8, (h, w, 8) -> (oh, ow, 8): each
+ * lane as plane_forward computes it (max: the window's values in the order
+ * (0,0), (0,1), (1,0), (1,1), each taken when greater or NaN; average:
+ * (0 + x00 + x01 + x10 + x11) / 4), a pixel's 8 lanes as one vector. */
+void cnn__pool2d_forward_lanes(float *y, const float *x, const cnn__pool_geom *g) {
+    CNN_ASSERT(cnn__pool_2x2_tiles(g));
+    const int64_t w8 = g->w * 8;
+    const int max = g->kind == CNN_POOL_MAX;
+    for (int64_t i = 0; i < g->oh; i++)
+        for (int64_t j = 0; j < g->ow; j++) {
+            const float *x00 = x + 2 * i * w8 + 2 * j * 8, *x01 = x00 + 8, *x10 = x00 + w8, *x11 = x10 + 8;
+            float *yr = y + (i * g->ow + j) * 8;
+#if defined(__AVX2__)
+            __m256 v00 = _mm256_loadu_ps(x00), v01 = _mm256_loadu_ps(x01);
+            __m256 v10 = _mm256_loadu_ps(x10), v11 = _mm256_loadu_ps(x11);
+            if (max) {
+                __m256 m = cnn__max_step8(cnn__max_step8(v00, v01, NULL, 0), v10, NULL, 0);
+                _mm256_storeu_ps(yr, cnn__max_step8(m, v11, NULL, 0));
+            } else {
+                __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_setzero_ps(), v00), v01), v10),
+                                         v11);
+                _mm256_storeu_ps(yr, _mm256_div_ps(t, _mm256_set1_ps(4.0f)));
+            }
+#else
+            for (int l = 0; l < 8; l++) {
+                if (max) {
+                    float m = x00[l];
+                    m = max_takes(x01[l], m) ? x01[l] : m;
+                    m = max_takes(x10[l], m) ? x10[l] : m;
+                    yr[l] = max_takes(x11[l], m) ? x11[l] : m;
+                } else {
+                    yr[l] = (0.0f + x00[l] + x01[l] + x10[l] + x11[l]) / 4.0f;
+                }
+            }
+#endif
+        }
+}
+
+/* Its backward, dz (h, w, 8) overwritten from dp (oh, ow, 8) and, for max,
+ * the input a: each lane as plane_backward (0 + dp routed to the window's
+ * maximum, or 0 + dp / 4 to all four). */
+static void lanes_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g) {
+    const int64_t w8 = g->w * 8;
+    const int max = g->kind == CNN_POOL_MAX;
+    for (int64_t i = 0; i < g->oh; i++)
+        for (int64_t j = 0; j < g->ow; j++) {
+            const int64_t o = 2 * i * w8 + 2 * j * 8;
+            const float *dr = dp + (i * g->ow + j) * 8;
+            float *z00 = dz + o, *z01 = z00 + 8, *z10 = z00 + w8, *z11 = z10 + 8;
+#if defined(__AVX2__)
+            const __m256 zero = _mm256_setzero_ps();
+            if (max) {
+                const float *x00 = a + o;
+                __m256 k = zero, v = _mm256_add_ps(zero, _mm256_loadu_ps(dr));
+                __m256 m = cnn__max_step8(_mm256_loadu_ps(x00), _mm256_loadu_ps(x00 + 8), &k, 1.0f);
+                m = cnn__max_step8(m, _mm256_loadu_ps(x00 + w8), &k, 2.0f);
+                cnn__max_step8(m, _mm256_loadu_ps(x00 + w8 + 8), &k, 3.0f);
+                _mm256_storeu_ps(z00, _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(0.0f), _CMP_EQ_OQ), v));
+                _mm256_storeu_ps(z01, _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(1.0f), _CMP_EQ_OQ), v));
+                _mm256_storeu_ps(z10, _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(2.0f), _CMP_EQ_OQ), v));
+                _mm256_storeu_ps(z11, _mm256_and_ps(_mm256_cmp_ps(k, _mm256_set1_ps(3.0f), _CMP_EQ_OQ), v));
+            } else {
+                __m256 v = _mm256_add_ps(zero, _mm256_div_ps(_mm256_loadu_ps(dr), _mm256_set1_ps(4.0f)));
+                _mm256_storeu_ps(z00, v), _mm256_storeu_ps(z01, v), _mm256_storeu_ps(z10, v), _mm256_storeu_ps(z11, v);
+            }
+#else
+            for (int l = 0; l < 8; l++) {
+                if (max) {
+                    const float *x00 = a + o, *x01 = x00 + 8, *x10 = x00 + w8, *x11 = x10 + 8;
+                    float m = x00[l], v = 0.0f + dr[l];
+                    int k = 0;
+                    if (max_takes(x01[l], m)) m = x01[l], k = 1;
+                    if (max_takes(x10[l], m)) m = x10[l], k = 2;
+                    if (max_takes(x11[l], m)) k = 3;
+                    z00[l] = k == 0 ? v : 0.0f, z01[l] = k == 1 ? v : 0.0f;
+                    z10[l] = k == 2 ? v : 0.0f, z11[l] = k == 3 ? v : 0.0f;
+                } else {
+                    z00[l] = z01[l] = z10[l] = z11[l] = 0.0f + dr[l] / 4.0f;
+                }
+            }
+#endif
+        }
+}
+
 void cnn__pool_act_backward(float *dz, const float *dp, const float *a, const cnn__pool_geom *g,
-                            cnn_activation act) {
+                            cnn_activation act, int blk) {
     cnn__pool_geom g1 = *g;
     g1.n = 1;
     const int64_t in = g->c * g->h * g->w, out = g->c * g->oh * g->ow;
+    if (!blk) {
+        #pragma omp parallel for schedule(static)
+        for (int64_t n = 0; n < g->n; n++) {
+            cnn__pool_act_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1, act);
+        }
+        return;
+    }
+    /* the full blocks' planes (of 8 lanes), then the last samples */
+    CNN_ASSERT(cnn__pool_2x2_tiles(g));
+    const int64_t full = g->n / 8, planes = full * g->c, hw = g->h * g->w, ohw = g->oh * g->ow;
     #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g->n; n++) {
-        cnn__pool_act_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1, act);
+    for (int64_t q = 0; q < planes + g->n - 8 * full; q++) {
+        if (q >= planes) {
+            const int64_t n = 8 * full + q - planes;
+            cnn__pool_act_backward_serial(dz + n * in, dp + n * out, a + n * in, &g1, act);
+            continue;
+        }
+        const int64_t zo = (q / g->c) * 8 * in + (q % g->c) * hw * 8;
+        lanes_backward(dz + zo, dp + (q / g->c) * 8 * out + (q % g->c) * ohw * 8, a + zo, g);
+        cnn__act_backward_serial(dz + zo, dz + zo, NULL, a + zo, (size_t)(hw * 8), act);
     }
 }
-
