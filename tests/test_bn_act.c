@@ -28,10 +28,12 @@
     "    nn.Flatten(), nn.Linear(8 * 2 * 2, 32), nn.BatchNorm1d(32)," sep "nn.Sigmoid(),\n"            \
     "    nn.Linear(32, 10))"
 
-/* 16 x 16 inputs: every pooling tiles its plane with 2 x 2 windows */
+/* 31 x 31 inputs: a stride-2 convolution takes its input in blocks (its
+ * phases made from them), and every pooling tiles its plane with 2 x 2
+ * windows */
 #define BLOCKS(sep)                                                                                   \
     "nn.Sequential(nn.Conv2d(2, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.ReLU(),\n"   \
-    "    nn.Conv2d(8, 12, kernel_size=3, padding=1), nn.BatchNorm2d(12)," sep "nn.ReLU(),\n"            \
+    "    nn.Conv2d(8, 12, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(12)," sep "nn.ReLU(),\n"  \
     "    nn.MaxPool2d(2), nn.Conv2d(12, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.Sigmoid(),\n" \
     "    nn.AvgPool2d(2), nn.Conv2d(8, 8, kernel_size=3, padding=1), nn.BatchNorm2d(8)," sep "nn.Tanh(),\n" \
     "    nn.Flatten(), nn.Linear(8 * 4 * 4, 10))"
@@ -109,13 +111,13 @@ static void compare(cnn_model *fused, cnn_model *plain, const float *x, const fl
  * (training, and eval mode with every output kept) and running statistics. */
 static void check_blocks(int batch) {
     cnn_model *fused = NULL, *plain = NULL;
-    const int64_t in[3] = {2, 16, 16};
+    const int64_t in[3] = {2, 31, 31};
     CHECK_OK(cnn_model_create_from_text(&fused, BLOCKS(" "), "test", in));
     CHECK_OK(cnn_model_create_from_text(&plain, BLOCKS(" nn.Identity(), "), "test", in));
     if (!fused || !plain) return;
     cnn_rng rng;
     char *plan = same_params(fused, plain, &rng, 11, batch);
-    const size_t nx = (size_t)batch * 2 * 16 * 16, nl = (size_t)batch * 10;
+    const size_t nx = (size_t)batch * 2 * 31 * 31, nl = (size_t)batch * 10;
     /* the direct kernels (not the generic set's) keep the chains in blocks */
     if (cnn_get_isa() != CNN_ISA_GENERIC) {
         static const char *const want[] = {"conv2d direct                    blocks of 8: y ",

@@ -1045,16 +1045,19 @@ static const float *fill_x8(float *x8, const float *x, int xblk, int64_t n0, int
     int64_t chw = g->c * g->h * g->w;
     if (g->sh != 1) {
         /* phases: a row of 8 samples in lanes (in dX8's room, lanes past nb
-         * 0), then each pixel to its plane; pixels past the last window
-         * (u >= hp, v >= wp) are read by no tap */
+         * 0; a full block in blocks of 8 has it already), then each pixel
+         * to its plane; pixels past the last window (u >= hp, v >= wp) are
+         * read by no tap */
         const int s = g->sh;
-        float *row = x8 + p->x8 + p->y8;
-        if (nb < 8) memset(row, 0, sizeof(float) * (size_t)(g->w * 8));
+        float *stage = x8 + p->x8 + p->y8;
+        const float *row = stage;
+        if (nb < 8) memset(stage, 0, sizeof(float) * (size_t)(g->w * 8));
         for (int64_t c = 0; c < g->c; c++)
             for (int64_t i = 0; i < g->h; i++) {
                 int64_t r = i + g->pad_top, u = r / s;
                 if (u >= p->hp) continue;
-                to_lanes(row, x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
+                if (xblk && nb == 8) row = x + n0 * chw + (c * g->h + i) * g->w * 8;
+                else to_lanes(stage, x + n0 * chw + (c * g->h + i) * g->w, chw, g->w, nb);
                 for (int64_t j = 0; j < g->w; j++) {
                     int64_t col = j + g->pad_left, v = col / s;
                     if (v >= p->wp) continue;
@@ -1346,14 +1349,16 @@ static void lanes_dx(float *dx8, const float *dy8, const lanes_shared *d, const 
 
 /* dx (samples l < nb at l*ls) <- dX8 of the phase geometry, each phase
  * plane's pixels put back at (s*u + ph - pad_top, s*v + pw - pad_left);
- * input pixels past the last window get 0 */
-static void from_phases(float *dx, int64_t ls, const float *dx8, float *row, int nb, const direct_plan *p,
-                        const cnn__conv_geom *g) {
+ * input pixels past the last window get 0. blk: dx is a full block in
+ * blocks of 8, whose rows are gathered in place. */
+static void from_phases(float *dx, int64_t ls, const float *dx8, float *stage, int nb, int blk,
+                        const direct_plan *p, const cnn__conv_geom *g) {
     const int s = g->sh;
     const int64_t hq = p->hp, wq = p->wp;
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t i = 0; i < g->h; i++) {
             /* the row's pixels gathered in lanes (row: W x 8), then out of lanes */
+            float *row = blk ? dx + (c * g->h + i) * g->w * 8 : stage;
             int64_t r = i + g->pad_top, u = r / s;
             for (int64_t j = 0; j < g->w; j++) {
                 int64_t col = j + g->pad_left, v = col / s;
@@ -1363,7 +1368,7 @@ static void from_phases(float *dx, int64_t ls, const float *dx8, float *row, int
                     memcpy(row + j * 8, dx8 + ((((r % s) * s + col % s) * g->c + c) * hq * p->wx + u * p->wx + v) * 8,
                            8 * sizeof(float));
             }
-            from_lanes(dx + (c * g->h + i) * g->w, ls, row, g->w, nb);
+            if (!blk) from_lanes(dx + (c * g->h + i) * g->w, ls, row, g->w, nb);
         }
 }
 
@@ -1578,7 +1583,8 @@ static void lanes_backward(float *dx, float *dw, float *db, const float *dy, con
                 if (db) lanes_db_out(dbp, acc8, g->oc);
                 if (dx && g->sh != 1) {
                     lanes_dx(dx8, dy8, &d, p, &pq, g);
-                    from_phases(dx + n0 * chw, chw, dx8, stage, nb, p, g); /* the stage is free by now */
+                    /* the stage is free by now */
+                    from_phases(dx + n0 * chw, chw, dx8, stage, nb, (blk & CNN__BLK_DX) && nb == 8, p, g);
                 } else if (dx) {
                     /* a full block in blocks of 8 with even rows is dX8's own layout: written in place */
                     int dxblk = (blk & CNN__BLK_DX) && nb == 8;
@@ -1687,8 +1693,7 @@ int cnn__conv2d_direct_blocks(const cnn__conv_geom *g) {
     direct_plan p;
     plan_make(&p, g);
     if (!p.lanes) return 0;
-    /* the phases of a stride-2 input are made from NCHW rows (fill_x8, from_phases) */
-    return CNN__BLK_Y | CNN__BLK_DY | (g->sh == 1 ? CNN__BLK_X | CNN__BLK_DX : 0);
+    return CNN__BLK_X | CNN__BLK_Y | CNN__BLK_DX | CNN__BLK_DY;
 }
 
 int cnn__conv2d_direct_blocks_ok(const cnn__conv_geom *g, cnn_activation act,
