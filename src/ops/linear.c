@@ -63,6 +63,11 @@ void cnn__linear_backward_ref(float *dx, float *dw, float *db, const float *dy, 
 /* Rows per GEMM block: a fixed size, so the blocks (and the sums) are the same
  * for any thread count, and threads share the work of one layer. */
 #define LIN_ROWS 64
+/* Rows up to which the forward is a matrix-vector product per row
+ * (cblas_sgemv, w read once as it is): a GEMM packs the whole of w at each
+ * call, which costs more than the product for a row or a few (inference at
+ * batch 1: LeNet's three Linear layers were two fifths of its latency). */
+#define LIN_GEMV_ROWS 4
 
 static int fits_blas(int64_t n, int64_t in, int64_t out) {
     return n <= INT_MAX && in <= INT_MAX && out <= INT_MAX;
@@ -79,6 +84,15 @@ void cnn__linear_forward(float *y, const float *x, const float *w, const float *
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out; o++) y[i * out + o] = b ? b[o] : 0.0f;
     if (in == 0) return; /* BLAS rejects a leading dimension of 0 */
+    if (n <= LIN_GEMV_ROWS) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            cnn__blas_serial();
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)in, 1.0f, w, (int)in, x + i * in, 1, 1.0f,
+                        y + i * out, 1);
+        }
+        return;
+    }
     const int64_t nblk = (n + LIN_ROWS - 1) / LIN_ROWS;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t bi = 0; bi < nblk; bi++) {
