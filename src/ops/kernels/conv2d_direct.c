@@ -48,7 +48,9 @@
  * summed for db and used for dw, while the next band's activation is
  * prefetched. Between a fused layer's forward and backward, and between two
  * fused layers, the tensors can stay in blocks of 8 samples (CNN__BLK_* in
- * ops.h), which are X8's and Y8's own layout: copied, not transposed.
+ * ops.h), which are X8's and Y8's own layout: copied, not transposed. So can
+ * a Conv2d's alone (cnn__conv2d_direct_blocks): x, y, dy and dx, the rows of
+ * a stride-2 input's phases gathered from blocks as from lanes.
  *
  * Parallelism: the batch is cut into at most CONV_DIRECT_CHUNKS chunks whose
  * bounds depend only on the batch size (samples, or blocks of 8 with lanes);
