@@ -4,7 +4,8 @@
  *   backward  dx (n, in) = dy (n, out) @ w;  dw += dy^T @ x;  db += sum_n dy
  *
  * The reference kernels are plain loops accumulating in double; the fast ones
- * call cblas_sgemm, always from inside an OpenMP parallel region and after
+ * call cblas_sgemm (cblas_sgemv for a forward of a few rows), always from
+ * inside an OpenMP parallel region and after
  * cnn__blas_serial() (see cnn_internal.h: BLAS never threads on its own).
  * The bias gradient is summed over n in a fixed order (row 0 first, in
  * double) by both, so it does not depend on the thread count.

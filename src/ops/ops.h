@@ -66,7 +66,8 @@ void cnn__conv2d_direct_forward(float *y, const float *x, const float *w, const 
  * model keeps a fused Conv2d -> activation -> pooling's tensors in blocks
  * between its forward and its backward, and between two such fused layers:
  * x the input, a the activation's output, p the pooled output (forward) or
- * its gradient (backward), dx the input gradient. */
+ * its gradient (backward), dx the input gradient; and a Conv2d's alone
+ * between batch norms: y its output, dy that output's gradient. */
 enum { CNN__BLK_X = 1, CNN__BLK_A = 2, CNN__BLK_P = 4, CNN__BLK_DX = 8, CNN__BLK_Y = 16, CNN__BLK_DY = 32 };
 /* The CNN__BLK_* flags cnn__conv2d_direct_forward (x: _X, y: _Y) and
  * cnn__conv2d_direct_backward (x: _X, dy: _DY, dx: _DX) honor for this
